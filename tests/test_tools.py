@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+
+from toolweave import Tool, ToolError, ToolRegistry, UserError, tool
+
+
+@tool(read_only=True, timeout=3, max_concurrency=2)
+async def search(query: str, limit: int = 5, lang: Literal["en", "fr"] | None = None) -> list[str]:
+    """Search the web.
+
+    Longer description line.
+
+    Args:
+        query: What to look for. It may span
+            two lines.
+        limit: How many results.
+        lang (str): Language filter.
+
+    Returns:
+        The matching titles.
+    """
+    return [query] * limit
+
+
+def test_tool_from_function() -> None:
+    assert search.name == "search"
+    assert search.description == "Search the web.\n\nLonger description line."
+    assert search.returns == "The matching titles."
+    assert search.read_only
+    assert search.timeout == 3
+    assert search.max_concurrency == 2
+    assert search.is_async
+    assert search.parameter_names == ("query", "limit", "lang")
+    assert search.required_names == {"query"}
+    props = search.parameters["properties"]
+    assert props["query"]["description"] == "What to look for. It may span two lines."
+    assert props["lang"]["description"] == "Language filter."
+    assert search.signature() == (
+        'search(query: str, limit: int = 5, lang: Literal["en", "fr"] | None = None) -> list[str]'
+    )
+
+
+def test_openai_strict_schema() -> None:
+    schema = search.json_schema()
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["query", "limit", "lang"]
+    assert schema["properties"]["limit"]["type"] == ["integer", "null"]
+    assert "default" not in schema["properties"]["limit"]
+    entry = search.to_openai()
+    assert entry["type"] == "function"
+    assert entry["function"]["strict"] is True
+    assert entry["function"]["name"] == "search"
+
+
+def test_validation_names_the_argument() -> None:
+    assert search.validate({"query": "x", "limit": "3"}) == {"query": "x", "limit": 3, "lang": None}
+    with pytest.raises(ToolError) as info:
+        search.validate({"query": "x", "limit": "many", "extra": 1})
+    err = info.value
+    assert err.kind == "invalid_arguments"
+    assert "argument 'limit'" in err.message
+    assert "unexpected argument 'extra'" in err.message
+    assert err.arguments == {"query": "x", "limit": "many", "extra": 1}
+    with pytest.raises(ToolError, match="missing argument 'query'"):
+        search.validate({})
+
+
+def test_bare_decorator_and_direct_call() -> None:
+    @tool
+    def double(x: int) -> int:
+        return 2 * x
+
+    assert double(4) == 8
+    assert not double.is_async
+    assert double.description == ""
+
+
+def test_bad_definitions_are_user_errors() -> None:
+    with pytest.raises(UserError, match="type annotation"):
+
+        @tool
+        def untyped(x):  # type: ignore[no-untyped-def]
+            return x
+
+    with pytest.raises(UserError, match="named parameter"):
+
+        @tool
+        def star(*args: int) -> None:
+            pass
+
+    with pytest.raises(UserError, match="identifier"):
+        Tool("has space")
+    with pytest.raises(UserError, match="identifier"):
+        Tool("join")
+    with pytest.raises(UserError, match="both"):
+        Tool("x", read_only=True, destructive=True)
+
+
+def test_retryable_only_when_safe() -> None:
+    assert Tool("a", read_only=True, retries=2).retryable
+    assert Tool("b", idempotent=True, retries=2).retryable
+    assert not Tool("c", retries=2).retryable
+    assert not Tool("d", idempotent=True, destructive=True, retries=2).retryable
+    assert not Tool("e", read_only=True).retryable
+
+
+def test_from_schema() -> None:
+    weather = Tool.from_schema(
+        "weather",
+        "Current weather.",
+        {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "unit": {"type": "string", "enum": ["C", "F"]},
+            },
+            "required": ["city"],
+        },
+    )
+    assert weather.fn is None
+    assert weather.parameter_names == ("city", "unit")
+    assert weather.required_names == {"city"}
+    assert weather.signature() == 'weather(city: str, unit: Literal["C", "F"] = None)'
+    assert weather.validate({"city": "Paris"}) == {"city": "Paris"}
+    with pytest.raises(ToolError, match="'unit'") as info:
+        weather.validate({"city": "Paris", "unit": "K"})
+    assert info.value.kind == "invalid_arguments"
+    with pytest.raises(ToolError) as info:
+        weather(city="Paris")
+    assert info.value.kind == "unavailable"
+    strict = weather.to_openai()["function"]
+    assert strict["strict"] is True
+    assert strict["parameters"]["properties"]["unit"] == {
+        "anyOf": [{"type": "string", "enum": ["C", "F"]}, {"type": "null"}]
+    }
+
+
+def test_free_form_object_is_not_strict() -> None:
+    loose = Tool.from_schema(
+        "loose", "x", {"type": "object", "properties": {"o": {"type": "object"}}}
+    )
+    assert "strict" not in loose.to_openai()["function"]
+
+
+def test_registry() -> None:
+    registry = ToolRegistry([search])
+    assert "search" in registry
+    assert registry["search"] is search
+    assert len(registry) == 1
+    with pytest.raises(UserError, match="already registered"):
+        registry.add(search)
+    with pytest.raises(KeyError, match="did you mean search"):
+        registry["serch"]
+    with pytest.raises(UserError, match="expected a Tool"):
+        registry.add(lambda: None)  # type: ignore[arg-type]
+    registry.remove("search")
+    assert len(registry) == 0
+
+
+def test_registry_holds_many_tools() -> None:
+    registry = ToolRegistry(
+        Tool.from_schema(f"tool_{i}", f"Tool number {i}.", {"type": "object"})
+        for i in range(20_000)
+    )
+    assert len(registry) == 20_000
+    assert registry["tool_19999"].description == "Tool number 19999."

@@ -1,0 +1,97 @@
+"""The exception tree of toolweave, split by who is at fault.
+
+```
+ToolweaveError
+ +-- UserError            the application developer misused the API
+ +-- PlanError            the model's plan is unusable (parse, unknown tool, bad ref)
+ +-- ModelError           the model endpoint failed (HTTP, timeout, malformed stream)
+ +-- ToolError            a tool call failed (timeout, exception, invalid arguments)
+ +-- BudgetExceeded       replans, tokens, time or tasks over the run's limits
+```
+
+Errors that come from the model's output or from tools are usually not raised at the
+caller: they travel as values (in events and results) so that a run can go on and the
+joiner can see them. Foreign exceptions are translated at the boundary with
+`raise X(...) from exc`, so the original stays on `__cause__`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+__all__ = [
+    "BudgetExceeded",
+    "ModelError",
+    "PlanError",
+    "ToolError",
+    "ToolErrorKind",
+    "ToolweaveError",
+    "UserError",
+]
+
+
+class ToolweaveError(Exception):
+    """Base class of every error that toolweave raises on purpose."""
+
+
+class UserError(ToolweaveError):
+    """The application developer misused the API (bad tool definition, bad argument)."""
+
+
+class PlanError(ToolweaveError):
+    """A line of the model's plan is unusable.
+
+    Attributes:
+        reason: Why the line was rejected, in words a model can act on.
+        line: The offending line of plan text, as the model wrote it.
+        task_id: The id the line claimed, when it could be read; tasks that depend on
+            it are skipped.
+    """
+
+    def __init__(self, reason: str, *, line: str = "", task_id: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        self.task_id = task_id
+        super().__init__(f"{reason}: {line!r}" if line else reason)
+
+
+class ModelError(ToolweaveError):
+    """The model endpoint failed: HTTP errors, timeouts, malformed or broken streams."""
+
+
+ToolErrorKind = Literal["invalid_arguments", "timeout", "exception", "refused", "unavailable"]
+
+
+class ToolError(ToolweaveError):
+    """A tool call failed.
+
+    Attributes:
+        tool: The tool's name.
+        arguments: The arguments of the failed call (after refs were resolved).
+        kind: What went wrong: ``invalid_arguments``, ``timeout``, ``exception``,
+            ``refused`` (a destructive tool without approval) or ``unavailable``
+            (the tool has no implementation).
+        message: A one-line description, fit to show to a model.
+        attempts: How many attempts were made.
+    """
+
+    def __init__(
+        self,
+        tool: str,
+        message: str,
+        *,
+        args: Mapping[str, object] | None = None,
+        kind: ToolErrorKind = "exception",
+        attempts: int = 1,
+    ) -> None:
+        self.tool = tool
+        self.arguments = dict(args or {})
+        self.kind: ToolErrorKind = kind
+        self.message = message
+        self.attempts = attempts
+        super().__init__(f"{tool}: {message}")
+
+
+class BudgetExceeded(ToolweaveError):
+    """A run went over one of its limits (replans, tokens, wall time, tasks)."""

@@ -1,0 +1,91 @@
+"""Typed run events: what happened, to which run, and when.
+
+Every event is a frozen record with the run's id and a monotonic timestamp
+(`time.perf_counter`, seconds). The CLI, the REPL, tracing and the eval harness all
+consume the same stream; none of them reaches into internals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from toolweave.errors import PlanError, ToolError
+from toolweave.plan import PlanTask
+
+__all__ = [
+    "Event",
+    "EventSink",
+    "PlanRejectedLine",
+    "TaskEvent",
+    "TaskFailed",
+    "TaskPlanned",
+    "TaskSkipped",
+    "TaskStarted",
+    "TaskSucceeded",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event.
+
+    Attributes:
+        run_id: The run the event belongs to.
+        at: When it happened (`time.perf_counter()` seconds).
+    """
+
+    run_id: str = ""
+    at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskEvent(Event):
+    """An event about one task."""
+
+    task: PlanTask
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskPlanned(TaskEvent):
+    """A task arrived from the plan (it may wait for its inputs)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskStarted(TaskEvent):
+    """A task's inputs exist and its tool call started."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskSucceeded(TaskEvent):
+    """A tool call returned."""
+
+    value: object
+    duration: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFailed(TaskEvent):
+    """A tool call failed; the tasks downstream of it are skipped."""
+
+    error: ToolError
+    duration: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskSkipped(TaskEvent):
+    """A task will not run, because a task it depends on failed or was rejected."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanRejectedLine(Event):
+    """A line of the plan was unusable; the tasks that depend on it are skipped."""
+
+    error: PlanError
+
+
+EventSink = Callable[[Event], None]
+"""A consumer of events; called synchronously, in causal order, on the run's loop."""

@@ -1,0 +1,204 @@
+"""`LocalExecutor`: runs tool calls on this process's event loop and worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Protocol
+
+import tenacity
+
+from toolweave.errors import ToolError
+from toolweave.tools import Tool
+
+__all__ = ["Approver", "Executor", "LocalExecutor", "is_transient"]
+
+Approver = Callable[[Tool, Mapping[str, object]], bool | Awaitable[bool]]
+"""Decides whether a destructive tool may run with these (validated) arguments."""
+
+
+class Executor(Protocol):
+    """Runs one tool call. The fetcher needs nothing else from an executor."""
+
+    async def run(self, tool: Tool, args: Mapping[str, object]) -> object:
+        """Validate `args`, call `tool`, return its value.
+
+        Raises:
+            ToolError: However the call failed.
+        """
+        ...
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The default test for errors worth a retry: timeouts and dropped connections."""
+    return isinstance(exc, TimeoutError | ConnectionError)
+
+
+class LocalExecutor:
+    """Run tool calls concurrently in this process.
+
+    Async tools run on the event loop; sync tools on a pool of worker threads (a
+    timed-out sync call is abandoned, not killed: Python cannot stop a thread).
+
+    Args:
+        max_concurrency: How many calls may run at once through this executor.
+        max_threads: Size of the worker thread pool for sync tools.
+        default_timeout: Seconds per attempt for tools that set no timeout.
+        approve: Asked before every call of a destructive tool; without it,
+            destructive tools are refused.
+        transient: Which exceptions are worth a retry (for retryable tools).
+        retry_wait: The tenacity wait strategy between attempts.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int | None = None,
+        max_threads: int = 64,
+        default_timeout: float | None = None,
+        approve: Approver | None = None,
+        transient: Callable[[BaseException], bool] = is_transient,
+        retry_wait: tenacity.wait.wait_base | None = None,
+    ) -> None:
+        self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self._per_tool: dict[str, asyncio.Semaphore] = {}
+        self._max_threads = max_threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._default_timeout = default_timeout
+        self._approve = approve
+        self._transient = transient
+        self._retry_wait = retry_wait or tenacity.wait_random_exponential(multiplier=0.05, max=2.0)
+
+    async def run(self, tool: Tool, args: Mapping[str, object]) -> object:
+        """Validate, ask approval if destructive, then call within the limits."""
+        if tool.fn is None:
+            raise ToolError(
+                tool.name, "this tool has no implementation", args=args, kind="unavailable"
+            )
+        kwargs = tool.validate(args)
+        if tool.destructive:
+            await self._check_approval(tool, kwargs)
+        run_limit = self._limit
+        tool_limit = self._tool_limit(tool)
+        if run_limit is None and tool_limit is None:
+            return await self._call(tool, kwargs)
+        async with _maybe(run_limit), _maybe(tool_limit):
+            return await self._call(tool, kwargs)
+
+    def close(self) -> None:
+        """Release the worker threads (calls still running on them are abandoned)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def __aenter__(self) -> LocalExecutor:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _tool_limit(self, tool: Tool) -> asyncio.Semaphore | None:
+        if tool.max_concurrency is None:
+            return None
+        sem = self._per_tool.get(tool.name)
+        if sem is None:
+            sem = self._per_tool[tool.name] = asyncio.Semaphore(tool.max_concurrency)
+        return sem
+
+    async def _check_approval(self, tool: Tool, kwargs: Mapping[str, object]) -> None:
+        if self._approve is None:
+            raise ToolError(
+                tool.name,
+                "refused: this tool is destructive and no approval callback is configured",
+                args=kwargs,
+                kind="refused",
+            )
+        verdict = self._approve(tool, kwargs)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if not verdict:
+            raise ToolError(
+                tool.name, "refused: the call was not approved", args=kwargs, kind="refused"
+            )
+
+    async def _call(self, tool: Tool, kwargs: dict[str, object]) -> object:
+        try:
+            return await self._attempt(tool, kwargs)
+        except Exception as exc:
+            if not (tool.retryable and self._transient(exc)):
+                raise self._error(tool, kwargs, exc, attempts=1) from exc
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(tool.retries),
+            wait=self._retry_wait,
+            retry=tenacity.retry_if_exception(self._transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(tool, kwargs)
+        except Exception as exc:
+            attempts = 1 + retrying.statistics.get("attempt_number", tool.retries)
+            raise self._error(tool, kwargs, exc, attempts=attempts) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _attempt(self, tool: Tool, kwargs: dict[str, object]) -> object:
+        timeout = tool.timeout if tool.timeout is not None else self._default_timeout
+        if timeout is None:
+            if tool.is_async:  # the common case, one coroutine frame less
+                return await tool.fn(**kwargs)  # type: ignore[misc]
+            return await self._in_thread(tool, kwargs)
+        async with asyncio.timeout(timeout):
+            if tool.is_async:
+                return await tool.fn(**kwargs)  # type: ignore[misc]
+            return await self._in_thread(tool, kwargs)
+
+    async def _in_thread(self, tool: Tool, kwargs: dict[str, object]) -> object:
+        fn = tool.fn
+        assert fn is not None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._max_threads, thread_name_prefix="toolweave")
+        call = functools.partial(contextvars.copy_context().run, fn, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def _error(
+        self, tool: Tool, kwargs: Mapping[str, object], exc: Exception, *, attempts: int
+    ) -> ToolError:
+        if isinstance(exc, ToolError):
+            return exc
+        suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+        if isinstance(exc, TimeoutError):
+            timeout = tool.timeout if tool.timeout is not None else self._default_timeout
+            message = f"timed out after {timeout:g}s{suffix}" if timeout else f"timed out{suffix}"
+            return ToolError(tool.name, message, args=kwargs, kind="timeout", attempts=attempts)
+        message = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) + suffix
+        return ToolError(tool.name, message, args=kwargs, kind="exception", attempts=attempts)
+
+
+class _maybe:
+    """`async with` a semaphore, or nothing."""
+
+    __slots__ = ("_sem",)
+
+    def __init__(self, sem: asyncio.Semaphore | None) -> None:
+        self._sem = sem
+
+    async def __aenter__(self) -> None:
+        if self._sem is not None:
+            await self._sem.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._sem is not None:
+            self._sem.release()

@@ -1,0 +1,292 @@
+"""`execute`: drive the scheduler and an executor over a (streaming) plan.
+
+The driver never polls and never waits on a timer. It wakes on two kinds of event,
+each of which is a step of its own coroutine: a task arrives from the plan (the loop
+over the plan's items), or a call finishes (the end of that call's coroutine). Each
+wake-up asks the scheduler what became ready and starts it at once, in the run's
+`asyncio.TaskGroup`, so that leaving `execute` (normally, by error, or by
+cancellation) leaves no call behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from toolweave.errors import PlanError, ToolError, UserError
+from toolweave.events import (
+    Event,
+    EventSink,
+    PlanRejectedLine,
+    TaskFailed,
+    TaskPlanned,
+    TaskSkipped,
+    TaskStarted,
+    TaskSucceeded,
+)
+from toolweave.executor import Executor, LocalExecutor
+from toolweave.fetcher._scheduler import Scheduler, TaskResult, TaskState
+from toolweave.plan import PlanItem, PlanTask
+from toolweave.tools import Tool, ToolRegistry
+from toolweave.tools._registry import as_registry
+
+__all__ = ["PlanOutcome", "execute"]
+
+
+@dataclass(slots=True)
+class PlanOutcome:
+    """What became of a plan's tasks.
+
+    Attributes:
+        results: Every task that arrived, by id: state, value or error, timings.
+        rejected: The plan lines that were rejected, in order.
+        stream_error: The exception that ended the plan stream early, if any; the
+            tasks that had arrived before it still ran.
+        started_at: When execution started (`time.perf_counter()`).
+        finished_at: When the last task finished.
+    """
+
+    results: dict[int, TaskResult] = field(default_factory=dict)
+    rejected: list[PlanError] = field(default_factory=list)
+    stream_error: Exception | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    @property
+    def values(self) -> dict[int, object]:
+        """The value of every succeeded task, by id."""
+        return {tid: r.value for tid, r in self.results.items() if r.state is TaskState.SUCCEEDED}
+
+    def by_state(self, state: TaskState) -> list[TaskResult]:
+        """The results in one state, in task order."""
+        return [r for r in self.results.values() if r.state is state]
+
+    @property
+    def ok(self) -> bool:
+        """Every task succeeded, no line was rejected and the stream did not break."""
+        return (
+            not self.rejected
+            and self.stream_error is None
+            and all(r.state is TaskState.SUCCEEDED for r in self.results.values())
+        )
+
+    @property
+    def wall_time(self) -> float:
+        """Seconds from the start of execution to the end of the last task."""
+        return self.finished_at - self.started_at
+
+
+async def execute(
+    tasks: Iterable[PlanItem] | AsyncIterable[PlanItem],
+    tools: ToolRegistry | Iterable[Tool],
+    *,
+    executor: Executor | None = None,
+    max_concurrency: int | None = None,
+    on_event: EventSink | None = None,
+    values: Mapping[int, object] | None = None,
+    run_id: str = "",
+) -> PlanOutcome:
+    """Run a plan's tasks, each as soon as its inputs exist, as many at once as allowed.
+
+    Args:
+        tasks: The plan: `PlanTask`s (and `PlanError`s for rejected lines, as the
+            `PlanParser` yields them), from a list or streaming from an async iterable.
+        tools: The tools the tasks call.
+        executor: Where calls run; a `LocalExecutor` by default (closed at the end).
+        max_concurrency: How many of this plan's calls may run at once.
+        on_event: Called with each event (TaskPlanned, TaskStarted, TaskSucceeded,
+            TaskFailed, TaskSkipped, PlanRejectedLine), in causal order.
+        values: Results of earlier plans' tasks, which this plan's refs may name.
+        run_id: Stamped on every event.
+
+    Returns:
+        Every task's state, value or error, and timings. Tool failures do not raise:
+        they fail their task and skip its dependents.
+
+    Raises:
+        UserError: A task reuses an id or depends on a task that never arrived.
+    """
+    if max_concurrency is not None and max_concurrency < 1:
+        raise UserError("max_concurrency must be >= 1")
+    own = executor is None
+    driver = _Driver(
+        as_registry(tools),
+        executor if executor is not None else LocalExecutor(),
+        max_concurrency,
+        on_event,
+        values,
+        run_id,
+    )
+    try:
+        return await driver.run(tasks)
+    finally:
+        if own:
+            driver.executor.close()  # type: ignore[attr-defined]
+
+
+class _Driver:
+    __slots__ = (
+        "_backlog",
+        "_emit",
+        "_group",
+        "_limit",
+        "_running",
+        "_scheduler",
+        "_tools",
+        "executor",
+        "outcome",
+        "run_id",
+    )
+
+    def __init__(
+        self,
+        tools: ToolRegistry,
+        executor: Executor,
+        limit: int | None,
+        on_event: EventSink | None,
+        values: Mapping[int, object] | None,
+        run_id: str,
+    ) -> None:
+        self._tools = tools
+        self.executor = executor
+        self._limit = limit
+        self._emit = on_event
+        self._scheduler = Scheduler(values)
+        self._backlog: deque[PlanTask] = deque()
+        self._running = 0
+        self._group: asyncio.TaskGroup | None = None
+        self.run_id = run_id
+        self.outcome = PlanOutcome()
+
+    async def run(self, tasks: Iterable[PlanItem] | AsyncIterable[PlanItem]) -> PlanOutcome:
+        self.outcome.started_at = time.perf_counter()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                if isinstance(tasks, AsyncIterable):
+                    await self._consume(tasks)
+                else:
+                    for item in tasks:
+                        self._arrive(item)
+                self._scheduler.close()
+        except BaseExceptionGroup as errors:
+            # Calls never raise (failures are values), so the group holds the one error
+            # of the plan's consumer or of an event sink: surface it as it was raised.
+            if len(errors.exceptions) == 1:
+                raise errors.exceptions[0] from None
+            raise
+        self.outcome.results = dict(self._scheduler.results)
+        self.outcome.finished_at = max(
+            (r.finished_at for r in self.outcome.results.values() if r.finished_at is not None),
+            default=time.perf_counter(),
+        )
+        return self.outcome
+
+    async def _consume(self, tasks: AsyncIterable[PlanItem]) -> None:
+        items = aiter(tasks)
+        try:
+            while True:
+                try:
+                    item = await anext(items)
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:  # the stream broke; what arrived still runs
+                    self.outcome.stream_error = exc
+                    return
+                self._arrive(item)
+        finally:
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _arrive(self, item: PlanItem) -> None:
+        if isinstance(item, PlanError):
+            self._scheduler.reject(item)
+            self.outcome.rejected.append(item)
+            if self._emit is not None:
+                self._emit(PlanRejectedLine(run_id=self.run_id, error=item))
+        elif isinstance(item, PlanTask):
+            self._scheduler.add(item)
+            if self._emit is not None:
+                self._emit(TaskPlanned(run_id=self.run_id, task=item))
+        else:
+            raise UserError(f"a plan holds PlanTask and PlanError items, not {item!r}")
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        group = self._group
+        assert group is not None
+        ready = self._scheduler.ready()
+        if self._limit is None and not self._backlog:
+            for task in ready:
+                group.create_task(self._call(task))
+        else:
+            self._backlog.extend(ready)
+            limit = self._limit or len(self._backlog)
+            while self._backlog and self._running < limit:
+                self._running += 1
+                group.create_task(self._call(self._backlog.popleft()))
+        skipped = self._scheduler.take_skipped()
+        if skipped:
+            now = time.perf_counter()
+            for result in skipped:
+                result.finished_at = now
+                if self._emit is not None:
+                    assert result.reason is not None
+                    self._emit(
+                        TaskSkipped(run_id=self.run_id, task=result.task, reason=result.reason)
+                    )
+
+    async def _call(self, task: PlanTask) -> None:
+        scheduler = self._scheduler
+        result = scheduler.results[task.id]
+        result.started_at = time.perf_counter()
+        if self._emit is not None:
+            self._emit(TaskStarted(run_id=self.run_id, task=task, at=result.started_at))
+        try:
+            tool = self._tools.get(task.tool)
+            if tool is None:
+                raise ToolError(task.tool, "no such tool", kind="unavailable")
+            value = await self.executor.run(tool, scheduler.resolve(task))
+        except Exception as exc:
+            error = exc if isinstance(exc, ToolError) else _foreign(task, exc)
+            result.finished_at = time.perf_counter()
+            scheduler.fail(task.id, error)
+            self._report(TaskFailed, task, result, error=error)
+        else:
+            result.finished_at = time.perf_counter()
+            scheduler.succeed(task.id, value)
+            self._report(TaskSucceeded, task, result, value=value)
+        if self._limit is not None:
+            self._running -= 1
+        self._dispatch()
+
+    def _report(
+        self,
+        kind: type[TaskSucceeded | TaskFailed],
+        task: PlanTask,
+        result: TaskResult,
+        **data: object,
+    ) -> None:
+        if self._emit is None:
+            return
+        assert result.started_at is not None
+        assert result.finished_at is not None
+        event: Event = kind(
+            run_id=self.run_id,
+            task=task,
+            at=result.finished_at,
+            duration=result.finished_at - result.started_at,
+            **data,  # type: ignore[arg-type]
+        )
+        self._emit(event)
+
+
+def _foreign(task: PlanTask, exc: Exception) -> ToolError:
+    """An executor broke its contract (raised something else than ToolError)."""
+    error = ToolError(task.tool, f"{type(exc).__name__}: {exc}", kind="exception")
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,25 @@
+"""The plan IR and the streaming plan parser.
+
+A plan is a list of `PlanTask`s whose arguments may refer to earlier tasks' results
+(`Ref`) or embed them in text (`Template`). `PlanParser` reads the LLMCompiler text
+format while it streams.
+"""
+
+from toolweave.errors import PlanError
+from toolweave.plan._ir import Arg, PlanTask, Ref, Template, iter_refs, render_text, resolve_args
+from toolweave.plan._parser import END_OF_PLAN, PlanItem, PlanParser, parse_plan
+
+__all__ = [
+    "END_OF_PLAN",
+    "Arg",
+    "PlanError",
+    "PlanItem",
+    "PlanParser",
+    "PlanTask",
+    "Ref",
+    "Template",
+    "iter_refs",
+    "parse_plan",
+    "render_text",
+    "resolve_args",
+]

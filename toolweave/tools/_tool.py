@@ -1,0 +1,360 @@
+"""`Tool`: a callable the planner may use, with its schema and behaviour flags."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+import pydantic
+
+from toolweave.errors import ToolError, UserError
+from toolweave.tools._docstring import parse_docstring
+from toolweave.tools._schema import JsonSchema, strict_schema, type_text
+
+__all__ = ["Tool", "tool"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_RESERVED = {"join"}
+_MAX_ERRORS_SHOWN = 3
+
+ToolFunction = Callable[..., Any]
+"""A sync or async function that implements a tool."""
+
+
+@dataclass(frozen=True, eq=False)
+class Tool:
+    """A tool the planner may call.
+
+    Build one with `@tool` from a typed function, or with `Tool.from_schema` from an
+    OpenAI-style function schema (with or without an implementation).
+
+    Attributes:
+        name: How plans call it: a Python identifier of at most 64 characters.
+        description: What it does, for the planner and the retriever.
+        fn: The implementation, sync or async; `None` for a description-only tool.
+        read_only: Calling it changes nothing; safe to retry and to run in parallel.
+        idempotent: Calling it twice with the same arguments has the effect of once;
+            safe to retry.
+        destructive: It changes the world in a way that needs approval; never retried.
+        timeout: Seconds allowed for one attempt; `None` for no limit.
+        retries: Extra attempts on transient errors (only for read-only or idempotent
+            tools that are not destructive).
+        max_concurrency: How many calls of this tool may run at once; `None` for any.
+        returns: What the tool returns, in words (from the docstring's Returns section).
+        metadata: Free-form data about the tool (source, app, original id, ...).
+    """
+
+    name: str
+    description: str = ""
+    fn: ToolFunction | None = None
+    read_only: bool = False
+    idempotent: bool = False
+    destructive: bool = False
+    timeout: float | None = None
+    retries: int = 0
+    max_concurrency: int | None = None
+    returns: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    _params: type[pydantic.BaseModel] | None = field(default=None, repr=False)
+    _schema: JsonSchema | None = field(default=None, repr=False)
+    _return_schema: JsonSchema | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name) or self.name in _RESERVED:
+            raise UserError(
+                f"tool name {self.name!r} must be a Python identifier of at most 64 "
+                "characters, and not 'join'"
+            )
+        if self.retries < 0:
+            raise UserError(f"tool {self.name}: retries must be >= 0")
+        if self.timeout is not None and self.timeout <= 0:
+            raise UserError(f"tool {self.name}: timeout must be positive")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise UserError(f"tool {self.name}: max_concurrency must be >= 1")
+        if self.destructive and self.read_only:
+            raise UserError(f"tool {self.name} cannot be both read_only and destructive")
+
+    @classmethod
+    def from_schema(
+        cls,
+        name: str,
+        description: str,
+        parameters: Mapping[str, Any] | None = None,
+        fn: ToolFunction | None = None,
+        *,
+        returns: str | None = None,
+        return_schema: Mapping[str, Any] | None = None,
+        **flags: Any,
+    ) -> Tool:
+        """A tool described by a JSON schema of its parameters (OpenAI function format).
+
+        Args:
+            name: The tool's name.
+            description: What it does.
+            parameters: A JSON schema of type object; `None` for no parameters.
+            fn: The implementation, called with keyword arguments; without it the tool
+                is a description only (for indexing and simulation), and calling it
+                fails with a clear `ToolError`.
+            returns: What the tool returns, in words.
+            return_schema: A JSON schema of the return value, if known.
+            **flags: Behaviour flags: read_only, idempotent, destructive, timeout,
+                retries, max_concurrency, metadata.
+        """
+        schema = dict(parameters or {"type": "object", "properties": {}})
+        if schema.get("type", "object") != "object":
+            raise UserError(f"tool {name}: the parameters schema must be of type object")
+        schema.setdefault("type", "object")
+        schema.setdefault("properties", {})
+        return cls(
+            name,
+            description,
+            fn,
+            returns=returns,
+            _schema=schema,
+            _return_schema=dict(return_schema) if return_schema else None,
+            **flags,
+        )
+
+    # -- what the planner and the executor need -----------------------------------
+
+    @functools.cached_property
+    def is_async(self) -> bool:
+        """Whether the implementation is a coroutine function."""
+        return inspect.iscoroutinefunction(self.fn)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether transient failures may be retried: safe to repeat, not destructive."""
+        return self.retries > 0 and (self.read_only or self.idempotent) and not self.destructive
+
+    @functools.cached_property
+    def parameters(self) -> JsonSchema:
+        """The JSON schema of the parameters, as given or generated by pydantic."""
+        if self._schema is not None:
+            return self._schema
+        assert self._params is not None
+        try:
+            return self._params.model_json_schema()
+        except pydantic.PydanticUserError as exc:
+            raise UserError(f"tool {self.name}: no JSON schema for its parameters: {exc}") from exc
+
+    @functools.cached_property
+    def parameter_names(self) -> tuple[str, ...]:
+        """Parameter names in signature order (positional arguments bind in this order)."""
+        if self._params is not None:
+            return tuple(self._params.model_fields)
+        return tuple(self.parameters.get("properties", {}))
+
+    @functools.cached_property
+    def required_names(self) -> frozenset[str]:
+        """The names of the parameters without a default."""
+        if self._params is not None:
+            return frozenset(n for n, f in self._params.model_fields.items() if f.is_required())
+        return frozenset(self.parameters.get("required", ()))
+
+    def json_schema(self) -> JsonSchema:
+        """The parameters' JSON schema in OpenAI strict form when it can be, else as is."""
+        return strict_schema(self.parameters) or self.parameters
+
+    def to_openai(self) -> dict[str, Any]:
+        """The tool as an OpenAI Chat Completions ``tools`` entry."""
+        strict = strict_schema(self.parameters)
+        function: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "parameters": strict or self.parameters,
+        }
+        if strict is not None:
+            function["strict"] = True
+        return {"type": "function", "function": function}
+
+    def signature(self) -> str:
+        """The call signature with types, as planners read it: ``f(a: str, b: int = 2) -> X``."""
+        props: Mapping[str, Any] = self.parameters.get("properties", {})
+        defs = self.parameters.get("$defs", {})
+        parts = []
+        for name in self.parameter_names:
+            prop = props.get(name, {})
+            text = f"{name}: {type_text(prop, defs)}"
+            if name not in self.required_names:
+                default = prop.get("default")
+                text += f" = {default!r}" if "default" in prop else " = None"
+            parts.append(text)
+        result = f"{self.name}({', '.join(parts)})"
+        if self._return_schema is not None:
+            result += f" -> {type_text(self._return_schema)}"
+        elif self.fn is not None and self._params is not None:
+            annotation = inspect.signature(self.fn).return_annotation
+            if annotation is not inspect.Signature.empty:
+                result += f" -> {_annotation_text(annotation)}"
+        return result
+
+    # -- calling --------------------------------------------------------------------
+
+    def validate(self, args: Mapping[str, object]) -> dict[str, object]:
+        """Check resolved arguments against the schema and return the call's kwargs.
+
+        Raises:
+            ToolError: With kind ``invalid_arguments``, naming each bad argument and why.
+        """
+        if self._params is not None:
+            try:
+                model = self._params.model_validate(args)
+            except pydantic.ValidationError as exc:
+                raise self._invalid(args, _pydantic_problems(exc)) from exc
+            return {name: getattr(model, name) for name in self._params.model_fields}
+        problems = _jsonschema_problems(self._validator, args)
+        if problems:
+            raise self._invalid(args, problems)
+        return dict(args)
+
+    @functools.cached_property
+    def _validator(self) -> Any:
+        import jsonschema  # only description-backed tools need it
+
+        schema = self.parameters
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        return cls(schema)
+
+    def _invalid(self, args: Mapping[str, object], problems: list[str]) -> ToolError:
+        shown = "; ".join(problems[:_MAX_ERRORS_SHOWN])
+        if len(problems) > _MAX_ERRORS_SHOWN:
+            shown += f" (and {len(problems) - _MAX_ERRORS_SHOWN} more)"
+        return ToolError(
+            self.name, f"invalid arguments: {shown}", args=args, kind="invalid_arguments"
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the implementation directly, as the decorated function would be."""
+        if self.fn is None:
+            raise ToolError(self.name, "this tool has no implementation", kind="unavailable")
+        return self.fn(*args, **kwargs)
+
+
+@overload
+def tool(fn: ToolFunction, /) -> Tool: ...
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    read_only: bool = False,
+    idempotent: bool = False,
+    destructive: bool = False,
+    timeout: float | None = None,
+    retries: int = 0,
+    max_concurrency: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Callable[[ToolFunction], Tool]: ...
+def tool(
+    fn: ToolFunction | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    read_only: bool = False,
+    idempotent: bool = False,
+    destructive: bool = False,
+    timeout: float | None = None,
+    retries: int = 0,
+    max_concurrency: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Tool | Callable[[ToolFunction], Tool]:
+    """Turn a typed function, sync or async, into a `Tool`; bare or with options.
+
+    The name comes from the function, the description and the arguments' descriptions
+    from its Google-style docstring (``Args:`` section), the parameters' schema from
+    its annotations.
+
+    Args:
+        fn: The function, when used bare (``@tool``).
+        name: The tool's name; the function's name by default.
+        description: What it does; the docstring's description by default.
+        read_only: Calling it changes nothing (safe to retry and parallelize).
+        idempotent: Repeating a call has the effect of one (safe to retry).
+        destructive: It needs approval before every call, and is never retried.
+        timeout: Seconds allowed per attempt.
+        retries: Extra attempts on transient errors (read-only or idempotent only).
+        max_concurrency: How many calls of it may run at once.
+        metadata: Free-form data kept with the tool.
+
+    Example:
+        ```python
+        @tool(read_only=True, timeout=5)
+        async def population(country: str) -> int:
+            '''The population of a country, by its English name.'''
+        ```
+    """
+
+    def build(func: ToolFunction) -> Tool:
+        doc = parse_docstring(func.__doc__)
+        return Tool(
+            name or func.__name__,
+            description if description is not None else doc.description,
+            func,
+            read_only=read_only,
+            idempotent=idempotent,
+            destructive=destructive,
+            timeout=timeout,
+            retries=retries,
+            max_concurrency=max_concurrency,
+            returns=doc.returns,
+            metadata=dict(metadata or {}),
+            _params=_params_model(name or func.__name__, func, doc.params),
+        )
+
+    return build(fn) if fn is not None else build
+
+
+def _params_model(
+    name: str, func: ToolFunction, docs: Mapping[str, str]
+) -> type[pydantic.BaseModel]:
+    try:
+        hints = inspect.get_annotations(func, eval_str=True)
+    except (NameError, TypeError) as exc:
+        raise UserError(f"tool {name}: cannot resolve its type annotations: {exc}") from exc
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(func).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise UserError(f"tool {name}: parameter {param.name!r} must be a named parameter")
+        if param.name not in hints:
+            raise UserError(f"tool {name}: parameter {param.name!r} needs a type annotation")
+        default = ... if param.default is param.empty else param.default
+        info = pydantic.Field(default, description=docs.get(param.name))
+        fields[param.name] = (hints[param.name], info)
+    config = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    try:
+        return pydantic.create_model(f"{name}_params", __config__=config, **fields)
+    except (pydantic.PydanticUserError, NameError, TypeError) as exc:
+        raise UserError(f"tool {name}: unusable parameters: {exc}") from exc
+
+
+def _annotation_text(annotation: Any) -> str:
+    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _pydantic_problems(exc: pydantic.ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in err["loc"]) or "arguments"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unexpected argument {where!r}")
+        elif err["type"] == "missing":
+            problems.append(f"missing argument {where!r}")
+        else:
+            problems.append(f"argument {where!r}: {err['msg']}")
+    return problems
+
+
+def _jsonschema_problems(validator: Any, args: Mapping[str, object]) -> list[str]:
+    problems = []
+    for err in sorted(validator.iter_errors(dict(args)), key=lambda e: list(e.path)):
+        where = ".".join(str(part) for part in err.path)
+        problems.append(f"argument {where!r}: {err.message}" if where else err.message)
+    return problems
