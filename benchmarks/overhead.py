@@ -39,7 +39,9 @@ def shape(name: str, n: int, seed: int = 0) -> dict[int, frozenset[int]]:
     graph = {}
     for i in range(1, n + 1):
         k = min(rng.choice([0, 1, 1, 2, 3]), i - 1)
-        graph[i] = frozenset(rng.sample(range(max(1, i - 50), i), min(k, len(range(max(1, i - 50), i)))))
+        graph[i] = frozenset(
+            rng.sample(range(max(1, i - 50), i), min(k, len(range(max(1, i - 50), i))))
+        )
     return graph
 
 
@@ -92,8 +94,10 @@ def main() -> None:
     # warm up imports, pydantic validators and the loop machinery
     best_of(1, lambda: ours([PlanTask(1, "noop")]))
 
-    print(f"{'shape':<7}{'tasks':>7}{'floor us/task':>15}{'toolweave':>11}{'ratio':>7}"
-          f"{'+events':>9}{'ratio':>7}")
+    print(
+        f"{'shape':<7}{'tasks':>7}{'floor us/task':>15}{'toolweave':>11}{'ratio':>7}"
+        f"{'+events':>9}{'ratio':>7}"
+    )
     ratios = []
     for name in ("wide", "chain", "random"):
         for n in sizes:
@@ -102,10 +106,16 @@ def main() -> None:
             base = best_of(args.repeat, lambda graph=graph: floor(graph)) / n * 1e6  # type: ignore[misc]
             mine = best_of(args.repeat, lambda tasks=tasks: ours(tasks)) / n * 1e6  # type: ignore[misc]
             seen: list[Event] = []
-            traced = best_of(args.repeat, lambda tasks=tasks: ours(tasks, seen.append)) / n * 1e6  # type: ignore[misc]
+            traced = (
+                best_of(args.repeat, lambda tasks=tasks, sink=seen.append: ours(tasks, sink))
+                / n
+                * 1e6
+            )  # type: ignore[misc]
             ratios.append(mine / base)
-            print(f"{name:<7}{n:>7}{base:>15.2f}{mine:>11.2f}{mine / base:>7.2f}"
-                  f"{traced:>9.2f}{traced / base:>7.2f}")
+            print(
+                f"{name:<7}{n:>7}{base:>15.2f}{mine:>11.2f}{mine / base:>7.2f}"
+                f"{traced:>9.2f}{traced / base:>7.2f}"
+            )
     print(f"\nworst ratio (no event sink): {max(ratios):.2f}  (target <= 2.0)")
 
 

@@ -5,6 +5,8 @@ The public API is the names below; submodules (`toolweave.plan`, `toolweave.fetc
 the rest, each with its own `__all__`.
 """
 
+from toolweave._result import ModelCall, PlanRecord, RunResult
+from toolweave.agent import Agent
 from toolweave.errors import (
     BudgetExceeded,
     ModelError,
@@ -21,14 +23,18 @@ from toolweave.tools import Tool, ToolRegistry, tool
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "BudgetExceeded",
     "LocalExecutor",
+    "ModelCall",
     "ModelError",
     "PlanError",
     "PlanOutcome",
     "PlanParser",
+    "PlanRecord",
     "PlanTask",
     "Ref",
+    "RunResult",
     "Scheduler",
     "TaskState",
     "Tool",

@@ -18,7 +18,10 @@ joiner can see them. Foreign exceptions are translated at the boundary with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from toolweave._result import RunResult
 
 __all__ = [
     "BudgetExceeded",
@@ -32,7 +35,13 @@ __all__ = [
 
 
 class ToolweaveError(Exception):
-    """Base class of every error that toolweave raises on purpose."""
+    """Base class of every error that toolweave raises on purpose.
+
+    Attributes:
+        result: When the error ended an agent run, what the run had done until then.
+    """
+
+    result: RunResult | None = None
 
 
 class UserError(ToolweaveError):

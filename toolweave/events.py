@@ -10,14 +10,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from toolweave.errors import PlanError, ToolError
+from toolweave.models import Usage
 from toolweave.plan import PlanTask
+
+if TYPE_CHECKING:
+    from toolweave._result import RunResult
+    from toolweave.planner import Decision
 
 __all__ = [
     "Event",
     "EventSink",
+    "JoinDecided",
+    "PlanFinished",
     "PlanRejectedLine",
+    "Replanned",
+    "RunFinished",
+    "RunStarted",
     "TaskEvent",
     "TaskFailed",
     "TaskPlanned",
@@ -85,6 +96,51 @@ class PlanRejectedLine(Event):
     """A line of the plan was unusable; the tasks that depend on it are skipped."""
 
     error: PlanError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    """A run began: the request, the model, the tools offered to the planner."""
+
+    request: str
+    model: str
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanFinished(Event):
+    """The planner's stream ended (the plan's tasks may still be running)."""
+
+    index: int
+    text: str
+    task_ids: tuple[int, ...]
+    rejected: int
+    usage: Usage
+    duration: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinDecided(Event):
+    """The joiner read the results and decided to finish or to replan."""
+
+    decision: Decision
+    usage: Usage
+    duration: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Replanned(Event):
+    """A new plan starts, for the joiner's reason; its index counts from 1."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    """The run ended, however: the result holds the answer or what went wrong."""
+
+    result: RunResult
 
 
 EventSink = Callable[[Event], None]

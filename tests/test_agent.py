@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from toolweave import Agent, BudgetExceeded, PlanError, TaskState, Tool, ToolRegistry, tool
+from toolweave.events import (
+    Event,
+    JoinDecided,
+    PlanFinished,
+    Replanned,
+    RunFinished,
+    RunStarted,
+    TaskStarted,
+    TaskSucceeded,
+)
+from toolweave.models.testing import FunctionModel, ScriptedModel
+from toolweave.planner import Finish, Replan, parse_join
+
+POPULATION = {"France": 68, "Germany": 84, "Spain": 48}
+
+
+@tool(read_only=True)
+async def population(country: str) -> int:
+    """Population of a country, in millions."""
+    await asyncio.sleep(0.05)
+    return POPULATION[country]
+
+
+@tool(read_only=True)
+def calculator(expression: str) -> float:
+    """Add numbers written as 'a + b'."""
+    return float(sum(float(x) for x in expression.split("+")))
+
+
+TOOLS = ToolRegistry([population, calculator])
+
+PLAN = """Thought: two independent lookups, then a sum.
+1. population(country="France")
+2. population(country="Germany")
+3. calculator(expression="$1 + $2")
+join()
+<END_OF_PLAN>"""
+
+
+async def test_run_answers_with_parallel_plan() -> None:
+    model = ScriptedModel([PLAN, "Thought: easy.\nAction: Finish(152 million)"])
+    agent = Agent(model, TOOLS)
+    result = await agent.run("France + Germany population?")
+    assert result.answer == "152 million"
+    assert result.thought == "easy."
+    assert result.status == "finished"
+    assert {tid: r.value for tid, r in result.tasks.items()} == {1: 68, 2: 84, 3: 152.0}
+    r = result.tasks
+    assert r[1].started_at is not None
+    assert r[2].started_at is not None
+    assert r[1].finished_at is not None
+    assert r[2].started_at < r[1].finished_at  # the two lookups overlapped
+    assert [c.role for c in result.calls] == ["planner", "joiner"]
+    assert result.usage.total_tokens > 0
+    assert result.usage == result.calls[0].usage + result.calls[1].usage
+    assert len(result.plans) == 1
+    assert result.plans[0].text.startswith("Thought: two independent")
+    # the planner saw the tools and the request; the joiner saw the results
+    planner_prompt = model.calls[0][0]["content"]
+    assert "population(country: str) -> int" in planner_prompt
+    assert model.calls[0][1]["content"] == "Question: France + Germany population?"
+    joiner_prompt = model.calls[1][1]["content"]
+    assert '3. calculator(expression="$1 + $2") -> 152.0' in joiner_prompt
+    data = result.to_dict()
+    assert data["answer"] == "152 million"
+    assert [t["state"] for t in data["tasks"]] == ["succeeded"] * 3
+
+
+async def test_first_task_starts_before_the_plan_finishes() -> None:
+    # a slow endpoint: 0.2 s to the first token, 40 tokens/s (about 4 s for this plan)
+    model = ScriptedModel([PLAN, "Action: Finish(ok)"], ttft=0.05, tokens_per_second=200)
+    events: list[Event] = []
+    async with Agent(model, TOOLS).stream("q") as stream:
+        async for event in stream:
+            events.append(event)
+    started = next(e for e in events if isinstance(e, TaskStarted) and e.task.id == 1)
+    plan_done = next(e for e in events if isinstance(e, PlanFinished))
+    assert started.at < plan_done.at
+    assert events.index(started) < events.index(plan_done)
+    assert isinstance(events[0], RunStarted)
+    assert isinstance(events[-1], RunFinished)
+    assert events[-1].result.answer == "ok"
+
+
+async def test_replan_refers_to_first_plan_results() -> None:
+    model = ScriptedModel(
+        [
+            '1. population(country="France")\n2. population(country="Spain")\njoin()\n',
+            "Thought: I have both, but not the sum.\nAction: Replan(add them up)",
+            '3. calculator(expression="$1 + $2")\njoin()\n',
+            "Action: Finish(116)",
+        ]
+    )
+    events: list[Event] = []
+    async with Agent(model, TOOLS).stream("q") as stream:
+        events = [e async for e in stream]
+    result = events[-1].result  # type: ignore[attr-defined]
+    assert result.answer == "116"
+    assert result.replans == 1
+    assert result.tasks[3].value == 116.0
+    assert result.plans[1].reason == "add them up"
+    replan_prompt = model.calls[2][1]["content"]
+    assert '1. population(country="France") -> 68' in replan_prompt
+    assert "Why it was not enough: add them up" in replan_prompt
+    assert "Number its calls from 3" in replan_prompt
+    assert any(isinstance(e, Replanned) and e.reason == "add them up" for e in events)
+    assert [type(e.decision) for e in events if isinstance(e, JoinDecided)] == [Replan, Finish]
+
+
+async def test_malformed_plan_is_repaired_through_a_replan() -> None:
+    model = ScriptedModel(
+        [
+            '1. populaton(country="France")\n2. calculator(expression="$1 + 0")\njoin()\n',
+            "Thought: the tool name was wrong.\nAction: Replan(use population)",
+            '3. population(country="France")\njoin()\n',
+            "Action: Finish(68)",
+        ]
+    )
+    result = await Agent(model, TOOLS).run("q")
+    assert result.answer == "68"
+    assert result.tasks[2].state is TaskState.SKIPPED
+    assert result.plans[0].rejected[0].reason == "unknown tool 'populaton'"
+    joiner_prompt = model.calls[1][1]["content"]
+    assert "(rejected line) 1. populaton" in joiner_prompt
+    assert "SKIPPED: task 1 was rejected" in joiner_prompt
+
+
+async def test_tool_failures_reach_the_joiner() -> None:
+    model = ScriptedModel(
+        ['1. population(country="Atlantis")\njoin()\n', "Action: Finish(unknown)"]
+    )
+    result = await Agent(model, TOOLS).run("q")
+    assert result.tasks[1].state is TaskState.FAILED
+    assert "ERROR: KeyError: 'Atlantis'" in model.calls[1][1]["content"]
+
+
+async def test_repeated_replan_stops_the_run_without_running_it_again() -> None:
+    calls = 0
+
+    @tool
+    async def lookup(key: str) -> str:
+        nonlocal calls
+        calls += 1
+        return "?"
+
+    plan = '1. lookup(key="a")\n2. lookup(key="$1")\njoin()\n'
+    again = '3. lookup(key="a")\n4. lookup(key="$3")\njoin()\n'
+    model = ScriptedModel([plan, "Action: Replan(try again)", again])
+    with pytest.raises(PlanError, match="repeats the previous one") as info:
+        await Agent(model, [lookup]).run("q")
+    assert calls == 2  # the repeat was held back, never executed
+    assert info.value.result is not None
+    assert info.value.result.status == "failed"
+    assert len(info.value.result.tasks) == 2
+
+
+async def test_replan_budget() -> None:
+    model = ScriptedModel(
+        [
+            '1. population(country="France")\n',
+            "Action: Replan(more)",
+            '2. population(country="Spain")\n',
+            "Action: Replan(even more)",
+        ]
+    )
+    with pytest.raises(BudgetExceeded, match="after 1 replan") as info:
+        await Agent(model, TOOLS, max_replans=1).run("q")
+    assert "last round" in model.calls[-1][1]["content"]
+    result = info.value.result
+    assert result is not None
+    assert result.status == "budget_exceeded"
+    assert {tid: r.value for tid, r in result.tasks.items()} == {1: 68, 2: 48}
+
+
+async def test_task_and_token_budgets() -> None:
+    wide = "".join(f'{i}. population(country="France")\n' for i in range(1, 6))
+    with pytest.raises(BudgetExceeded, match="more than 3 tasks") as info:
+        await Agent(ScriptedModel([wide]), TOOLS, max_tasks=3).run("q")
+    assert info.value.result is not None
+    assert sorted(info.value.result.tasks) == [1, 2, 3]  # what finished is kept
+    with pytest.raises(BudgetExceeded, match="tokens"):
+        await Agent(ScriptedModel([PLAN, "Action: Finish(x)"]), TOOLS, max_tokens=50).run("q")
+
+
+async def test_time_limit_keeps_what_finished() -> None:
+    @tool
+    async def slow(x: int) -> int:
+        await asyncio.sleep(0 if x == 1 else 30)
+        return x
+
+    model = ScriptedModel(["1. slow(x=1)\n2. slow(x=2)\njoin()\n"])
+    with pytest.raises(BudgetExceeded, match="time limit") as info:
+        await Agent(model, [slow], time_limit=0.3).run("q")
+    result = info.value.result
+    assert result is not None
+    assert result.tasks[1].state is TaskState.SUCCEEDED
+    assert result.tasks[2].state is TaskState.SKIPPED
+    assert result.wall_time < 5
+
+
+async def test_destructive_tools_need_approval() -> None:
+    deleted: list[str] = []
+
+    @tool(destructive=True)
+    def delete_file(path: str) -> str:
+        deleted.append(path)
+        return "deleted"
+
+    plan = '1. delete_file(path="/tmp/a")\njoin()\n'
+    model = ScriptedModel([plan, "Action: Finish(could not)"])
+    result = await Agent(model, [delete_file]).run("delete it")
+    assert deleted == []
+    assert result.tasks[1].error is not None
+    assert result.tasks[1].error.kind == "refused"
+    assert "refused" in model.calls[1][1]["content"]
+
+    model = ScriptedModel([plan, "Action: Finish(done)"])
+    result = await Agent(
+        model, [delete_file], approve=lambda t, args: args["path"] == "/tmp/a"
+    ).run("x")
+    assert deleted == ["/tmp/a"]
+    assert result.answer == "done"
+
+
+async def test_skip_join_answers_with_the_last_value() -> None:
+    model = ScriptedModel([PLAN])
+    result = await Agent(model, TOOLS, skip_join=True).run("q")
+    assert result.answer == "152.0"
+    assert len(model.calls) == 1
+
+
+async def test_joiner_without_action_is_a_clear_error() -> None:
+    model = ScriptedModel([PLAN, "The answer is 152."])
+    with pytest.raises(PlanError, match="no 'Action: Finish") as info:
+        await Agent(model, TOOLS).run("q")
+    assert info.value.line == "The answer is 152."
+    assert info.value.result is not None
+    assert info.value.result.tasks[3].value == 152.0
+
+
+async def test_function_model_sees_messages_and_stream_can_be_left_early() -> None:
+    def respond(messages: list, settings: object) -> str:  # type: ignore[type-arg]
+        return PLAN if "Tools:" in messages[0]["content"] else "Action: Finish(fn)"
+
+    agent = Agent(FunctionModel(respond), TOOLS)
+    assert (await agent.run("q")).answer == "fn"
+    async with agent.stream("q") as events:
+        async for event in events:
+            if isinstance(event, TaskSucceeded):
+                break  # leaving early cancels the run; nothing may leak
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thought: ok\nAction: Finish(42)", Finish("42", "ok")),
+        ("Action: Finish(f(x) = (a + b)\nsecond line)", Finish("f(x) = (a + b)\nsecond line")),
+        ("Thought: no\nAction: Replan(use the other tool)", Replan("use the other tool", "no")),
+        ("**Action:** Finish(bold)", Finish("bold")),
+        ("Action: Finish: no parentheses", Finish("no parentheses")),
+        ("Action: Finish(unclosed", Finish("unclosed")),
+        ("Action: Replan(a)\nAction: Finish(last wins)", Finish("last wins")),
+        ("Thought: multi\nline\nAction: finish(lower)", Finish("lower", "multi line")),
+    ],
+)
+def test_parse_join(text: str, expected: object) -> None:
+    assert parse_join(text) == expected
+
+
+def test_parse_join_without_action() -> None:
+    with pytest.raises(PlanError):
+        parse_join("Thought: I think it is 5.")
+
+
+def test_agent_misuse() -> None:
+    from toolweave import UserError
+
+    with pytest.raises(UserError, match="at least one tool"):
+        Agent(ScriptedModel(), [])
+    with pytest.raises(UserError, match="unknown model"):
+        Agent("nonsense", TOOLS)
+    assert Agent(ScriptedModel([PLAN, "Action: Finish(s)"]), TOOLS).run_sync("q").answer == "s"
+    assert isinstance(Tool, type)

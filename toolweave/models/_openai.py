@@ -1,0 +1,173 @@
+"""`OpenAIModel`: any OpenAI-compatible Chat Completions endpoint, streamed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import tenacity
+
+from toolweave.errors import ModelError, UserError
+from toolweave.models._base import Message, ModelSettings, ModelStream, Usage, no_chunks
+from toolweave.models.testing import estimate_tokens
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["OpenAIModel"]
+
+_RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class OpenAIModel:
+    """A model behind an OpenAI-compatible API: OpenAI, vLLM, Ollama, llama.cpp server.
+
+    Args:
+        model: The model id the endpoint knows, e.g. ``gpt-4o-mini``.
+        base_url: The API root, e.g. ``http://127.0.0.1:8000/v1``; defaults to
+            ``$OPENAI_BASE_URL``, then OpenAI's.
+        api_key: Defaults to ``$OPENAI_API_KEY``; a local server (any `base_url`)
+            needs none.
+        max_retries: Retries when opening a stream fails with 408/409/429/5xx, a
+            timeout or a dropped connection, with exponential backoff and jitter.
+        timeout: Seconds for each HTTP request.
+        retry_wait: The tenacity wait strategy between retries.
+        client: An `openai.AsyncOpenAI` client to use as is (its own retries off).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_retries: int = 3,
+        timeout: float = 60.0,
+        retry_wait: tenacity.wait.wait_base | None = None,
+        client: openai.AsyncOpenAI | None = None,
+    ) -> None:
+        import openai  # imported on use: it takes a while, and few runs need it
+
+        self.model = model
+        self.max_retries = max_retries
+        self._retry_wait = retry_wait or tenacity.wait_random_exponential(multiplier=0.5, max=8)
+        if client is None:
+            base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+            api_key = api_key or os.environ.get("OPENAI_API_KEY")
+            if api_key is None:
+                if base_url is None:
+                    raise UserError(
+                        "OpenAIModel needs an API key: pass api_key= or set OPENAI_API_KEY "
+                        "(or pass base_url= for a local server that needs none)"
+                    )
+                api_key = "unused"
+            client = openai.AsyncOpenAI(
+                base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout
+            )
+        self._client = client
+        self.base_url = str(client.base_url)
+
+    @property
+    def name(self) -> str:
+        """``openai:<model>``."""
+        return f"openai:{self.model}"
+
+    def __repr__(self) -> str:
+        return f"OpenAIModel({self.model!r}, base_url={self.base_url!r})"
+
+    @asynccontextmanager
+    async def stream(
+        self, messages: Sequence[Message], settings: ModelSettings
+    ) -> AsyncIterator[ModelStream]:
+        """Open a streamed completion, retrying transient failures; see `Model.stream`."""
+        stream = await self._open(messages, settings)
+        prompt_estimate = sum(estimate_tokens(m["content"]) for m in messages)
+        response = ModelStream(no_chunks(), Usage(prompt_estimate, 0))
+        chunks = self._chunks(stream, response)
+        response.chunks = chunks
+        try:
+            yield response
+        finally:
+            await chunks.aclose()
+            await stream.close()
+
+    async def _open(self, messages: Sequence[Message], settings: ModelSettings) -> Any:
+        import openai
+
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if settings.stop:
+            kwargs["stop"] = list(settings.stop)
+        if settings.max_tokens is not None:
+            kwargs["max_tokens"] = settings.max_tokens
+        if settings.temperature is not None:
+            kwargs["temperature"] = settings.temperature
+        if settings.seed is not None:
+            kwargs["seed"] = settings.seed
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=self._retry_wait,
+            retry=tenacity.retry_if_exception(_transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._client.chat.completions.create(**kwargs)
+        except openai.APIStatusError as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise ModelError(
+                f"{self.name}: HTTP {exc.status_code} from {self.base_url} "
+                f"after {attempts} attempt(s): {_short(exc.message)}"
+            ) from exc
+        except openai.OpenAIError as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise ModelError(
+                f"{self.name}: {type(exc).__name__} talking to {self.base_url} "
+                f"after {attempts} attempt(s): {_short(str(exc))}"
+            ) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _chunks(self, stream: Any, response: ModelStream) -> AsyncGenerator[str, None]:
+        finished = False
+        received = 0
+        try:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    response.usage = Usage(
+                        chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0
+                    )
+                for choice in chunk.choices:
+                    if choice.finish_reason is not None:
+                        finished = True
+                    if delta := choice.delta.content:
+                        received += len(delta)
+                        yield delta
+        except Exception as exc:  # the connection broke mid-stream: httpx, openai, json
+            raise ModelError(
+                f"{self.name}: the stream broke after {received} characters: "
+                f"{type(exc).__name__}: {_short(str(exc))}"
+            ) from exc
+        if not finished:
+            raise ModelError(f"{self.name}: the stream ended before the model finished")
+        if response.usage.completion_tokens == 0:  # the server did not report usage
+            response.usage = Usage(response.usage.prompt_tokens, estimate_tokens(response.text))
+
+
+def _transient(exc: BaseException) -> bool:
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in _RETRY_STATUS
+    return isinstance(exc, openai.APIConnectionError)  # timeouts included
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,118 @@
+"""`Joiner`: reads the results and decides, `Finish(answer)` or `Replan(reason)`."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from toolweave.errors import PlanError
+from toolweave.fetcher import TaskResult
+from toolweave.models import Model, ModelSettings, Usage
+from toolweave.planner._prompts import joiner_messages
+
+__all__ = ["Decision", "Finish", "JoinReply", "Joiner", "Replan", "parse_join"]
+
+_ACTION = re.compile(r"^\s*\**\s*Action\s*\**\s*:\s*\**\s*(Finish|Replan)\b\s*", re.I | re.M)
+_THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=^\s*\**\s*Action\s*\**\s*:|\Z)", re.I | re.S | re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The results answer the request."""
+
+    answer: str
+    thought: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Replan:
+    """The results are not enough; plan again, for this reason."""
+
+    reason: str
+    thought: str | None = None
+
+
+Decision = Finish | Replan
+
+
+def parse_join(text: str) -> Decision:
+    """Read a joiner reply: ``Thought: ...`` then ``Action: Finish(...)`` or ``Replan(...)``.
+
+    The answer may hold parentheses and newlines: it runs from the opening parenthesis
+    to the last closing one. The last Action line wins.
+
+    Raises:
+        PlanError: The reply has no ``Action: Finish(...)`` or ``Action: Replan(...)``.
+    """
+    matches = list(_ACTION.finditer(text))
+    if not matches:
+        raise PlanError(
+            "the joiner's reply has no 'Action: Finish(...)' or 'Action: Replan(...)' line",
+            line=text.strip()[:500],
+        )
+    match = matches[-1]
+    body = text[match.end() :].strip()
+    if body.startswith("("):
+        end = body.rfind(")")
+        body = body[1:end] if end > 0 else body[1:]
+    elif body.startswith(":"):
+        body = body[1:]
+    body = body.strip().strip('"').strip()
+    thought_match = _THOUGHT.search(text[: match.start()])
+    thought = " ".join(thought_match.group(1).split()) if thought_match else None
+    if match.group(1).lower() == "finish":
+        return Finish(body, thought or None)
+    return Replan(body or "the joiner asked for a new plan without a reason", thought or None)
+
+
+@dataclass(slots=True)
+class JoinReply:
+    """A joiner call: its decision, the raw text, usage and timings."""
+
+    decision: Decision
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+
+class Joiner:
+    """Asks a model whether the results answer the request.
+
+    Args:
+        model: The model that reads the results.
+        max_tokens: At most this many tokens per reply.
+    """
+
+    def __init__(self, model: Model, *, max_tokens: int = 512) -> None:
+        self.model = model
+        self.settings = ModelSettings(max_tokens=max_tokens)
+
+    async def decide(
+        self,
+        request: str,
+        results: Sequence[TaskResult],
+        rejected: Sequence[PlanError] = (),
+        *,
+        must_finish: bool = False,
+    ) -> JoinReply:
+        """Read the results and decide.
+
+        Raises:
+            ModelError: The endpoint failed.
+            PlanError: The reply cannot be read (no Action line); `.line` holds it.
+        """
+        started = time.perf_counter()
+        messages = joiner_messages(request, results, rejected, must_finish=must_finish)
+        async with self.model.stream(messages, self.settings) as response:
+            async for _ in response:
+                pass
+        return JoinReply(
+            parse_join(response.text),
+            response.text,
+            response.usage,
+            started,
+            time.perf_counter(),
+        )
