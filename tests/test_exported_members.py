@@ -5,19 +5,26 @@ import toolweave.errors
 import toolweave.events
 import toolweave.executor
 import toolweave.fetcher
+import toolweave.models
+import toolweave.models.testing
 import toolweave.plan
+import toolweave.planner
 import toolweave.tools
 
 EXPECTED = {
     toolweave: [
+        "Agent",
         "BudgetExceeded",
         "LocalExecutor",
+        "ModelCall",
         "ModelError",
         "PlanError",
         "PlanOutcome",
         "PlanParser",
+        "PlanRecord",
         "PlanTask",
         "Ref",
+        "RunResult",
         "Scheduler",
         "TaskState",
         "Tool",
@@ -38,6 +45,7 @@ EXPECTED = {
         "PlanTask",
         "Ref",
         "Template",
+        "format_call",
         "iter_refs",
         "parse_plan",
         "render_text",
@@ -46,6 +54,46 @@ EXPECTED = {
     toolweave.fetcher: ["PlanOutcome", "Scheduler", "TaskResult", "TaskState", "execute"],
     toolweave.executor: ["Approver", "Executor", "LocalExecutor", "is_transient"],
     toolweave.tools: ["JsonSchema", "Tool", "ToolFunction", "ToolRegistry", "tool"],
+    toolweave.models: [
+        "LocalModel",
+        "Message",
+        "Model",
+        "ModelSettings",
+        "ModelStream",
+        "OpenAIModel",
+        "Usage",
+        "resolve_model",
+    ],
+    toolweave.models.testing: ["FunctionModel", "ScriptedModel", "estimate_tokens"],
+    toolweave.planner: [
+        "DEFAULT_EXAMPLES",
+        "Decision",
+        "Finish",
+        "JoinReply",
+        "Joiner",
+        "PlanDraft",
+        "Planner",
+        "Replan",
+        "joiner_messages",
+        "parse_join",
+        "planner_messages",
+    ],
+    toolweave.events: [
+        "Event",
+        "EventSink",
+        "JoinDecided",
+        "PlanFinished",
+        "PlanRejectedLine",
+        "Replanned",
+        "RunFinished",
+        "RunStarted",
+        "TaskEvent",
+        "TaskFailed",
+        "TaskPlanned",
+        "TaskSkipped",
+        "TaskStarted",
+        "TaskSucceeded",
+    ],
     toolweave.errors: [
         "BudgetExceeded",
         "ModelError",

@@ -23,6 +23,7 @@ class ModelCall:
     started_at: float
     finished_at: float
     first_token_at: float | None = None
+    text: str = ""
 
     @property
     def duration(self) -> float:
@@ -130,6 +131,7 @@ class RunResult:
                     "completion_tokens": call.usage.completion_tokens,
                     "start": round(call.started_at - self.started_at, 4),
                     "duration": round(call.duration, 4),
+                    "text": call.text,
                 }
                 for call in self.calls
             ],

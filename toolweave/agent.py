@@ -33,9 +33,9 @@ from toolweave.events import (
 )
 from toolweave.executor import Approver, Executor, LocalExecutor
 from toolweave.fetcher import TaskResult, TaskState, execute
-from toolweave.models import Model, resolve_model
+from toolweave.models import Model, ModelSettings, resolve_model
 from toolweave.plan import PlanItem, PlanTask, render_text
-from toolweave.planner import Finish, Joiner, PlanDraft, Planner
+from toolweave.planner import Finish, Joiner, PlanDraft, Planner, joiner_messages, planner_messages
 from toolweave.planner._shape import PlanShape
 from toolweave.tools import Tool, ToolRegistry
 from toolweave.tools._registry import as_registry
@@ -95,6 +95,7 @@ class Agent:
             raise UserError("an Agent needs at least one tool")
         self.planner = Planner(self.model, examples=examples)
         self.joiner = Joiner(resolve_model(joiner_model) if joiner_model else self.model)
+        self.joiner.tools = list(self.tools)
         self.max_replans = max_replans
         self.max_tasks = max_tasks
         self.max_tokens = max_tokens
@@ -145,12 +146,37 @@ class Agent:
             finally:
                 queue.put_nowait(None)
 
-        async with asyncio.TaskGroup() as group:
-            producer = group.create_task(produce())
-            try:
-                yield _drain(queue)
-            finally:
-                producer.cancel()
+        try:
+            async with asyncio.TaskGroup() as group:
+                producer = group.create_task(produce())
+                try:
+                    yield _drain(queue)
+                finally:
+                    producer.cancel()
+        except BaseExceptionGroup as errors:
+            # the producer never raises (errors travel through the queue), so the
+            # group holds the one error of the consumer's block: surface it as raised
+            if len(errors.exceptions) == 1:
+                raise errors.exceptions[0] from None
+            raise
+
+    async def warm_up(self) -> None:
+        """Send the planner's and the joiner's stable prompt prefixes once.
+
+        Endpoints with prompt caching (the local model, vLLM, llama.cpp server) then
+        skip most of the prompt on the first real request. Costs one short call each.
+        """
+        settings = ModelSettings(max_tokens=1)
+        for model, messages in (
+            (
+                self.planner.model,
+                planner_messages("", list(self.tools), examples=self.planner.examples),
+            ),
+            (self.joiner.model, joiner_messages("", [])),
+        ):
+            async with model.stream(messages, settings) as response:
+                async for _ in response:
+                    pass
 
     def close(self) -> None:
         """Release the default executor's worker threads."""
@@ -184,8 +210,8 @@ class _Run:
         if isinstance(event, TaskPlanned):
             tasks[event.task.id] = TaskResult(event.task)
         elif isinstance(event, TaskStarted):
-            tasks[event.task.id].state = TaskState.RUNNING
-            tasks[event.task.id].started_at = event.at
+            record = tasks[event.task.id]
+            record.state, record.started_at, record.args = TaskState.RUNNING, event.at, event.args
         elif isinstance(event, TaskSucceeded | TaskFailed | TaskSkipped):
             record = tasks[event.task.id]
             record.finished_at = event.at
@@ -268,7 +294,7 @@ class _Run:
             )
             guard = _PlanGuard()
             outcome = await execute(
-                self._guarded(draft, previous, guard),
+                self._guarded(plan, draft, previous, guard),
                 agent.tools,
                 executor=agent.executor,
                 max_concurrency=agent.max_concurrency,
@@ -280,7 +306,7 @@ class _Run:
                 },
                 run_id=result.run_id,
             )
-            self._record_plan(plan, draft)
+            self._check_tokens()
             if isinstance(outcome.stream_error, ModelError) and not draft.tasks:
                 raise outcome.stream_error
             if outcome.stream_error is not None:
@@ -301,7 +327,9 @@ class _Run:
                 must_finish=index == agent.max_replans,
             )
             result.calls.append(
-                ModelCall("joiner", reply.usage, reply.started_at, reply.finished_at)
+                ModelCall(
+                    "joiner", reply.usage, reply.started_at, reply.finished_at, text=reply.text
+                )
             )
             result.thought = reply.decision.thought
             self.emit(
@@ -329,7 +357,9 @@ class _Run:
         plan.rejected = list(draft.rejected)
         finished = draft.finished_at or time.perf_counter()
         result.calls.append(
-            ModelCall("planner", draft.usage, draft.started_at, finished, draft.first_token_at)
+            ModelCall(
+                "planner", draft.usage, draft.started_at, finished, draft.first_token_at, draft.text
+            )
         )
         self.emit(
             PlanFinished(
@@ -342,7 +372,6 @@ class _Run:
                 duration=finished - draft.started_at,
             )
         )
-        self._check_tokens()
 
     def _check_tokens(self) -> None:
         limit = self.agent.max_tokens
@@ -352,13 +381,14 @@ class _Run:
             )
 
     async def _guarded(
-        self, draft: PlanDraft, previous: PlanShape | None, guard: _PlanGuard
+        self, plan: PlanRecord, draft: PlanDraft, previous: PlanShape | None, guard: _PlanGuard
     ) -> AsyncIterator[PlanItem]:
         """The plan's items, with two checks on the way to the fetcher.
 
         A task beyond `max_tasks` ends the plan. Tasks that repeat the previous plan
         call for call are held back: if the whole plan turns out a repeat, none of it
-        runs; at the first difference, the held tasks go out.
+        runs; at the first difference, the held tasks go out. When the model's stream
+        ends, the plan is recorded (and `PlanFinished` emitted) while its tasks run.
         """
         held: list[PlanTask] = []
         shape = PlanShape()
@@ -384,6 +414,7 @@ class _Run:
                 yield item
         finally:
             await draft.aclose()
+            self._record_plan(plan, draft)
         if matching and held and len(held) == len(previous or ()):
             guard.repeated = True
             return

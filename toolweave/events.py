@@ -65,7 +65,9 @@ class TaskPlanned(TaskEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskStarted(TaskEvent):
-    """A task's inputs exist and its tool call started."""
+    """A task's inputs exist and its tool call started, with these resolved arguments."""
+
+    args: dict[str, object]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

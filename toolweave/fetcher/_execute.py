@@ -244,13 +244,16 @@ class _Driver:
         scheduler = self._scheduler
         result = scheduler.results[task.id]
         result.started_at = time.perf_counter()
-        if self._emit is not None:
-            self._emit(TaskStarted(run_id=self.run_id, task=task, at=result.started_at))
         try:
+            args = result.args = scheduler.resolve(task)
+            if self._emit is not None:
+                self._emit(
+                    TaskStarted(run_id=self.run_id, task=task, at=result.started_at, args=args)
+                )
             tool = self._tools.get(task.tool)
             if tool is None:
-                raise ToolError(task.tool, "no such tool", kind="unavailable")
-            value = await self.executor.run(tool, scheduler.resolve(task))
+                raise ToolError(task.tool, "no such tool", args=args, kind="unavailable")
+            value = await self.executor.run(tool, args)
         except Exception as exc:
             error = exc if isinstance(exc, ToolError) else _foreign(task, exc)
             result.finished_at = time.perf_counter()

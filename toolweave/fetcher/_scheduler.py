@@ -45,6 +45,7 @@ class TaskResult:
     Attributes:
         task: The task.
         state: Its state.
+        args: Its arguments with refs resolved, once it started.
         value: The tool's return value, once succeeded.
         error: Why it failed, once failed.
         reason: Why it was skipped, once skipped.
@@ -54,6 +55,7 @@ class TaskResult:
 
     task: PlanTask
     state: TaskState = TaskState.PENDING
+    args: dict[str, object] | None = None
     value: object = None
     error: ToolError | None = None
     reason: str | None = None

@@ -6,7 +6,16 @@ format while it streams.
 """
 
 from toolweave.errors import PlanError
-from toolweave.plan._ir import Arg, PlanTask, Ref, Template, iter_refs, render_text, resolve_args
+from toolweave.plan._ir import (
+    Arg,
+    PlanTask,
+    Ref,
+    Template,
+    format_call,
+    iter_refs,
+    render_text,
+    resolve_args,
+)
 from toolweave.plan._parser import END_OF_PLAN, PlanItem, PlanParser, parse_plan
 
 __all__ = [
@@ -18,6 +27,7 @@ __all__ = [
     "PlanTask",
     "Ref",
     "Template",
+    "format_call",
     "iter_refs",
     "parse_plan",
     "render_text",

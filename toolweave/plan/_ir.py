@@ -15,7 +15,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-__all__ = ["Arg", "PlanTask", "Ref", "Template", "iter_refs", "render_text", "resolve_args"]
+__all__ = [
+    "Arg",
+    "PlanTask",
+    "Ref",
+    "Template",
+    "format_call",
+    "iter_refs",
+    "render_text",
+    "resolve_args",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +157,9 @@ def _arg_text(value: Arg) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return repr(value)
+
+
+def format_call(tool: str, args: Mapping[str, object]) -> str:
+    """A call with resolved (plain Python) arguments, in plan syntax: ``f(x="a", n=2)``."""
+    parts = (f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in args.items())
+    return f"{tool}({', '.join(parts)})"

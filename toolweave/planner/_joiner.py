@@ -11,6 +11,7 @@ from toolweave.errors import PlanError
 from toolweave.fetcher import TaskResult
 from toolweave.models import Model, ModelSettings, Usage
 from toolweave.planner._prompts import joiner_messages
+from toolweave.tools import Tool
 
 __all__ = ["Decision", "Finish", "JoinReply", "Joiner", "Replan", "parse_join"]
 
@@ -89,6 +90,8 @@ class Joiner:
     def __init__(self, model: Model, *, max_tokens: int = 512) -> None:
         self.model = model
         self.settings = ModelSettings(max_tokens=max_tokens)
+        self.tools: Sequence[Tool] = ()
+        """Tools whose one-line descriptions the joiner may need (units, meaning)."""
 
     async def decide(
         self,
@@ -105,7 +108,9 @@ class Joiner:
             PlanError: The reply cannot be read (no Action line); `.line` holds it.
         """
         started = time.perf_counter()
-        messages = joiner_messages(request, results, rejected, must_finish=must_finish)
+        messages = joiner_messages(
+            request, results, rejected, tools=self.tools, must_finish=must_finish
+        )
         async with self.model.stream(messages, self.settings) as response:
             async for _ in response:
                 pass

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from toolweave.fetcher import TaskResult, TaskState
 from toolweave.models import Message
-from toolweave.plan import END_OF_PLAN, PlanError, render_text
+from toolweave.plan import END_OF_PLAN, PlanError, format_call, render_text
 from toolweave.tools import Tool
 
 __all__ = [
@@ -58,17 +58,28 @@ Rules:
 
 _JOINER_RULES = """\
 You read the results of a plan of tool calls and answer the user's question.
+Each result line shows a call with the values it was given, then `->` and what it
+returned. The results are correct: trust them. Often the last result is the answer.
 
 Reply in exactly this format:
 Thought: <reason briefly about the results>
-Action: Finish(<the answer to the question, for the user>)
+Action: Finish(<the answer: one short sentence that states it fully, with units>)
 
 If the results cannot answer the question (a call failed, a needed value is missing,
 the plan called the wrong tool), reply instead:
 Thought: <what went wrong>
 Action: Replan(<what the next plan must do differently>)
 
-Answer only from the results; never invent facts or numbers."""
+Answer only from the results; never invent facts or numbers.
+
+Example:
+Question: How many people live in Spain and Portugal together?
+Results:
+1. population(country="Spain") -> 47000000
+2. population(country="Portugal") -> 10300000
+3. calculator(expression="47000000 + 10300000") -> 57300000.0
+Thought: The calculator added the two populations, which answers the question.
+Action: Finish(Spain and Portugal have 57,300,000 people together.)"""
 
 
 def tool_catalog(tools: Iterable[Tool]) -> str:
@@ -120,21 +131,36 @@ def joiner_messages(
     results: Sequence[TaskResult],
     rejected: Sequence[PlanError] = (),
     *,
+    tools: Iterable[Tool] = (),
     must_finish: bool = False,
 ) -> list[Message]:
-    """The joiner's messages: the question and every result, error or skip."""
+    """The joiner's messages: the question, every result, error or skip.
+
+    `tools` adds one line per tool used, from its description (units, meaning).
+    """
     body = "\n".join(observation(r) for r in results) or "(no call ran)"
     for error in rejected:
         body += f"\n(rejected line) {error.line} -> {error.reason}"
     user = f"Question: {request}\n\nResults:\n{body}"
+    if tools:
+        used = {r.task.tool for r in results}
+        notes = [f"- {t.name}: {_first_sentence(t.description)}" for t in tools if t.name in used]
+        if notes:
+            user += "\n\nThe tools used:\n" + "\n".join(notes)
     if must_finish:
         user += "\n\nThis is the last round: reply with Action: Finish(...)."
     return [{"role": "system", "content": _JOINER_RULES}, {"role": "user", "content": user}]
 
 
 def observation(result: TaskResult) -> str:
-    """One task and what became of it, as a line a model can read."""
-    head = str(result.task)
+    """One task and what became of it, as a line a model can read.
+
+    A call that ran shows its resolved arguments (the values its refs stood for), so
+    that the reader needs no bookkeeping of `$N`.
+    """
+    task = result.task
+    call = format_call(task.tool, result.args) if result.args is not None else task.call_text()
+    head = f"{task.id}. {call}"
     if result.state is TaskState.SUCCEEDED:
         return f"{head} -> {_clip(render_text(result.value))}"
     if result.state is TaskState.FAILED and result.error is not None:
@@ -149,3 +175,9 @@ def _clip(text: str) -> str:
     if len(text) <= _MAX_OBSERVATION:
         return text
     return text[:_MAX_OBSERVATION] + f"... ({len(text) - _MAX_OBSERVATION} more characters)"
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]

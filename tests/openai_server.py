@@ -1,0 +1,115 @@
+"""A minimal OpenAI-protocol server on loopback, scripted per request, for tests.
+
+It speaks enough HTTP/1.1 for the `openai` client: POST /v1/chat/completions, answered
+with a streamed (SSE, chunked) completion, an HTTP error, or a stream that breaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """How to answer one request.
+
+    text: streamed in `chunk`-character pieces; status: an HTTP error instead;
+    cut_after: abort the connection after this many pieces; finish: send a
+    finish_reason; usage: report usage in a last chunk.
+    """
+
+    text: str = ""
+    status: int = 200
+    chunk: int = 5
+    cut_after: int | None = None
+    finish: bool = True
+    usage: tuple[int, int] | None = (11, 7)
+
+
+@dataclass
+class OpenAIServer:
+    replies: deque[Reply] = field(default_factory=deque)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+    _server: asyncio.Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def __aenter__(self) -> OpenAIServer:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            headers = dict(
+                line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line
+            )
+            length = int({k.lower(): v for k, v in headers.items()}.get("content-length", 0))
+            body = json.loads(await reader.readexactly(length))
+            self.requests.append(body)
+            reply = self.replies.popleft() if self.replies else Reply(status=503)
+            if reply.status != 200:
+                payload = json.dumps(
+                    {"error": {"message": f"scripted {reply.status}", "type": "x"}}
+                )
+                writer.write(
+                    f"HTTP/1.1 {reply.status} Error\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n{payload}".encode()
+                )
+                await writer.drain()
+                return
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            )
+            pieces = [
+                reply.text[i : i + reply.chunk] for i in range(0, len(reply.text), reply.chunk)
+            ]
+            for n, piece in enumerate(pieces):
+                if reply.cut_after is not None and n == reply.cut_after:
+                    await writer.drain()
+                    writer.transport.abort()
+                    return
+                await self._event(writer, _chunk({"content": piece}, None))
+            if reply.finish:
+                await self._event(writer, _chunk({}, "stop"))
+            if reply.usage:
+                p, c = reply.usage
+                usage = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+                await self._event(writer, {**_chunk({}, None), "choices": [], "usage": usage})
+            await self._event(writer, "[DONE]")
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        finally:
+            if not writer.transport.is_closing():
+                writer.close()
+
+    async def _event(self, writer: asyncio.StreamWriter, data: object) -> None:
+        text = data if isinstance(data, str) else json.dumps(data)
+        event = f"data: {text}\n\n".encode()
+        writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        await writer.drain()
+        await asyncio.sleep(0)
+
+
+def _chunk(delta: dict[str, str], finish: str | None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "scripted",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import deque
+
+import pytest
+from openai_server import OpenAIServer, Reply
+from rich.console import Console
+
+from toolweave import Agent, UserError, demo
+from toolweave.cli import live_run, load_tools, main
+from toolweave.cli._render import parallelism
+from toolweave.models.testing import ScriptedModel
+
+
+@pytest.fixture(autouse=True)
+def no_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo, "LATENCY", 0.0)
+
+
+async def test_country_tools_answer_from_the_dataset() -> None:
+    assert await demo.population.fn(country="France") == 66078000  # type: ignore[misc]
+    assert await demo.area.fn(country="japan") == 377930.0  # type: ignore[misc]
+    assert await demo.capital.fn(country="Germany") == "Berlin"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="unknown country"):
+        await demo.population.fn(country="Atlantis")  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        ("1 + 2 * 3", 7.0),
+        ("(66,078,000 + 1) / 2", 33039000.5),
+        ("-2 ** 2", -4.0),
+        ("7 // 2 % 2", 1.0),
+    ],
+)
+def test_calculator(expression: str, value: float) -> None:
+    assert demo.calculator(expression) == value
+
+
+@pytest.mark.parametrize(
+    "expression", ["__import__('os')", "x + 1", "2 ** 1000", "[1, 2]", "True + 1", "1 +"]
+)
+def test_calculator_rejects_anything_but_arithmetic(expression: str) -> None:
+    with pytest.raises(ValueError, match=r"arithmetic|exponent"):
+        demo.safe_eval(expression)
+
+
+def test_convert_units() -> None:
+    assert demo.convert_units(1.0, "mi", "km") == 1.609344
+    assert demo.convert_units(100.0, "C", "F") == 212.0
+    assert demo.convert_units(2.589988, "km2", "mi2") == pytest.approx(1.0, rel=1e-6)
+    with pytest.raises(ValueError, match="cannot convert"):
+        demo.convert_units(1.0, "kg", "km")
+
+
+def test_load_tools() -> None:
+    assert load_tools("toolweave.demo:TOOLS") is demo.TOOLS
+    with pytest.raises(UserError, match="MODULE:ATTRIBUTE"):
+        load_tools("toolweave.demo")
+    with pytest.raises(UserError, match="cannot load"):
+        load_tools("toolweave.demo:NOPE")
+    with pytest.raises(UserError, match="neither"):
+        load_tools("toolweave.demo:QUESTIONS")
+
+
+PLAN = (
+    'Thought: two lookups.\n1. population(country="France")\n2. population(country="Germany")\n'
+    '3. calculator(expression="$1 + $2")\njoin()\n<END_OF_PLAN>'
+)
+
+
+async def test_live_run_renders_the_plan_and_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo, "LATENCY", 0.05)
+    console = Console(record=True, width=110, force_terminal=False)
+    model = ScriptedModel([PLAN, "Thought: sum.\nAction: Finish(**146,861,000** people)"])
+    result = await live_run(Agent(model, demo.TOOLS), "q", console)
+    assert result is not None
+    assert result.answer is not None
+    text = console.export_text()
+    assert 'population(country="France")' in text
+    assert "$1,$2" in text
+    assert "done" in text
+    assert "\n146,861,000 people" in text  # rendered as Markdown: no asterisks left
+    assert "**" not in text
+    assert "3/3 tasks" in text
+    assert parallelism(result) > 1.5  # the two lookups overlapped
+
+
+async def test_live_run_reports_errors() -> None:
+    console = Console(record=True, width=100)
+    result = await live_run(
+        Agent(ScriptedModel([PLAN, "no action here"]), demo.TOOLS), "q", console
+    )
+    assert result is not None
+    assert result.status == "failed"
+    assert "PlanError" in console.export_text()
+
+
+async def _cli(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "toolweave",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_cli_run_against_an_openai_compatible_server() -> None:
+    replies = deque([Reply(PLAN), Reply("Action: Finish(146861000)")] * 2)
+    async with OpenAIServer(replies) as server:
+        model = f"openai:scripted@{server.base_url}"
+        code, out = await _cli("run", "France + Germany?", "--model", model, "--json")
+        assert code == 0, out
+        data = json.loads(out)
+        assert data["answer"] == "146861000"
+        assert [t["value"] for t in data["tasks"]] == [66078000, 80783000, 146861000.0]
+        code, out = await _cli("run", "France + Germany?", "--model", model)
+        assert code == 0, out
+        assert "146861000" in out
+        assert "calculator" in out
+
+
+async def test_cli_errors_are_messages_not_tracebacks() -> None:
+    code, out = await _cli("run", "q", "--model", "nonsense")
+    assert code == 2
+    assert "error: unknown model" in out
+    assert "Traceback" not in out
+
+
+def test_main_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([])

@@ -1,0 +1,84 @@
+"""The real embedded model (Qwen2.5-Coder-1.5B-Instruct through llama.cpp), end to end.
+
+Needs the `local` extra. Skipped without it, unless TOOLWEAVE_REQUIRE_LOCAL_MODEL=1
+(as in CI, where `make test-local` installs it), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from toolweave import Agent, RunResult, TaskState, UserError, demo
+from toolweave.models import LocalModel
+
+pytestmark = [pytest.mark.local_model, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def model() -> LocalModel:
+    try:
+        import llama_cpp  # noqa: F401
+
+        from toolweave.models._weights import default_model_path
+
+        default_model_path()
+    except (ImportError, UserError) as exc:
+        if os.environ.get("TOOLWEAVE_REQUIRE_LOCAL_MODEL") == "1":
+            pytest.fail(f"the local model is required here but unavailable: {exc}")
+        pytest.skip(f"the local model is not installed: {exc}")
+    return LocalModel()
+
+
+def numbers(text: str) -> list[float]:
+    return [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)]
+
+
+def first_plan_calls(result: RunResult) -> list[tuple[str, dict[str, object]]]:
+    ids = result.plans[0].task_ids
+    return [(result.tasks[i].task.tool, dict(result.tasks[i].task.args)) for i in ids]
+
+
+async def run(model: LocalModel, question: str) -> RunResult:
+    agent = Agent(model, demo.TOOLS, examples=demo.EXAMPLES, max_replans=1)
+    try:
+        return await agent.run(question)
+    finally:
+        agent.close()
+
+
+async def test_parallel_lookups_then_a_sum(model: LocalModel) -> None:
+    result = await run(model, "What is the combined population of France, Germany and Italy?")
+    assert result.plans[0].rejected == []
+    calls = first_plan_calls(result)
+    lookups = {args["country"] for tool, args in calls if tool == "population"}
+    assert lookups == {"France", "Germany", "Italy"}
+    lookup_ids = [i for i in result.plans[0].task_ids if result.tasks[i].task.tool == "population"]
+    assert all(not result.tasks[i].task.deps for i in lookup_ids)  # independent: parallel
+    assert all(r.state is TaskState.SUCCEEDED for r in result.tasks.values())
+    expected = 66078000 + 80783000 + 60769102
+    assert any(abs(n - expected) < 1 for n in numbers(result.answer or "")), result.answer
+
+
+async def test_density_needs_two_lookups_and_a_division(model: LocalModel) -> None:
+    result = await run(
+        model, "What is the population density of Japan, in people per square kilometre?"
+    )
+    assert result.plans[0].rejected == []
+    tools = [tool for tool, _ in first_plan_calls(result)]
+    assert {"population", "area", "calculator"} <= set(tools)
+    assert any(abs(n - 336.25) < 0.5 for n in numbers(result.answer or "")), result.answer
+
+
+async def test_two_independent_facts(model: LocalModel) -> None:
+    result = await run(model, "What are the capitals of Japan and of Kenya?")
+    assert result.plans[0].rejected == []
+    calls = first_plan_calls(result)
+    assert sorted(args["country"] for tool, args in calls if tool == "capital") == [
+        "Japan",
+        "Kenya",
+    ]
+    assert "Tokyo" in (result.answer or "")
+    assert "Nairobi" in (result.answer or "")

@@ -1,0 +1,7 @@
+"""``python -m toolweave``: the command line."""
+
+import sys
+
+from toolweave.cli import main
+
+sys.exit(main())

@@ -1,0 +1,192 @@
+"""The ``toolweave`` command: ``run`` a request, ``demo`` the agent on the local model."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from toolweave._result import RunResult
+from toolweave.agent import Agent
+from toolweave.cli._render import RunView, print_result
+from toolweave.errors import ToolweaveError, UserError
+from toolweave.events import RunFinished
+from toolweave.models import LocalModel, resolve_model
+from toolweave.tools import Tool, ToolRegistry
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace, Console], Coroutine[Any, Any, int]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``toolweave`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    handler: Handler = args.handler
+    try:
+        return asyncio.run(handler(args, console))
+    except UserError as exc:
+        console.print(Text(f"error: {exc}", "red"))
+        return 2
+    except KeyboardInterrupt:
+        console.print(Text("interrupted", "red"))
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="toolweave",
+        description="Compile requests into parallel plans of tool calls, and run them.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="answer a request with the agent")
+    run.add_argument("request", help="the question or task, in quotes")
+    _agent_options(run)
+    run.add_argument("--json", action="store_true", help="print the whole run as JSON")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")
+    _agent_options(demo, tools=False)
+    demo.add_argument("--question", action="append", help="ask this instead (repeatable)")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _agent_options(parser: argparse.ArgumentParser, *, tools: bool = True) -> None:
+    parser.add_argument(
+        "--model",
+        default="local",
+        help="'local' (default), 'local:<file.gguf>', 'openai:<model>', 'openai:<model>@<url>'",
+    )
+    if tools:
+        parser.add_argument(
+            "--tools",
+            metavar="MODULE:ATTR",
+            help="a list of tools or a ToolRegistry to use (default: the demo tools)",
+        )
+    parser.add_argument("--max-replans", type=int, default=2)
+    parser.add_argument("--time-limit", type=float, default=None, help="seconds per run")
+
+
+def load_tools(spec: str) -> ToolRegistry:
+    """Import ``module:attribute`` and return it as a registry."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UserError(f"--tools wants MODULE:ATTRIBUTE, not {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+        value = getattr(module, attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"cannot load tools from {spec!r}: {exc}") from exc
+    if isinstance(value, ToolRegistry):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(t, Tool) for t in value):
+        return ToolRegistry(value)
+    raise UserError(f"{spec} is neither a ToolRegistry nor a list of tools")
+
+
+async def _prepare(agent: Agent, console: Console) -> None:
+    if isinstance(agent.model, LocalModel):
+        with console.status("loading the local model (the first run also assembles its weights)"):
+            await agent.model.load()
+        with console.status("caching the prompts' stable prefixes"):
+            await agent.warm_up()
+
+
+async def _run(args: argparse.Namespace, console: Console) -> int:
+    from toolweave import demo
+
+    tools = load_tools(args.tools) if args.tools else demo.TOOLS
+    model = resolve_model(args.model)
+    agent = Agent(
+        model,
+        tools,
+        max_replans=args.max_replans,
+        time_limit=args.time_limit,
+        examples=None if args.tools else demo.EXAMPLES,
+    )
+    try:
+        if args.json:
+            try:
+                result = await agent.run(args.request)
+            except ToolweaveError as exc:
+                if exc.result is None:
+                    raise
+                result = exc.result
+            print(result.to_json(indent=2))
+            return 0 if result.status == "finished" else 1
+        await _prepare(agent, console)
+        shown = await live_run(agent, args.request, console)
+        return 0 if shown is not None and shown.status == "finished" else 1
+    finally:
+        agent.close()
+
+
+async def _demo(args: argparse.Namespace, console: Console) -> int:
+    from toolweave import demo
+
+    model = resolve_model(args.model)
+    questions = args.question or demo.QUESTIONS
+    agent = Agent(
+        model,
+        demo.TOOLS,
+        max_replans=args.max_replans,
+        time_limit=args.time_limit,
+        examples=demo.EXAMPLES,
+    )
+    console.rule("toolweave demo")
+    console.print(
+        f"model: {model.name} · tools: {', '.join(demo.TOOLS.names)}\n"
+        f"Country lookups answer from the countryinfo dataset after {demo.LATENCY:g} s of "
+        "simulated network latency; independent calls run in parallel."
+    )
+    await _prepare(agent, console)
+    failures = 0
+    try:
+        for question in questions:
+            console.print()
+            console.rule(Text(question, "bold"))
+            result = await live_run(agent, question, console)
+            failures += result is None or result.status != "finished"
+    finally:
+        agent.close()
+    return 1 if failures else 0
+
+
+async def live_run(agent: Agent, request: str, console: Console) -> RunResult | None:
+    """Run `request` with a live task table, then print the answer or the error."""
+    view = RunView()
+    result: RunResult | None = None
+    error: ToolweaveError | None = None
+    with Live(view, console=console, refresh_per_second=8) as live:
+        try:
+            async with agent.stream(request) as events:
+                async for event in events:
+                    view.handle(event)
+                    if isinstance(event, RunFinished):
+                        result = event.result
+                        view.status = ""
+                    live.refresh()
+        except ToolweaveError as exc:
+            error = exc
+    if not console.is_terminal:
+        console.line()  # a non-terminal Live leaves its last line open
+    if error is not None:
+        console.print(Text(f"{type(error).__name__}: {error}", "red"))
+    if result is not None and result.answer is not None:
+        print_result(console, result)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

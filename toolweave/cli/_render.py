@@ -1,0 +1,169 @@
+"""Render a run's events in the terminal: a live task table, then the answer."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from toolweave._result import RunResult
+from toolweave.events import (
+    Event,
+    JoinDecided,
+    PlanFinished,
+    PlanRejectedLine,
+    Replanned,
+    RunStarted,
+    TaskEvent,
+    TaskFailed,
+    TaskPlanned,
+    TaskSkipped,
+    TaskStarted,
+    TaskSucceeded,
+)
+from toolweave.fetcher import TaskState
+from toolweave.planner import Finish
+
+__all__ = ["RunView", "parallelism", "summary_line"]
+
+_STYLE = {
+    "queued": "dim",
+    "running": "yellow",
+    "done": "green",
+    "failed": "red",
+    "skipped": "bright_black",
+}
+
+
+class RunView:
+    """The state of one run as the terminal shows it; fed with events."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[str, object]] = {}
+        self.plan_of: dict[int, int] = {}
+        self.headers: list[str] = ["plan 1"]
+        self.notes: list[Text] = []
+        self.plan_index = 0
+        self.status = "planning"
+
+    def handle(self, event: Event) -> None:
+        """Update the view with one event."""
+        if isinstance(event, RunStarted):
+            self.status = f"planning with {event.model}"
+        elif isinstance(event, Replanned):
+            self.plan_index = event.index
+            self.headers.append(f"plan {event.index + 1} (replan: {event.reason})")
+            self.status = "replanning"
+        elif isinstance(event, PlanRejectedLine):
+            self.notes.append(Text(f"rejected: {event.error.line}  ({event.error.reason})", "red"))
+        elif isinstance(event, PlanFinished):
+            self.status = "running tools"
+        elif isinstance(event, JoinDecided):
+            self.status = "finishing" if isinstance(event.decision, Finish) else "replanning"
+        elif isinstance(event, TaskEvent):
+            self._task(event)
+
+    def _task(self, event: TaskEvent) -> None:
+        tid = event.task.id
+        if isinstance(event, TaskPlanned):
+            self.plan_of[tid] = self.plan_index
+            self.rows[tid] = {"task": event.task, "state": "queued", "time": None, "start": None}
+            return
+        row = self.rows[tid]
+        if isinstance(event, TaskStarted):
+            row["state"], row["start"] = "running", event.at
+        elif isinstance(event, TaskSucceeded):
+            row["state"], row["time"], row["detail"] = "done", event.duration, event.value
+        elif isinstance(event, TaskFailed):
+            row["state"], row["time"], row["detail"] = "failed", event.duration, event.error.message
+        elif isinstance(event, TaskSkipped):
+            row["state"], row["detail"] = "skipped", event.reason
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.render(options.max_width)
+
+    def render(self, width: int = 100) -> RenderableType:
+        """The table of tasks, fitted to `width` columns, with notes and the status."""
+        result_width = max(10, (width - 40) // 4)
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column(
+            "call", overflow="ellipsis", no_wrap=True, max_width=max(20, width - 40 - result_width)
+        )
+        table.add_column("after", no_wrap=True, overflow="ellipsis", max_width=9)
+        table.add_column("state", no_wrap=True)
+        table.add_column("time", justify="right", no_wrap=True)
+        table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=result_width)
+        now = time.perf_counter()
+        current_plan = -1
+        for tid, row in self.rows.items():
+            if self.plan_of.get(tid, 0) != current_plan:
+                current_plan = self.plan_of.get(tid, 0)
+                table.add_row("", Text(self.headers[current_plan], "bold cyan"), "", "", "", "")
+            task = row["task"]
+            state = str(row["state"])
+            seconds = row["time"]
+            if seconds is None and isinstance(row["start"], float):
+                seconds = now - row["start"]
+            deps = ",".join(f"${d}" for d in sorted(task.deps))  # type: ignore[attr-defined]
+            table.add_row(
+                str(tid),
+                task.call_text(),  # type: ignore[attr-defined]
+                deps,
+                Text(state, _STYLE[state]),
+                f"{seconds:.2f}s" if isinstance(seconds, float) else "",
+                _short(row.get("detail")),
+            )
+        parts: list[RenderableType] = [table, *self.notes]
+        if self.status:
+            parts.append(Text(f"… {self.status}", "dim italic"))
+        return Group(*parts)
+
+
+def _short(value: object) -> str:
+    if value is None:
+        return ""
+    return " ".join(str(value).split())
+
+
+def parallelism(result: RunResult) -> float:
+    """How many tools ran at once, on average, while any ran: 1.0 is one at a time."""
+    spans = sorted(
+        (r.started_at, r.finished_at)
+        for r in result.tasks.values()
+        if r.started_at is not None and r.finished_at is not None
+    )
+    busy = sum(end - start for start, end in spans)
+    covered, reach = 0.0, float("-inf")
+    for start, end in spans:  # the length of the union of the spans
+        if end > reach:
+            covered += end - max(start, reach)
+            reach = end
+    return busy / covered if covered > 0 else 1.0
+
+
+def summary_line(result: RunResult) -> str:
+    """Tasks, parallelism, model calls, tokens, wall time, on one line."""
+    states = [r.state for r in result.tasks.values()]
+    done = states.count(TaskState.SUCCEEDED)
+    extra = []
+    if failed := states.count(TaskState.FAILED):
+        extra.append(f"{failed} failed")
+    if skipped := states.count(TaskState.SKIPPED):
+        extra.append(f"{skipped} skipped")
+    tasks = f"{done}/{len(states)} tasks" + (f" ({', '.join(extra)})" if extra else "")
+    usage = result.usage
+    return (
+        f"{tasks} · parallelism {parallelism(result):.1f}x · {len(result.plans)} plan(s), "
+        f"{len(result.calls)} model calls · {usage.prompt_tokens}+{usage.completion_tokens} "
+        f"tokens · {result.wall_time:.2f}s"
+    )
+
+
+def print_result(console: Console, result: RunResult) -> None:
+    """The answer as Markdown, then the summary line."""
+    console.print(Markdown(result.answer or "_(no answer)_"))
+    console.print(Text(summary_line(result), "dim"))

@@ -1,0 +1,182 @@
+"""Demo tools with real answers: country facts, safe arithmetic, unit conversion.
+
+Country data comes from the `countryinfo` package's bundled dataset (offline). Each
+lookup waits `LATENCY` seconds first, to behave like the remote API it stands for, so
+that a demo shows what parallel execution saves.
+
+Use them from the command line: ``toolweave run "..." --tools toolweave.demo:TOOLS``.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import functools
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+from toolweave.tools import ToolRegistry, tool
+
+__all__ = ["EXAMPLES", "LATENCY", "QUESTIONS", "TOOLS", "safe_eval"]
+
+LATENCY = 0.4
+"""Seconds each country lookup takes, as a remote API would."""
+
+
+@functools.cache
+def _country(name: str) -> dict[str, Any]:
+    from countryinfo import CountryInfo  # an optional dependency: the demo's
+    from countryinfo.exceptions import CountryNotFoundError
+
+    try:
+        info: dict[str, Any] = dict(CountryInfo(name.strip()).info())
+    except (CountryNotFoundError, KeyError, ValueError) as exc:
+        raise ValueError(f"unknown country {name!r}; use its common English name") from exc
+    if not info:
+        raise ValueError(f"unknown country {name!r}; use its common English name")
+    return info
+
+
+@tool(read_only=True, timeout=10)
+async def population(country: str) -> int:
+    """The number of people living in a country.
+
+    Args:
+        country: The country's common English name, e.g. "France".
+    """
+    await asyncio.sleep(LATENCY)
+    return int(_country(country)["population"])
+
+
+@tool(read_only=True, timeout=10)
+async def area(country: str) -> float:
+    """The land area of a country in square kilometres.
+
+    Args:
+        country: The country's common English name, e.g. "Brazil".
+    """
+    await asyncio.sleep(LATENCY)
+    return float(_country(country)["area"])
+
+
+@tool(read_only=True, timeout=10)
+async def capital(country: str) -> str:
+    """The capital city of a country.
+
+    Args:
+        country: The country's common English name, e.g. "Japan".
+    """
+    await asyncio.sleep(LATENCY)
+    return str(_country(country)["capital"])
+
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+
+def safe_eval(expression: str) -> float:
+    """Evaluate arithmetic (numbers, + - * / // % **, parentheses) without `eval`."""
+
+    def walk(node: ast.expr) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            if isinstance(node.value, bool):
+                raise ValueError("not arithmetic: a boolean")
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = walk(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > 100:
+                raise ValueError("exponent too large")
+            return float(_BINARY[type(node.op)](left, right))
+        raise ValueError(f"not arithmetic: {ast.unparse(node)}")
+
+    text = _THOUSANDS.sub("", expression.strip())
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"not an arithmetic expression: {expression!r}") from exc
+    return walk(tree.body)
+
+
+@tool(read_only=True)
+def calculator(expression: str) -> float:
+    """Evaluate an arithmetic expression, e.g. "(3 + 4) * 2 / 7".
+
+    Args:
+        expression: Numbers with + - * / ** and parentheses.
+    """
+    return round(safe_eval(expression), 6)
+
+
+_UNITS: dict[str, tuple[str, float]] = {
+    "m": ("length", 1.0),
+    "km": ("length", 1000.0),
+    "mi": ("length", 1609.344),
+    "ft": ("length", 0.3048),
+    "km2": ("area", 1e6),
+    "mi2": ("area", 1609.344**2),
+    "m2": ("area", 1.0),
+    "kg": ("mass", 1.0),
+    "lb": ("mass", 0.45359237),
+}
+
+
+@tool(read_only=True)
+def convert_units(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a value between units: m, km, mi, ft, m2, km2, mi2, kg, lb, C, F.
+
+    Args:
+        value: The amount to convert.
+        from_unit: The unit of `value`.
+        to_unit: The unit to convert to.
+    """
+    f, t = from_unit.strip().lower(), to_unit.strip().lower()
+    if f in ("c", "f") and t in ("c", "f"):
+        if f == t:
+            return value
+        return round(value * 9 / 5 + 32 if f == "c" else (value - 32) * 5 / 9, 6)
+    if f not in _UNITS or t not in _UNITS or _UNITS[f][0] != _UNITS[t][0]:
+        raise ValueError(f"cannot convert {from_unit} to {to_unit}")
+    return round(value * _UNITS[f][1] / _UNITS[t][1], 6)
+
+
+TOOLS = ToolRegistry([population, area, capital, calculator, convert_units])
+"""The demo's tools."""
+
+QUESTIONS = [
+    "What is the combined population of France, Germany and Italy?",
+    "What is the population density of Japan, in people per square kilometre?",
+    "How much larger is Brazil than Australia, in square miles?",
+]
+"""Questions that need parallel lookups and dependent calculations."""
+
+EXAMPLES = """\
+Question: How many people live in Spain and Portugal together?
+Thought: The two populations are independent lookups; then add them.
+1. population(country="Spain")
+2. population(country="Portugal")
+3. calculator(expression="$1 + $2")
+join()
+<END_OF_PLAN>
+
+Question: How much larger is Canada than Mexico, in square miles?
+Thought: Look up both areas at once, subtract, then convert km2 to mi2.
+1. area(country="Canada")
+2. area(country="Mexico")
+3. calculator(expression="$1 - $2")
+4. convert_units(value=$3, from_unit="km2", to_unit="mi2")
+join()
+<END_OF_PLAN>"""
+"""Plan examples for the demo tools (other countries than the demo questions)."""
