@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -30,6 +30,7 @@ from toolweave.events import (
     TaskSkipped,
     TaskStarted,
     TaskSucceeded,
+    ToolsRetrieved,
 )
 from toolweave.executor import Approver, Executor, LocalExecutor
 from toolweave.fetcher import TaskResult, TaskState, execute
@@ -37,7 +38,7 @@ from toolweave.models import Model, ModelSettings, resolve_model
 from toolweave.plan import PlanItem, PlanTask, render_text
 from toolweave.planner import Finish, Joiner, PlanDraft, Planner, joiner_messages, planner_messages
 from toolweave.planner._shape import PlanShape
-from toolweave.tools import Tool, ToolRegistry
+from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
 from toolweave.tools._registry import as_registry
 
 __all__ = ["Agent"]
@@ -62,6 +63,11 @@ class Agent:
         skip_join: When a plan succeeds entirely, answer with its last task's value
             instead of calling the joiner (for plans whose last step is the answer).
         examples: Few-shot plan examples for these tools.
+        retriever: Picks the tools offered to the planner, for each plan; by default
+            one is built (on first use) when there are more than `retrieve_above`
+            tools. On a replan the joiner's reason joins the query.
+        top_k: How many tools the retriever offers the planner.
+        retrieve_above: Build a retriever when there are more tools than this.
 
     Example:
         ```python
@@ -86,6 +92,9 @@ class Agent:
         executor: Executor | None = None,
         skip_join: bool = False,
         examples: str | None = None,
+        retriever: Retriever | None = None,
+        top_k: int = 8,
+        retrieve_above: int = 30,
     ) -> None:
         if max_replans < 0 or max_tasks < 1:
             raise UserError("max_replans must be >= 0 and max_tasks >= 1")
@@ -103,6 +112,9 @@ class Agent:
         self.max_concurrency = max_concurrency
         self.executor: Executor = executor or LocalExecutor(approve=approve)
         self.skip_join = skip_join
+        self._retriever = retriever
+        self.top_k = top_k
+        self.retrieve_above = retrieve_above
 
     async def run(self, request: str) -> RunResult:
         """Answer `request`.
@@ -177,6 +189,21 @@ class Agent:
             async with model.stream(messages, settings) as response:
                 async for _ in response:
                     pass
+
+    @property
+    def retriever(self) -> Retriever | None:
+        """The retriever in use, built on first use for a large registry."""
+        if self._retriever is None and len(self.tools) > self.retrieve_above:
+            self._retriever = Retriever(self.tools)
+        return self._retriever
+
+    def offered_tools(self, query: str) -> tuple[list[Tool], list[ScoredTool]]:
+        """The tools the planner sees for `query`: all, or the retriever's top k."""
+        retriever = self.retriever
+        if retriever is None:
+            return list(self.tools), []
+        hits = retriever.search(query, self.top_k)
+        return [hit.tool for hit in hits], hits
 
     def close(self) -> None:
         """Release the default executor's worker threads."""
@@ -275,7 +302,6 @@ class _Run:
 
     async def _loop(self) -> None:
         agent, result = self.agent, self.result
-        tools: Sequence[Tool] = list(agent.tools)
         reason: str | None = None
         previous: PlanShape | None = None
         for index in range(agent.max_replans + 1):
@@ -284,6 +310,10 @@ class _Run:
             if index:
                 assert reason is not None
                 self.emit(Replanned(run_id=result.run_id, index=index, reason=reason))
+            query = result.request if reason is None else f"{result.request} {reason}"
+            tools, hits = agent.offered_tools(query)
+            if hits:
+                self.emit(ToolsRetrieved(run_id=result.run_id, query=query, hits=tuple(hits)))
             draft = agent.planner.plan(
                 result.request,
                 tools,

@@ -19,6 +19,7 @@ from toolweave.plan import PlanTask
 if TYPE_CHECKING:
     from toolweave._result import RunResult
     from toolweave.planner import Decision
+    from toolweave.tools import ScoredTool
 
 __all__ = [
     "Event",
@@ -35,6 +36,7 @@ __all__ = [
     "TaskSkipped",
     "TaskStarted",
     "TaskSucceeded",
+    "ToolsRetrieved",
 ]
 
 
@@ -107,6 +109,14 @@ class RunStarted(Event):
     request: str
     model: str
     tools: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolsRetrieved(Event):
+    """The retriever chose the tools offered to the planner for the next plan."""
+
+    query: str
+    hits: tuple[ScoredTool, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import importlib
+import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -55,6 +58,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the whole run as JSON")
     run.set_defaults(handler=_run)
 
+    tools = commands.add_parser("tools", help="list or search a tool registry")
+    tool_commands = tools.add_subparsers(required=True, metavar="ACTION")
+    search = tool_commands.add_parser("search", help="the retriever's top matches, with scores")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="how many tools (default 5)")
+    search.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
+    listing = tool_commands.add_parser("list", help="every tool with its signature")
+    for sub in (search, listing):
+        sub.add_argument(
+            "--registry",
+            default="toolweave.demo:TOOLS",
+            help="toole, sealtools, shortcutsbench, autotools, MODULE:ATTR, or a JSON file "
+            "of OpenAI tools (default: the demo tools)",
+        )
+    search.set_defaults(handler=_tools_search)
+    listing.set_defaults(handler=_tools_list)
+
     demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")
     _agent_options(demo, tools=False)
     demo.add_argument("--question", action="append", help="ask this instead (repeatable)")
@@ -93,6 +113,79 @@ def load_tools(spec: str) -> ToolRegistry:
     if isinstance(value, list | tuple) and all(isinstance(t, Tool) for t in value):
         return ToolRegistry(value)
     raise UserError(f"{spec} is neither a ToolRegistry nor a list of tools")
+
+
+def load_registry(spec: str) -> ToolRegistry:
+    """A registry from a built-in set's name, ``MODULE:ATTR``, or a JSON file of tools."""
+    from toolweave.evals import registries
+
+    builtin = {
+        "toole": registries.load_toole,
+        "sealtools": registries.load_sealtools,
+        "shortcutsbench": registries.load_shortcutsbench,
+        "autotools": registries.load_autotools,
+    }
+    if spec in builtin:
+        return builtin[spec]()
+    path = Path(spec).expanduser()
+    if path.suffix == ".json" or path.is_file():
+        if not path.is_file():
+            raise UserError(f"no registry file {path}")
+        try:
+            entries = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path} is not JSON: {exc}") from exc
+        registry = ToolRegistry()
+        for entry in entries if isinstance(entries, list) else [entries]:
+            fn = entry.get("function", entry) if isinstance(entry, dict) else None
+            if not isinstance(fn, dict) or "name" not in fn:
+                raise UserError(f"{path}: expected OpenAI tools ({{'function': {{'name': ...}}}})")
+            registry.add(
+                Tool.from_schema(fn["name"], fn.get("description", ""), fn.get("parameters"))
+            )
+        return registry
+    return load_tools(spec)
+
+
+def _index_dir(spec: str, registry: ToolRegistry) -> Path:
+    from toolweave.models._weights import cache_dir
+
+    digest = hashlib.sha256(spec.encode()).hexdigest()[:12]
+    return cache_dir() / "index" / f"{Path(spec).stem or 'registry'}-{digest}"
+
+
+async def _tools_search(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from toolweave.tools import Retriever
+
+    registry = load_registry(args.registry)
+    with console.status(f"indexing {len(registry)} tools (cached after the first time)"):
+        retriever = Retriever(registry, path=_index_dir(args.registry, registry))
+    table = Table(box=None, header_style="bold")
+    for column in ("#", "tool", "fused", "bm25", "dense", "description"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for rank, hit in enumerate(retriever.search(args.query, args.k, mode=args.mode), 1):
+        table.add_row(
+            str(rank),
+            hit.tool.name,
+            f"{hit.fused:.3f}",
+            f"{hit.bm25:.2f}",
+            f"{hit.dense:.3f}",
+            " ".join(hit.tool.description.split())[:120],
+        )
+    console.print(table)
+    return 0
+
+
+async def _tools_list(args: argparse.Namespace, console: Console) -> int:
+    registry = load_registry(args.registry)
+    for item in registry:
+        console.print(
+            Text(item.signature(), "bold"), Text(" ".join(item.description.split())[:200])
+        )
+    console.print(Text(f"{len(registry)} tools", "dim"))
+    return 0
 
 
 async def _prepare(agent: Agent, console: Console) -> None:

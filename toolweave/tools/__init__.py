@@ -1,7 +1,32 @@
-"""Tools: `@tool`, `Tool`, and the `ToolRegistry` that holds them."""
+"""Tools: `@tool`, `Tool`, the `ToolRegistry` that holds them, and the `Retriever`."""
 
+from toolweave.tools._embedders import (
+    Embedder,
+    HashingEmbedder,
+    MiniLMEmbedder,
+    WordLlamaEmbedder,
+    default_embedder,
+)
 from toolweave.tools._registry import ToolRegistry
+from toolweave.tools._retriever import Retriever, ScoredTool, decompose
 from toolweave.tools._schema import JsonSchema
+from toolweave.tools._text import split_name, tool_document
 from toolweave.tools._tool import Tool, ToolFunction, tool
 
-__all__ = ["JsonSchema", "Tool", "ToolFunction", "ToolRegistry", "tool"]
+__all__ = [
+    "Embedder",
+    "HashingEmbedder",
+    "JsonSchema",
+    "MiniLMEmbedder",
+    "Retriever",
+    "ScoredTool",
+    "Tool",
+    "ToolFunction",
+    "ToolRegistry",
+    "WordLlamaEmbedder",
+    "decompose",
+    "default_embedder",
+    "split_name",
+    "tool",
+    "tool_document",
+]

@@ -1,0 +1,140 @@
+"""Tool retrieval: Recall@1/5/10, NDCG@5, Complete@5, latency and build time.
+
+Sets: ToolE single-tool (199 tools), ToolE multi-tool, Seal-Tools in-domain test
+(4,076 tools), ShortcutsBench registry (1,414 APIs) with the WorkflowLLM queries; each
+for BM25 alone, dense alone and the hybrid retriever. With --examples, tool documents
+also hold example questions written by the local model at index time (cached in
+evals/cache/, written with --write-examples); no test query is ever used for them.
+--scale N times a synthetic registry of N tools.
+
+Usage: python benchmarks/retrieval.py [--sets a,b] [--embedder wordllama|minilm]
+           [--examples] [--write-examples] [--limit N] [--scale 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import statistics
+import time
+from pathlib import Path
+
+from toolweave.evals.retrieval import evaluate, retrieval_sets
+from toolweave.tools import Embedder, MiniLMEmbedder, Retriever, Tool, WordLlamaEmbedder
+
+CACHE = Path(__file__).resolve().parents[1] / "evals" / "cache"
+REGISTRY_OF = {"toole-single": "toole", "toole-multi": "toole"}
+
+
+def examples_for(set_name: str, tools: list[Tool], write: bool) -> dict[str, list[str]]:
+    from toolweave.tools._examples import ExampleWriter
+
+    registry = REGISTRY_OF.get(set_name, set_name)
+    cache = CACHE / f"examples-{registry}.json"
+    if write:
+        from toolweave.models import LocalModel
+
+        writer = ExampleWriter(LocalModel(), cache)
+
+        def progress(done: int, total: int) -> None:
+            if done % 25 == 0 or done == total:
+                print(f"  example questions: {done}/{total}", flush=True)
+
+        return asyncio.run(writer.write(tools, progress=progress))
+    if not cache.is_file():
+        return {}
+    return ExampleWriter(None, cache).cached(tools)
+
+
+def scale_run(n: int, embedder: Embedder) -> None:
+    rng = random.Random(0)
+    verb_words = "get list create update delete search convert compute send fetch book track"
+    noun_words = (
+        "weather invoice flight hotel stock song playlist email calendar event recipe "
+        "movie ticket order payment route map photo file note task reminder contact"
+    )
+    verbs, nouns = verb_words.split(), noun_words.split()
+    tools = []
+    for i in range(n):
+        verb, noun, other = rng.choice(verbs), rng.choice(nouns), rng.choice(nouns)
+        tools.append(
+            Tool.from_schema(
+                f"{verb}_{noun}_{i}",
+                f"{verb.title()} a {noun} for the {other} service, variant {i}.",
+                {"type": "object", "properties": {f"{noun}_id": {"type": "string"}}},
+            )
+        )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    retriever = Retriever(tools, embedder=embedder)
+    build = time.perf_counter() - start
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024
+    queries = [
+        f"{rng.choice(verbs)} my {rng.choice(nouns)} for {rng.choice(nouns)}" for _ in range(300)
+    ]
+    start = time.perf_counter()
+    retriever.search(queries[0], 5)  # builds the HNSW graph on first use above the threshold
+    first = time.perf_counter() - start
+    latencies = []
+    for query in queries:
+        t0 = time.perf_counter()
+        retriever.search(query, 5)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    latencies.sort()
+    hnsw_from = retriever._vectors.hnsw_threshold
+    print(
+        f"scale: {n} tools, build {build:.1f}s (+{first:.1f}s HNSW graph on first query), "
+        f"memory +{grown:.0f} MB, query p50 "
+        f"{statistics.median(latencies):.2f} ms, p95 {latencies[int(0.95 * 299)]:.2f} ms "
+        f"(embedding included; dense search {'HNSW' if n >= hnsw_from else 'exact'})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="toole-single,toole-multi,sealtools,shortcutsbench")
+    parser.add_argument("--embedder", default="wordllama", choices=["wordllama", "minilm"])
+    parser.add_argument("--examples", action="store_true")
+    parser.add_argument("--write-examples", action="store_true")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--scale", type=int, default=0)
+    args = parser.parse_args()
+    embedder: Embedder = WordLlamaEmbedder() if args.embedder == "wordllama" else MiniLMEmbedder()
+    header = (
+        f"{'set':<16}{'mode':<8}{'queries':>8}{'R@1':>6}{'R@5':>6}{'R@10':>6}{'NDCG@5':>8}"
+        f"{'C@5':>6}{'p50 ms':>8}{'p95 ms':>8}{'build s':>8}"
+    )
+    print(
+        f"embedder: {embedder.name}; example questions: "
+        f"{'on' if args.examples or args.write_examples else 'off'}"
+    )
+    print(header)
+    for name in [s for s in args.sets.split(",") if s]:
+        spec = retrieval_sets()[name]
+        registry = list(spec.registry())
+        examples = (
+            examples_for(name, registry, args.write_examples)
+            if (args.examples or args.write_examples)
+            else {}
+        )
+        start = time.perf_counter()
+        retriever = Retriever(registry, embedder=embedder, examples=examples)
+        build = time.perf_counter() - start
+        cases = spec.cases()
+        cases = cases[:: max(1, len(cases) // args.limit)][: args.limit] if args.limit else cases
+        for report in evaluate(retriever, cases, set_name=name, build_s=build):
+            r = report.row()
+            print(
+                f"{name:<16}{report.mode:<8}{report.queries:>8}{r['recall@1']:>6}{r['recall@5']:>6}"
+                f"{r['recall@10']:>6}{r['ndcg@5']:>8}{r['complete@5']:>6}{r['p50_ms']:>8}"
+                f"{r['p95_ms']:>8}{r['build_s']:>8}",
+                flush=True,
+            )
+    if args.scale:
+        scale_run(args.scale, embedder)
+
+
+if __name__ == "__main__":
+    main()

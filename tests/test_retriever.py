@@ -1,0 +1,254 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolweave import Agent, Tool, ToolRegistry
+from toolweave.events import Event, ToolsRetrieved
+from toolweave.models.testing import ScriptedModel
+from toolweave.tools import (
+    HashingEmbedder,
+    Retriever,
+    WordLlamaEmbedder,
+    decompose,
+    split_name,
+    tool_document,
+)
+from toolweave.tools._bm25 import BM25Index
+from toolweave.tools._text import tokenize
+
+
+def described(name: str, description: str, **params: str) -> Tool:
+    props = {k: {"type": "string", "description": v} for k, v in params.items()}
+    return Tool.from_schema(name, description, {"type": "object", "properties": props})
+
+
+TOOLS = [
+    described(
+        "get_weather_forecast",
+        "Weather forecast for a city: temperature, rain, wind.",
+        city="The city",
+    ),
+    described(
+        "book_hotel",
+        "Reserve a hotel room for given dates.",
+        city="Where",
+        nights="How many nights",
+    ),
+    described(
+        "convert_currency", "Convert an amount of money between currencies.", amount="Amount"
+    ),
+    described("translate_text", "Translate text from one language into another.", text="Text"),
+    described(
+        "search_flights", "Find airline flights between two airports.", origin="From", dest="To"
+    ),
+    described("stock_price", "Current share price of a listed company.", ticker="Stock ticker"),
+    described("send_email", "Send an email message to a recipient.", to="Address", body="Text"),
+    described("play_music", "Play a song or playlist on the speaker.", song="Song title"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("getWeatherForecast", ["get", "weather", "forecast"]),
+        ("get_weather_forecast", ["get", "weather", "forecast"]),
+        ("is.workflow.actions.gettext", ["is", "workflow", "actions", "gettext"]),
+        ("HTTPServerError2", ["http", "server", "error", "2"]),
+        ("book-hotel-v2", ["book", "hotel", "v", "2"]),
+    ],
+)
+def test_name_splitting(name: str, words: list[str]) -> None:
+    assert split_name(name) == words
+
+
+def test_tool_document_holds_every_part() -> None:
+    t = Tool.from_schema(
+        "setUnitSystem",
+        "Choose the unit system.",
+        {
+            "type": "object",
+            "properties": {"unit_system": {"type": "string", "enum": ["metric", "imperial"]}},
+        },
+        returns="The system now in use.",
+    )
+    doc = tool_document(t, examples=["switch to miles please"], topics=["units"])
+    assert doc.splitlines() == [
+        "set unit system",
+        "Choose the unit system.",
+        "parameter unit system: one of: metric, imperial",
+        "returns The system now in use.",
+        "example questions: switch to miles please",
+        "topics: units",
+    ]
+
+
+def test_bm25_matches_a_fresh_index_after_adds_and_removes() -> None:
+    docs = [tokenize(t.description) for t in TOOLS]
+    incremental = BM25Index()
+    for slot, tokens in enumerate(docs):
+        incremental.add(slot, tokens)
+    incremental.remove(2)
+    incremental.remove(5)
+    fresh = BM25Index()
+    for slot, tokens in enumerate(docs):
+        if slot not in (2, 5):
+            fresh.add(slot, tokens)
+    query = tokenize("convert money and find a hotel room price")
+    np.testing.assert_allclose(incremental.scores(query, 8), fresh.scores(query, 8), rtol=1e-6)
+    assert incremental.scores(query, 8)[2] == 0
+
+
+def test_search_finds_the_right_tool_by_meaning() -> None:
+    retriever = Retriever(TOOLS, embedder=WordLlamaEmbedder())
+    for query, expected in [
+        ("will it rain in Paris tomorrow?", "get_weather_forecast"),
+        ("reserve a room for 3 nights in Rome", "book_hotel"),
+        ("how much is 100 dollars in euros", "convert_currency"),
+        ("what is Apple's share price", "stock_price"),
+    ]:
+        hits = retriever.search(query, k=3)
+        assert hits[0].tool.name == expected, (query, [h.tool.name for h in hits])
+        assert hits[0].fused >= hits[-1].fused
+
+
+def test_hashing_embedder_finds_tools_by_words() -> None:
+    retriever = Retriever(TOOLS, embedder=HashingEmbedder())
+    assert retriever.search("translate this text", 1)[0].tool.name == "translate_text"
+    assert retriever.search("airline flights to Rome", 1)[0].tool.name == "search_flights"
+
+
+def test_hybrid_fusion_uses_both_sides() -> None:
+    retriever = Retriever(TOOLS, embedder=HashingEmbedder())
+    query = "ticker"  # only BM25 sees this parameter word; the dense side barely does
+    assert retriever.search(query, 1, mode="bm25")[0].tool.name == "stock_price"
+    hit = retriever.search(query, 1)[0]
+    assert hit.tool.name == "stock_price"
+    assert hit.bm25 > 0
+    assert -1.0 <= hit.dense <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("query", "parts"),
+    [
+        ("What's the weather in Oslo?", 1),
+        ("What's the weather in Oslo and book a hotel there for two nights", 2),
+        ("Translate this to French. Then send it by email to Ann.", 2),
+        ("Find flights to Rome, also convert 300 dollars to euros", 2),
+        ("salt and pepper", 1),
+    ],
+)
+def test_decomposition(query: str, parts: int) -> None:
+    assert len(decompose(query)) == parts
+
+
+def test_decomposition_merge_keeps_each_intents_best_tool() -> None:
+    retriever = Retriever(TOOLS, embedder=WordLlamaEmbedder())
+    query = "Translate this paragraph into Spanish, and then play my workout playlist"
+    names = [h.tool.name for h in retriever.search(query, 2)]
+    assert set(names) == {"translate_text", "play_music"}
+    whole = [h.tool.name for h in retriever.search(query, 2, split=False)]
+    assert len(whole) == 2
+
+
+def test_persistence_round_trip_and_incremental_sync(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    first = Retriever(TOOLS, embedder=WordLlamaEmbedder(), path=path)
+    assert (path / "index.json").is_file()
+    expected = [h.tool.name for h in first.search("send a message to Bob", 3)]
+
+    class CountingEmbedder(WordLlamaEmbedder):
+        texts = 0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            CountingEmbedder.texts += len(texts)
+            return super().embed(texts)
+
+    embedder = CountingEmbedder()
+    again = Retriever(TOOLS, embedder=embedder, path=path)
+    assert CountingEmbedder.texts == 0  # nothing re-embedded
+    assert [h.tool.name for h in again.search("send a message to Bob", 3)] == expected
+    assert again.search("send a message to Bob", 1)[0].tool is TOOLS[6]  # the live tool object
+
+    changed = [*TOOLS[:7], described("play_music", "Play a podcast episode.", show="Show name")]
+    changed.append(described("order_pizza", "Order a pizza for delivery.", size="Size"))
+    CountingEmbedder.texts = 0
+    third = Retriever(changed[1:], embedder=embedder, path=path)  # weather tool removed
+    assert CountingEmbedder.texts == 2  # only the changed and the new tool's documents
+    assert "get_weather_forecast" not in third
+    assert third.search("I'm hungry, get me a pizza", 1)[0].tool.name == "order_pizza"
+    assert len(third) == 8
+
+
+def test_add_and_remove_without_rebuild() -> None:
+    retriever = Retriever(TOOLS[:4], embedder=HashingEmbedder())
+    retriever.add(TOOLS[7])
+    assert retriever.search("play a song", 1)[0].tool.name == "play_music"
+    retriever.remove("play_music")
+    assert all(h.tool.name != "play_music" for h in retriever.search("play a song", 5))
+    with pytest.raises(KeyError):
+        retriever.remove("play_music")
+    assert len(retriever) == 4
+
+
+def test_large_registries_switch_to_hnsw() -> None:
+    many = [described(f"tool_{i}", f"Tool number {i} about topic {i % 97}.") for i in range(600)]
+    exact = Retriever(many, embedder=HashingEmbedder(dim=64))
+    approx = Retriever(many, embedder=HashingEmbedder(dim=64), hnsw_threshold=100)
+    query = "topic 42 tool"
+    top_exact = {h.tool.name for h in exact.search(query, 10, mode="dense")}
+    top_approx = {h.tool.name for h in approx.search(query, 10, mode="dense")}
+    assert len(top_exact & top_approx) >= 8
+    approx.remove(next(iter(top_approx)))
+    assert len(approx.search(query, 10, mode="dense")) == 10
+
+
+async def test_agent_retrieves_before_planning_and_again_on_replan() -> None:
+    calls: list[str] = []
+
+    def make(name: str, description: str) -> Tool:
+        async def fn(city: str) -> str:
+            calls.append(name)
+            return f"{name}:{city}"
+
+        return Tool.from_schema(
+            name, description, {"type": "object", "properties": {"city": {"type": "string"}}}, fn
+        )
+
+    registry = ToolRegistry(
+        [make(f"unrelated_{i}", f"Something about gardening number {i}.") for i in range(40)]
+    )
+    registry.add(make("get_weather", "Weather forecast for a city."))
+    registry.add(make("find_hotel", "Find a hotel room in a city."))
+    model = ScriptedModel(
+        [
+            '1. get_weather(city="Oslo")\njoin()\n',
+            "Action: Replan(also find a hotel room)",
+            '2. find_hotel(city="Oslo")\njoin()\n',
+            "Action: Finish(done)",
+        ]
+    )
+    agent = Agent(model, registry, top_k=3)
+    events: list[Event] = []
+    async with agent.stream("What is the weather forecast in Oslo?") as stream:
+        events = [e async for e in stream]
+    retrieved = [e for e in events if isinstance(e, ToolsRetrieved)]
+    assert len(retrieved) == 2
+    assert retrieved[0].hits[0].tool.name == "get_weather"
+    assert retrieved[1].query.endswith("also find a hotel room")
+    assert "find_hotel" in [h.tool.name for h in retrieved[1].hits]
+    first_prompt = model.calls[0][0]["content"]
+    assert "get_weather(city: str = None)" in first_prompt
+    assert first_prompt.count("unrelated_") <= 2  # 3 tools offered, not 42
+    assert calls == ["get_weather", "find_hotel"]
+
+
+def test_scale_smoke() -> None:
+    many = [described(f"tool_{i}", f"Does task {i}.") for i in range(3000)]
+    start = time.perf_counter()
+    retriever = Retriever(many, embedder=WordLlamaEmbedder())
+    assert time.perf_counter() - start < 30
+    assert retriever.search("task 1234", 1)[0].tool.name == "tool_1234"

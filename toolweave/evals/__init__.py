@@ -1,0 +1,1 @@
+"""The evaluation harness: registries, suites, metrics, reports."""
