@@ -113,3 +113,33 @@ def _chunk(delta: dict[str, str], finish: str | None) -> dict[str, Any]:
         "model": "scripted",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
+
+
+class ThreadedServer:
+    """An `OpenAIServer` on its own event loop in a thread, for tests that block
+    (driving a subprocess in a pseudo-terminal)."""
+
+    def __init__(self, replies: deque[Reply] | None = None) -> None:
+        import threading
+
+        self.server = OpenAIServer(replies if replies is not None else deque())
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self.server.__aenter__())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.server.__aexit__())
+        self._loop.close()
+
+    def __enter__(self) -> OpenAIServer:
+        self._thread.start()
+        self._ready.wait(5)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)

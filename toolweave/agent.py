@@ -9,11 +9,13 @@ request -> Planner (streamed, parsed line by line) -> execute (fetcher + executo
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from toolweave._result import ModelCall, PlanRecord, RunResult, RunStatus
 from toolweave.errors import BudgetExceeded, ModelError, PlanError, ToolweaveError, UserError
@@ -41,7 +43,31 @@ from toolweave.planner._shape import PlanShape
 from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
 from toolweave.tools._registry import as_registry
 
-__all__ = ["Agent"]
+__all__ = ["Agent", "AskUser", "RunEvents", "ask_user_tool"]
+
+AskUser: TypeAlias = Callable[[str], Awaitable[str] | str]
+"""Answers a question for the person (or the case) the agent works for."""
+
+
+def ask_user_tool(answer: AskUser) -> Tool:
+    """The built-in ``ask_user`` tool, answered by `answer`."""
+
+    async def ask_user(question: str) -> str:
+        reply = answer(question)
+        return await reply if inspect.isawaitable(reply) else reply
+
+    return Tool.from_schema(
+        "ask_user",
+        "Ask the user for information that the request lacks and no tool can find "
+        "(a preference, a choice, a personal detail). Returns the user's answer.",
+        {
+            "type": "object",
+            "properties": {"question": {"type": "string", "description": "One clear question."}},
+            "required": ["question"],
+        },
+        ask_user,
+        idempotent=False,
+    )
 
 
 class Agent:
@@ -63,6 +89,9 @@ class Agent:
         skip_join: When a plan succeeds entirely, answer with its last task's value
             instead of calling the joiner (for plans whose last step is the answer).
         examples: Few-shot plan examples for these tools.
+        ask_user: Answers the built-in ``ask_user`` tool, which the planner may call
+            for information the request lacks (the REPL asks the person; an
+            evaluation answers from the case). Without it the tool is not offered.
         retriever: Picks the tools offered to the planner, for each plan; by default
             one is built (on first use) when there are more than `retrieve_above`
             tools. On a replan the joiner's reason joins the query.
@@ -92,6 +121,7 @@ class Agent:
         executor: Executor | None = None,
         skip_join: bool = False,
         examples: str | None = None,
+        ask_user: AskUser | None = None,
         retriever: Retriever | None = None,
         top_k: int = 8,
         retrieve_above: int = 30,
@@ -100,6 +130,8 @@ class Agent:
             raise UserError("max_replans must be >= 0 and max_tasks >= 1")
         self.model = resolve_model(model)
         self.tools = as_registry(tools)
+        if ask_user is not None:
+            self.tools = ToolRegistry([*self.tools, ask_user_tool(ask_user)])
         if not len(self.tools):
             raise UserError("an Agent needs at least one tool")
         self.planner = Planner(self.model, examples=examples)
@@ -135,7 +167,7 @@ class Agent:
         return asyncio.run(self.run(request))
 
     @asynccontextmanager
-    async def stream(self, request: str) -> AsyncIterator[AsyncIterator[Event]]:
+    async def stream(self, request: str) -> AsyncIterator[RunEvents]:
         """Run `request` and iterate its events as they happen, in causal order.
 
         The last event is `RunFinished`; if the run ends by an error, iterating raises
@@ -149,10 +181,11 @@ class Agent:
             ```
         """
         queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
+        run = _Run(self, request, queue.put_nowait)
 
         async def produce() -> None:
             try:
-                await _Run(self, request, queue.put_nowait).run()
+                await run.run()
             except ToolweaveError as exc:
                 queue.put_nowait(exc)
             finally:
@@ -162,7 +195,7 @@ class Agent:
             async with asyncio.TaskGroup() as group:
                 producer = group.create_task(produce())
                 try:
-                    yield _drain(queue)
+                    yield RunEvents(queue, run.result)
                 finally:
                     producer.cancel()
         except BaseExceptionGroup as errors:
@@ -211,11 +244,31 @@ class Agent:
             self.executor.close()
 
 
-async def _drain(queue: asyncio.Queue[Event | BaseException | None]) -> AsyncIterator[Event]:
-    while (item := await queue.get()) is not None:
+class RunEvents:
+    """The events of a run in flight, as `Agent.stream` hands them out.
+
+    Attributes:
+        result: The run's result, filled in as the run goes; final once the
+            ``async with`` block has exited, however it exited (cancelled included).
+    """
+
+    def __init__(
+        self, queue: asyncio.Queue[Event | BaseException | None], result: RunResult
+    ) -> None:
+        self._queue = queue
+        self.result = result
+
+    def __aiter__(self) -> RunEvents:
+        return self
+
+    async def __anext__(self) -> Event:
+        item = await self._queue.get()
+        if item is None:
+            self._queue.put_nowait(None)  # stay exhausted
+            raise StopAsyncIteration
         if isinstance(item, BaseException):
             raise item
-        yield item
+        return item
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ import hashlib
 import importlib
 import json
 import sys
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
         )
     search.set_defaults(handler=_tools_search)
     listing.set_defaults(handler=_tools_list)
+
+    repl = commands.add_parser("repl", help="ask interactively, with a live plan")
+    _agent_options(repl)
+    repl.add_argument("--registry", help="a registry instead of --tools (see: tools search)")
+    repl.add_argument("--vi", action="store_true", help="Vi key bindings")
+    repl.set_defaults(handler=_repl)
+
+    log = commands.add_parser("log", help="list past runs, or show one")
+    log.add_argument("run_id", nargs="?", help="a run id (or a unique prefix)")
+    log.add_argument("--limit", type=int, default=20)
+    log.set_defaults(handler=_log)
 
     demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")
     _agent_options(demo, tools=False)
@@ -188,6 +200,49 @@ async def _tools_list(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+async def _repl(args: argparse.Namespace, console: Console) -> int:
+    from toolweave import demo
+    from toolweave.cli._repl import Repl
+
+    if args.registry:
+        tools, examples = load_registry(args.registry), None
+    elif args.tools:
+        tools, examples = load_tools(args.tools), None
+    else:
+        tools, examples = demo.TOOLS, demo.EXAMPLES
+    return await Repl(console, args.model, tools, examples=examples, vi=args.vi).run()
+
+
+async def _log(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from toolweave.cli._runlog import RunLog
+
+    log = RunLog()
+    if args.run_id:
+        run = log.get(args.run_id)
+        if run is None:
+            raise UserError(f"no single run matches {args.run_id!r}")
+        console.print_json(json.dumps(run.result))
+        return 0
+    table = Table(box=None, header_style="bold")
+    for column in ("run", "when", "model", "status", "tasks", "tokens", "seconds", "request"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=48)
+    for run in log.recent(args.limit):
+        table.add_row(
+            run.run_id,
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)),
+            run.model,
+            run.status,
+            str(run.tasks),
+            str(run.prompt_tokens + run.completion_tokens),
+            f"{run.wall_time:.1f}",
+            run.request,
+        )
+    console.print(table)
+    return 0
+
+
 async def _prepare(agent: Agent, console: Console) -> None:
     if isinstance(agent.model, LocalModel):
         with console.status("loading the local model (the first run also assembles its weights)"):
@@ -220,6 +275,10 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
             return 0 if result.status == "finished" else 1
         await _prepare(agent, console)
         shown = await live_run(agent, args.request, console)
+        if shown is not None:
+            from toolweave.cli._runlog import RunLog
+
+            RunLog().add(shown, model.name)
         return 0 if shown is not None and shown.status == "finished" else 1
     finally:
         agent.close()

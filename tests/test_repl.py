@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import deque
+from pathlib import Path
+
+import pexpect
+import pytest
+from openai_server import Reply, ThreadedServer
+from repl_tools import TOOLS
+from rich.console import Console
+
+from toolweave import Agent, PlanError, ToolError
+from toolweave.cli._render import RunView
+from toolweave.cli._runlog import RunLog
+from toolweave.events import (
+    PlanRejectedLine,
+    Replanned,
+    TaskFailed,
+    TaskPlanned,
+    TaskSkipped,
+    TaskStarted,
+    TaskSucceeded,
+)
+from toolweave.models.testing import ScriptedModel
+from toolweave.plan import parse_plan
+
+TESTS = Path(__file__).parent
+
+
+def test_run_view_renders_states_and_replans() -> None:
+    plan = '1. lookup(key="a")\n2. lookup(key="$1")\n3. slow(seconds=1)\n'
+    tasks = [t for t in parse_plan(plan, TOOLS) if not isinstance(t, PlanError)]
+    view = RunView()
+    for task in tasks:
+        view.handle(TaskPlanned(task=task))
+    view.handle(TaskStarted(task=tasks[0], args={"key": "a"}))
+    view.handle(TaskFailed(task=tasks[0], error=ToolError("lookup", "boom"), duration=0.25))
+    view.handle(TaskSkipped(task=tasks[1], reason="task 1 (lookup) failed: boom"))
+    view.handle(TaskStarted(task=tasks[2], args={"seconds": 1}))
+    view.handle(Replanned(index=1, reason="try another key"))
+    (again,) = parse_plan('4. lookup(key="b")\n', TOOLS)
+    assert not isinstance(again, PlanError)
+    view.handle(TaskPlanned(task=again))
+    view.handle(TaskStarted(task=again, args={"key": "b"}))
+    view.handle(TaskSucceeded(task=again, value="value-of-b", duration=0.01))
+    view.handle(PlanRejectedLine(error=PlanError("unknown tool 'x'", line="5. x()", task_id=5)))
+    console = Console(record=True, width=120)
+    console.print(view)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert lines[1].strip() == "plan 1"
+    row = {line.split()[0]: line for line in lines if line.split() and line.split()[0].isdigit()}
+    assert row["1"].split()[-3:] == ["failed", "0.25s", "boom"]
+    assert row["2"].split()[2:4] == ["$1", "skipped"]
+    assert "running" in row["3"]
+    assert row["4"].split()[-3:-1] == ["done", "0.01s"]
+    assert row["4"].rstrip().endswith("value-of-b")
+    assert "plan 2 (replan: try another key)" in text
+    assert "rejected: 5. x()  (unknown tool 'x')" in text
+
+
+async def test_run_log_round_trip(tmp_path: Path) -> None:
+    model = ScriptedModel(['1. lookup(key="a")\njoin()\n', "Action: Finish(found value-of-a)"])
+    result = await Agent(model, TOOLS).run("look up a")
+    log = RunLog(tmp_path / "runs.sqlite")
+    log.add(result, "scripted")
+    (row,) = log.recent()
+    assert row.run_id == result.run_id
+    assert row.request == "look up a"
+    assert row.answer == "found value-of-a"
+    assert row.tasks == 1
+    assert row.prompt_tokens == result.usage.prompt_tokens
+    assert row.result["tasks"][0]["value"] == "value-of-a"
+    again = log.get(result.run_id[:6])
+    assert again is not None
+    assert again.result == json.loads(result.to_json())
+    assert log.get("zzz") is None
+    assert RunLog(tmp_path / "runs.sqlite").recent()[0].run_id == result.run_id  # persisted
+
+
+@pytest.mark.timeout(120)
+def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
+    replies = deque(
+        [
+            Reply('1. lookup(key="a")\n2. lookup(key="b")\njoin()\n'),
+            Reply("Thought: both found.\nAction: Finish(**a** is value-of-a)"),
+            Reply("1. slow(seconds=60)\njoin()\n"),
+            Reply('1. delete_file(path="/tmp/x")\njoin()\n'),
+            Reply("Action: Finish(the file is gone)"),
+        ]
+    )
+    with ThreadedServer(replies) as server, (tmp_path / "pty.log").open("w") as log:
+        env = {
+            **os.environ,
+            "TOOLWEAVE_STATE": str(tmp_path),
+            "PYTHONPATH": str(TESTS),
+            "TERM": "xterm",
+            "PROMPT_TOOLKIT_NO_CPR": "1",
+        }
+        child = pexpect.spawn(
+            sys.executable,
+            [
+                "-m",
+                "toolweave",
+                "repl",
+                "--model",
+                f"openai:scripted@{server.base_url}",
+                "--tools",
+                "repl_tools:TOOLS",
+            ],
+            env=env,
+            encoding="utf-8",
+            timeout=20,
+            dimensions=(40, 140),
+            logfile=log,  # what the terminal showed, for when this fails
+        )
+        try:
+            child.expect("Ctrl-D exits")
+            child.expect("toolweave>")
+            child.sendline("look up a and b")
+            child.expect("value-of-b")  # the live rows
+            child.expect("is value-of-a")  # the answer, as Markdown (a in bold)
+            child.expect("2/2 tasks")
+            child.expect("toolweave>")
+            child.sendline("/usage")
+            child.expect("session")
+            child.expect("toolweave>")
+            child.sendline("wait for a slow thing")
+            child.expect("running")
+            child.sendintr()  # Ctrl-C cancels the run in flight...
+            child.expect("cancelled")
+            child.expect("toolweave>")  # ...and the prompt comes back
+            child.sendline("/history")
+            child.expect("2  wait for a slow thing")
+            child.sendline("/plan")
+            child.expect(r"slow\(seconds=60\)")
+            child.expect("toolweave>")
+            child.sendline("delete /tmp/x")
+            child.expect(r"run delete_file\(path=\"/tmp/x\"\)\? \[y/N\]")
+            child.sendline("y")
+            child.expect("the file is gone")
+            child.expect("toolweave>")
+            child.sendline(f"/save {tmp_path / 'case.json'}")
+            child.expect("saved")
+            child.expect("toolweave>")
+            child.sendeof()  # Ctrl-D exits
+            child.expect(pexpect.EOF)
+        finally:
+            child.close()
+        assert child.exitstatus == 0
+    case = json.loads((tmp_path / "case.json").read_text())
+    assert case["query"] == "delete /tmp/x"
+    assert case["calls"][0]["args"] == {"path": "/tmp/x"}
+    runs = RunLog(tmp_path / "runs.sqlite").recent()
+    assert [(r.request, r.status) for r in runs] == [
+        ("delete /tmp/x", "finished"),
+        ("wait for a slow thing", "cancelled"),  # a cancelled run is logged too
+        ("look up a and b", "finished"),
+    ]
+    assert (tmp_path / "history").read_text().count("look up a and b") == 1

@@ -1,0 +1,261 @@
+"""``toolweave repl``: ask, watch the plan run live, cancel with Ctrl-C, approve inline.
+
+The prompt (prompt_toolkit) and the live panel (rich) never share the terminal: the
+prompt returns before a run starts, and a question asked during a run (an approval,
+``ask_user``) stops the panel, prompts, then resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from toolweave._result import RunResult
+from toolweave.agent import Agent, RunEvents
+from toolweave.cli._render import RunView, print_result
+from toolweave.cli._runlog import RunLog, state_dir
+from toolweave.errors import ToolweaveError
+from toolweave.events import Event, RunFinished
+from toolweave.models import LocalModel, Model, resolve_model
+from toolweave.plan import format_call
+from toolweave.tools import Tool, ToolRegistry
+
+__all__ = ["COMMANDS", "Repl", "Session"]
+
+COMMANDS = {
+    "/help": "this list",
+    "/tools": "/tools [query]: the tools, or the retriever's best matches with scores",
+    "/plan": "the last run's plan (its DAG, with states and times)",
+    "/trace": "the last run's events, as JSON",
+    "/usage": "tokens per model call in the last run, and the session's totals",
+    "/model": "/model [name]: show the model, or switch (local, openai:<model>[@url])",
+    "/history": "the requests of this session",
+    "/save": "/save FILE: the last run as an eval case (JSON)",
+    "/clear": "clear the screen",
+    "/exit": "leave (Ctrl-D works too)",
+}
+
+
+class _Completer(Completer):
+    """Slash commands at the start of the line; tool names after /tools."""
+
+    def __init__(self, tools: ToolRegistry) -> None:
+        self.tools = tools
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterator[Completion]:
+        text = document.text_before_cursor
+        if text.startswith("/tools "):
+            word = document.get_word_before_cursor()
+            for name in self.tools.names:
+                if name.startswith(word):
+                    yield Completion(name, start_position=-len(word))
+        elif text.startswith("/") and " " not in text:
+            for command, help_text in COMMANDS.items():
+                if command.startswith(text):
+                    yield Completion(command, start_position=-len(text), display_meta=help_text)
+
+
+@dataclass
+class Session:
+    """What the REPL remembers between runs."""
+
+    requests: list[str] = field(default_factory=list)
+    last: RunResult | None = None
+    last_view: RunView | None = None
+    last_events: list[Event] = field(default_factory=list)
+    results: list[RunResult] = field(default_factory=list)
+
+
+class Repl:
+    """The interactive loop.
+
+    Args:
+        console: Where output goes.
+        model: The model string or model.
+        tools: The tools.
+        examples: Plan examples for these tools, if any.
+        vi: Vi key bindings instead of Emacs ones.
+        log: Where runs are logged.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        model: Model | str,
+        tools: ToolRegistry,
+        *,
+        examples: str | None = None,
+        vi: bool = False,
+        log: RunLog | None = None,
+    ) -> None:
+        self.console = console
+        self.tools = tools
+        self.examples = examples
+        self.log = log or RunLog()
+        self.session = Session()
+        self.live: Live | None = None
+        self._asking = asyncio.Lock()
+        history = state_dir() / "history"
+        history.parent.mkdir(parents=True, exist_ok=True)
+        self.prompt: PromptSession[str] = PromptSession(
+            history=FileHistory(str(history)),
+            completer=_Completer(tools),
+            complete_while_typing=True,
+            vi_mode=vi,
+            key_bindings=_newline_bindings(),
+        )
+        self.agent = self._agent(resolve_model(model))
+
+    def _agent(self, model: Model) -> Agent:
+        return Agent(
+            model,
+            self.tools,
+            examples=self.examples,
+            approve=self._approve,
+            ask_user=self._ask_user,
+        )
+
+    async def run(self) -> int:
+        """Prompt, run, repeat; returns the exit code."""
+        self.console.print(
+            Text.assemble(
+                ("toolweave", "bold"),
+                f" · {self.agent.model.name} · {len(self.tools)} tools · ",
+                ("/help", "cyan"),
+                " for commands · Ctrl-C cancels a run · Ctrl-D exits",
+            )
+        )
+        if isinstance(self.agent.model, LocalModel):
+            with self.console.status("loading the local model"):
+                await self.agent.model.load()
+        interrupted = False
+        while True:
+            try:
+                text = await self.prompt.prompt_async("toolweave> ")
+            except KeyboardInterrupt:
+                if interrupted:
+                    break
+                interrupted = True
+                self.console.print(Text("(Ctrl-C again or Ctrl-D to exit)", "dim"))
+                continue
+            except EOFError:
+                break
+            interrupted = False
+            text = text.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                from toolweave.cli._slash import run_command
+
+                if not await run_command(self, text):
+                    break
+                continue
+            self.session.requests.append(text)
+            await self.ask(text)
+        self.agent.close()
+        return 0
+
+    async def ask(self, request: str) -> RunResult | None:
+        """Run one request with the live panel; Ctrl-C cancels it and returns here."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as group:
+            run = group.create_task(self._run(request))
+            loop.add_signal_handler(signal.SIGINT, run.cancel)
+            try:
+                await asyncio.wait([run])
+            finally:
+                loop.remove_signal_handler(signal.SIGINT)
+        return None if run.cancelled() else run.result()
+
+    async def _run(self, request: str) -> RunResult | None:
+        view = RunView()
+        events: list[Event] = []
+        result: RunResult | None = None
+        error: ToolweaveError | None = None
+        self.session.last_view, self.session.last_events = view, events
+        cancelled = False
+        run: RunEvents | None = None
+        with Live(view, console=self.console, refresh_per_second=8) as live:
+            self.live = live
+            try:
+                async with self.agent.stream(request) as stream:
+                    run = stream
+                    async for event in stream:
+                        events.append(event)
+                        view.handle(event)
+                        if isinstance(event, RunFinished):
+                            view.status = ""
+                        live.refresh()
+            except ToolweaveError as exc:
+                error = exc
+            except asyncio.CancelledError:  # Ctrl-C: the run's calls are all cancelled now
+                cancelled = True
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+            finally:
+                self.live = None
+                result = run.result if run is not None else None
+        if cancelled:
+            self.console.print(Text("cancelled: every tool call of the run was stopped", "yellow"))
+        elif error is not None:
+            self.console.print(Text(f"{type(error).__name__}: {error}", "red"))
+        if result is not None:
+            if result.answer is not None and not cancelled:
+                print_result(self.console, result)
+            self.session.last = result
+            self.session.results.append(result)
+            self.log.add(result, self.agent.model.name)
+        return result
+
+    # -- questions during a run -----------------------------------------------------
+
+    async def _question(self, text: str) -> str:
+        async with self._asking:  # parallel tasks ask one at a time
+            live = self.live
+            if live is not None:
+                live.stop()
+            try:
+                return await self.prompt.prompt_async(text)
+            except (KeyboardInterrupt, EOFError):
+                return ""
+            finally:
+                if live is not None:
+                    live.start()
+
+    async def _approve(self, tool: Tool, args: Mapping[str, object]) -> bool:
+        answer = await self._question(f"run {format_call(tool.name, args)}? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    async def _ask_user(self, question: str) -> str:
+        return await self._question(f"{question}\n? ")
+
+    def switch_model(self, name: str) -> None:
+        """Use another model from now on."""
+        model = resolve_model(name)
+        self.agent.close()
+        self.agent = self._agent(model)
+
+
+def _newline_bindings() -> KeyBindings:
+    """Enter submits; Escape then Enter (or Alt-Enter) inserts a newline."""
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    def _(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    return bindings

@@ -1,0 +1,143 @@
+"""The run log: every REPL and CLI run, kept in SQLite under the user's state directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolweave._result import RunResult
+
+__all__ = ["LoggedRun", "RunLog", "state_dir"]
+
+_SCHEMA = """
+create table if not exists runs (
+    run_id text primary key,
+    created real not null,
+    model text not null,
+    request text not null,
+    status text not null,
+    answer text,
+    wall_time real not null,
+    prompt_tokens integer not null,
+    completion_tokens integer not null,
+    tasks integer not null,
+    plans integer not null,
+    result json not null
+)
+"""
+
+
+def state_dir() -> Path:
+    """Where toolweave keeps state: ``$TOOLWEAVE_STATE``, else the XDG state dir."""
+    if env := os.environ.get("TOOLWEAVE_STATE"):
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "toolweave"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRun:
+    """One row of the log."""
+
+    run_id: str
+    created: float
+    model: str
+    request: str
+    status: str
+    answer: str | None
+    wall_time: float
+    prompt_tokens: int
+    completion_tokens: int
+    tasks: int
+    plans: int
+    result: dict[str, Any]
+
+
+class RunLog:
+    """Append runs, list them, read one back.
+
+    Args:
+        path: The database file; ``state_dir() / "runs.sqlite"`` by default.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else state_dir() / "runs.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=5)
+
+    def add(self, result: RunResult, model: str) -> None:
+        """Record a run (its whole `RunResult.to_dict()`), replacing one with its id."""
+        usage = result.usage
+        with self._connect() as db:
+            db.execute(
+                "insert or replace into runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    result.run_id,
+                    time.time(),
+                    model,
+                    result.request,
+                    result.status,
+                    result.answer,
+                    result.wall_time,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    len(result.tasks),
+                    len(result.plans),
+                    result.to_json(),
+                ),
+            )
+
+    def recent(self, limit: int = 20) -> list[LoggedRun]:
+        """The latest runs, newest first."""
+        with self._connect() as db:
+            rows = db.execute("select * from runs order by created desc limit ?", (limit,))
+            return [_row(r) for r in rows.fetchall()]
+
+    def get(self, run_id: str) -> LoggedRun | None:
+        """A run by id, or by a unique prefix of it."""
+        with self._connect() as db:
+            rows = db.execute(
+                "select * from runs where run_id like ? order by created desc limit 2",
+                (run_id.replace("%", "") + "%",),
+            ).fetchall()
+        return _row(rows[0]) if len(rows) == 1 else None
+
+
+def _row(row: tuple[Any, ...]) -> LoggedRun:
+    (
+        run_id,
+        created,
+        model,
+        request,
+        status,
+        answer,
+        wall,
+        prompt,
+        completion,
+        tasks,
+        plans,
+        data,
+    ) = row
+    return LoggedRun(
+        run_id,
+        created,
+        model,
+        request,
+        status,
+        answer,
+        wall,
+        prompt,
+        completion,
+        tasks,
+        plans,
+        json.loads(data),
+    )

@@ -1,0 +1,147 @@
+"""The REPL's slash commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+
+from toolweave.cli._trace import event_to_dict
+from toolweave.errors import UserError
+from toolweave.fetcher import TaskState
+
+if TYPE_CHECKING:
+    from toolweave.cli._repl import Repl
+
+__all__ = ["eval_case", "run_command"]
+
+
+async def run_command(repl: Repl, line: str) -> bool:
+    """Carry out a slash command; returns False to leave the REPL."""
+    from toolweave.cli._repl import COMMANDS
+
+    command, _, arg = line.partition(" ")
+    arg = arg.strip()
+    console, session = repl.console, repl.session
+    if command in ("/exit", "/quit"):
+        return False
+    if command == "/help":
+        table = Table(box=None, show_header=False)
+        for name, text in COMMANDS.items():
+            table.add_row(Text(name, "cyan"), text)
+        console.print(table)
+    elif command == "/tools":
+        _tools(repl, arg)
+    elif command == "/plan":
+        if session.last_view is None:
+            console.print(Text("no run yet", "dim"))
+        else:
+            console.print(session.last_view)
+    elif command == "/trace":
+        origin = session.last.started_at if session.last else 0.0
+        for event in session.last_events:
+            console.print_json(json.dumps(event_to_dict(event, origin), default=str))
+        if not session.last_events:
+            console.print(Text("no run yet", "dim"))
+    elif command == "/usage":
+        _usage(repl)
+    elif command == "/model":
+        if arg:
+            try:
+                repl.switch_model(arg)
+            except UserError as exc:
+                console.print(Text(str(exc), "red"))
+                return True
+        console.print(f"model: {repl.agent.model.name}")
+    elif command == "/history":
+        for number, request in enumerate(session.requests, 1):
+            console.print(f"{number:>3}  {request}")
+    elif command == "/save":
+        if session.last is None or not arg:
+            console.print(
+                Text(
+                    "/save FILE saves the last run; there is none yet" if arg else "/save FILE",
+                    "dim",
+                )
+            )
+        else:
+            path = Path(arg)
+            data = json.dumps(eval_case(session.last, repl.agent.model.name), indent=2)
+            await asyncio.to_thread(_write, path, data)
+            console.print(f"saved the last run as an eval case: {path}")
+    elif command == "/clear":
+        console.clear()
+    else:
+        console.print(Text(f"unknown command {command}; /help lists them", "red"))
+    return True
+
+
+def _write(path: Path, text: str) -> None:
+    path.expanduser().write_text(text)
+
+
+def _tools(repl: Repl, query: str) -> None:
+    console = repl.console
+    if not query:
+        for tool in repl.tools:
+            console.print(
+                Text(tool.signature(), "bold"), Text(" ".join(tool.description.split())[:160])
+            )
+        return
+    retriever = repl.agent.retriever
+    if retriever is None:
+        from toolweave.tools import Retriever
+
+        retriever = repl.agent._retriever = Retriever(repl.tools)
+    table = Table(box=None, header_style="bold")
+    for column in ("tool", "fused", "bm25", "dense"):
+        table.add_column(column)
+    for hit in retriever.search(query, 5):
+        table.add_row(hit.tool.name, f"{hit.fused:.3f}", f"{hit.bm25:.2f}", f"{hit.dense:.3f}")
+    console.print(table)
+
+
+def _usage(repl: Repl) -> None:
+    session, console = repl.session, repl.console
+    if session.last is None:
+        console.print(Text("no run yet", "dim"))
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("call", "role", "prompt", "completion", "seconds"):
+        table.add_column(column, justify="right" if column != "role" else "left")
+    for number, call in enumerate(session.last.calls, 1):
+        table.add_row(
+            str(number),
+            call.role,
+            str(call.usage.prompt_tokens),
+            str(call.usage.completion_tokens),
+            f"{call.duration:.2f}",
+        )
+    last = session.last.usage
+    table.add_row("", "run", str(last.prompt_tokens), str(last.completion_tokens), "")
+    prompt = sum(r.usage.prompt_tokens for r in session.results)
+    completion = sum(r.usage.completion_tokens for r in session.results)
+    table.add_row("", "session", str(prompt), str(completion), "")
+    console.print(table)
+
+
+def eval_case(result: object, model: str) -> dict[str, object]:
+    """A finished run as an eval case: the request, its gold calls and answer."""
+    from toolweave._result import RunResult
+
+    assert isinstance(result, RunResult)
+    tasks = [r for r in result.tasks.values() if r.state is TaskState.SUCCEEDED]
+    return {
+        "query": result.request,
+        "answer": result.answer,
+        "calls": [
+            {"id": r.task.id, "tool": r.task.tool, "args": r.args, "deps": sorted(r.task.deps)}
+            for r in tasks
+        ],
+        "plan": "\n".join(str(r.task) for r in tasks),
+        "source": {"model": model, "run_id": result.run_id},
+    }
