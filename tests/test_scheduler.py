@@ -129,21 +129,21 @@ def test_random_dags_always_finish(tasks: list[PlanTask], seed: int, fail_rate: 
     s = Scheduler()
     pending = list(tasks)
     running: list[PlanTask] = []
-    while pending or running:
+    while not s.finished:
         if pending and (not running or rng.random() < 0.5):
             s.add(pending.pop(0))
             if not pending:
                 s.close()
         running += s.ready()
-        if running and rng.random() < 0.7:
+        assert pending or running or s.finished, "not finished, yet nothing can run"
+        if running and (not pending or rng.random() < 0.7):
             task = running.pop(rng.randrange(len(running)))
             if rng.random() < fail_rate:
                 s.fail(task.id, err(task.id))
             else:
                 s.succeed(task.id, task.id)
-    running += s.ready()
     assert running == []
-    assert s.finished
+    assert s.ready() == []
     states = {tid: r.state for tid, r in s.results.items()}
     assert all(state.done for state in states.values())
     for task in tasks:  # a task succeeded or failed iff all its inputs succeeded

@@ -10,36 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TypeAlias
 
-from toolweave._result import ModelCall, PlanRecord, RunResult, RunStatus
-from toolweave.errors import BudgetExceeded, ModelError, PlanError, ToolweaveError, UserError
-from toolweave.events import (
-    Event,
-    EventSink,
-    JoinDecided,
-    PlanFinished,
-    Replanned,
-    RunFinished,
-    RunStarted,
-    TaskFailed,
-    TaskPlanned,
-    TaskSkipped,
-    TaskStarted,
-    TaskSucceeded,
-    ToolsRetrieved,
-)
+from toolweave._result import RunResult
+from toolweave._run import Run
+from toolweave.errors import ToolweaveError, UserError
+from toolweave.events import Event
 from toolweave.executor import Approver, Executor, LocalExecutor
-from toolweave.fetcher import TaskResult, TaskState, execute
 from toolweave.models import Model, ModelSettings, resolve_model
-from toolweave.plan import PlanItem, PlanTask, render_text
-from toolweave.planner import Finish, Joiner, PlanDraft, Planner, joiner_messages, planner_messages
-from toolweave.planner._shape import PlanShape
+from toolweave.planner import Joiner, Planner, joiner_messages, planner_messages
 from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
 from toolweave.tools._registry import as_registry
 
@@ -160,7 +141,7 @@ class Agent:
                 previous plan; `.result` keeps what finished.
             ModelError: The model endpoint failed; `.result` keeps what finished.
         """
-        return await _Run(self, request, None).run()
+        return await Run(self, request, None).run()
 
     def run_sync(self, request: str) -> RunResult:
         """`run` for code without an event loop."""
@@ -181,7 +162,7 @@ class Agent:
             ```
         """
         queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
-        run = _Run(self, request, queue.put_nowait)
+        run = Run(self, request, queue.put_nowait)
 
         async def produce() -> None:
             try:
@@ -269,237 +250,3 @@ class RunEvents:
         if isinstance(item, BaseException):
             raise item
         return item
-
-
-@dataclass(slots=True)
-class _PlanGuard:
-    over_budget: bool = False
-    repeated: bool = False
-
-
-class _Run:
-    """One run of an agent: its state, its event log, its loop."""
-
-    def __init__(self, agent: Agent, request: str, sink: EventSink | None) -> None:
-        self.agent = agent
-        self.sink = sink
-        self.result = RunResult(run_id=uuid.uuid4().hex[:12], request=request)
-
-    def emit(self, event: Event) -> None:
-        tasks = self.result.tasks
-        if isinstance(event, TaskPlanned):
-            tasks[event.task.id] = TaskResult(event.task)
-        elif isinstance(event, TaskStarted):
-            record = tasks[event.task.id]
-            record.state, record.started_at, record.args = TaskState.RUNNING, event.at, event.args
-        elif isinstance(event, TaskSucceeded | TaskFailed | TaskSkipped):
-            record = tasks[event.task.id]
-            record.finished_at = event.at
-            if isinstance(event, TaskSucceeded):
-                record.state, record.value = TaskState.SUCCEEDED, event.value
-            elif isinstance(event, TaskFailed):
-                record.state, record.error = TaskState.FAILED, event.error
-            else:
-                record.state, record.reason = TaskState.SKIPPED, event.reason
-        if self.sink is not None:
-            self.sink(event)
-
-    async def run(self) -> RunResult:
-        agent, result = self.agent, self.result
-        result.started_at = time.perf_counter()
-        self.emit(
-            RunStarted(
-                run_id=result.run_id,
-                request=result.request,
-                model=agent.model.name,
-                tools=tuple(agent.tools.names),
-            )
-        )
-        try:
-            async with asyncio.timeout(agent.time_limit):
-                await self._loop()
-        except TimeoutError as exc:
-            self._end(
-                "budget_exceeded",
-                BudgetExceeded(f"the run's time limit of {agent.time_limit:g}s was reached"),
-                exc,
-            )
-        except BudgetExceeded as exc:
-            self._end("budget_exceeded", exc)
-        except (PlanError, ModelError) as exc:
-            self._end("failed", exc)
-        except asyncio.CancelledError:
-            self._close(status="cancelled", error="the run was cancelled")
-            raise
-        self._close(status="finished", error=None)
-        return result
-
-    def _end(
-        self, status: RunStatus, error: ToolweaveError, cause: BaseException | None = None
-    ) -> None:
-        self._close(status=status, error=str(error))
-        error.result = self.result
-        if cause is not None:
-            raise error from cause
-        raise error
-
-    def _close(self, *, status: RunStatus, error: str | None) -> None:
-        result = self.result
-        result.status, result.error = status, error
-        result.finished_at = time.perf_counter()
-        for record in result.tasks.values():  # calls cut short by the end of the run
-            if not record.state.done:
-                record.state, record.reason = TaskState.SKIPPED, f"not finished: {error}"
-                record.finished_at = result.finished_at
-        self.emit(RunFinished(run_id=result.run_id, result=result))
-
-    async def _loop(self) -> None:
-        agent, result = self.agent, self.result
-        reason: str | None = None
-        previous: PlanShape | None = None
-        for index in range(agent.max_replans + 1):
-            plan = PlanRecord(index, reason=reason)
-            result.plans.append(plan)
-            if index:
-                assert reason is not None
-                self.emit(Replanned(run_id=result.run_id, index=index, reason=reason))
-            query = result.request if reason is None else f"{result.request} {reason}"
-            tools, hits = agent.offered_tools(query)
-            if hits:
-                self.emit(ToolsRetrieved(run_id=result.run_id, query=query, hits=tuple(hits)))
-            draft = agent.planner.plan(
-                result.request,
-                tools,
-                history=list(result.tasks.values()),
-                rejected=result.plans[-2].rejected if index else (),
-                replan_reason=reason,
-                known_ids=result.tasks.keys(),
-            )
-            guard = _PlanGuard()
-            outcome = await execute(
-                self._guarded(plan, draft, previous, guard),
-                agent.tools,
-                executor=agent.executor,
-                max_concurrency=agent.max_concurrency,
-                on_event=self.emit,
-                values={
-                    tid: r.value
-                    for tid, r in result.tasks.items()
-                    if r.state is TaskState.SUCCEEDED
-                },
-                run_id=result.run_id,
-            )
-            self._check_tokens()
-            if isinstance(outcome.stream_error, ModelError) and not draft.tasks:
-                raise outcome.stream_error
-            if outcome.stream_error is not None:
-                plan.rejected.append(PlanError(f"the plan was cut short: {outcome.stream_error}"))
-            if guard.repeated:
-                raise PlanError(
-                    "the new plan repeats the previous one; giving up instead of looping"
-                )
-            if guard.over_budget:
-                raise BudgetExceeded(f"the plan has more than {agent.max_tasks} tasks")
-            if agent.skip_join and outcome.ok and draft.tasks:
-                result.answer = render_text(result.tasks[draft.tasks[-1].id].value)
-                return
-            reply = await agent.joiner.decide(
-                result.request,
-                list(result.tasks.values()),
-                plan.rejected,
-                must_finish=index == agent.max_replans,
-            )
-            result.calls.append(
-                ModelCall(
-                    "joiner", reply.usage, reply.started_at, reply.finished_at, text=reply.text
-                )
-            )
-            result.thought = reply.decision.thought
-            self.emit(
-                JoinDecided(
-                    run_id=result.run_id,
-                    decision=reply.decision,
-                    usage=reply.usage,
-                    duration=reply.finished_at - reply.started_at,
-                )
-            )
-            self._check_tokens()
-            if isinstance(reply.decision, Finish):
-                result.answer = reply.decision.answer
-                return
-            reason = reply.decision.reason
-            previous = PlanShape.of(draft.tasks)
-        raise BudgetExceeded(
-            f"the joiner asked for another plan after {agent.max_replans} replan(s): {reason}"
-        )
-
-    def _record_plan(self, plan: PlanRecord, draft: PlanDraft) -> None:
-        result = self.result
-        plan.text = draft.text
-        plan.task_ids = [t.id for t in draft.tasks]
-        plan.rejected = list(draft.rejected)
-        finished = draft.finished_at or time.perf_counter()
-        result.calls.append(
-            ModelCall(
-                "planner", draft.usage, draft.started_at, finished, draft.first_token_at, draft.text
-            )
-        )
-        self.emit(
-            PlanFinished(
-                run_id=result.run_id,
-                index=plan.index,
-                text=plan.text,
-                task_ids=tuple(plan.task_ids),
-                rejected=len(plan.rejected),
-                usage=draft.usage,
-                duration=finished - draft.started_at,
-            )
-        )
-
-    def _check_tokens(self) -> None:
-        limit = self.agent.max_tokens
-        if limit is not None and self.result.usage.total_tokens > limit:
-            raise BudgetExceeded(
-                f"the run used {self.result.usage.total_tokens} tokens, over its limit of {limit}"
-            )
-
-    async def _guarded(
-        self, plan: PlanRecord, draft: PlanDraft, previous: PlanShape | None, guard: _PlanGuard
-    ) -> AsyncIterator[PlanItem]:
-        """The plan's items, with two checks on the way to the fetcher.
-
-        A task beyond `max_tasks` ends the plan. Tasks that repeat the previous plan
-        call for call are held back: if the whole plan turns out a repeat, none of it
-        runs; at the first difference, the held tasks go out. When the model's stream
-        ends, the plan is recorded (and `PlanFinished` emitted) while its tasks run.
-        """
-        held: list[PlanTask] = []
-        shape = PlanShape()
-        matching = previous is not None and len(previous) > 0
-        count = 0
-        try:
-            async for item in draft:
-                if isinstance(item, PlanTask):
-                    count += 1
-                    if count > self.agent.max_tasks:
-                        guard.over_budget = True
-                        break
-                    shape.add(item)
-                if matching:
-                    assert previous is not None
-                    if isinstance(item, PlanTask) and shape.matches_prefix(previous):
-                        held.append(item)
-                        continue
-                    matching = False
-                    for task in held:
-                        yield task
-                    held.clear()
-                yield item
-        finally:
-            await draft.aclose()
-            self._record_plan(plan, draft)
-        if matching and held and len(held) == len(previous or ()):
-            guard.repeated = True
-            return
-        for task in held:
-            yield task
