@@ -24,6 +24,7 @@ from toolweave.models._weights import default_model_path
 __all__ = ["LocalModel"]
 
 _END = object()
+_OWN_ERRORS = (UserError, ModelError)
 
 
 class LocalModel:
@@ -94,7 +95,7 @@ class LocalModel:
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load {path}: {exc}") from exc
         if self.cache_bytes:
-            llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=self.cache_bytes))
+            llm.set_cache(_prefix_cache(llama_cpp, self.cache_bytes))
         self._path, self._llm = path, llm
 
     @asynccontextmanager
@@ -149,6 +150,24 @@ class LocalModel:
                 done.result()
 
 
+def _prefix_cache(llama_cpp: Any, capacity: int) -> Any:
+    """llama-cpp-python's RAM prompt cache, with each state's logits cut to one row.
+
+    A saved state carries a copy of the logits buffer (batch x vocabulary: about 300 MB
+    for Qwen's 152k-token vocabulary) that the cache does not count against its
+    capacity, so the stock cache grows without bound. Loading a state re-evaluates the
+    prompt's last token anyway, so one row is enough; the cache then stays within
+    `capacity` (the KV data it does count).
+    """
+
+    class PrefixCache(llama_cpp.LlamaRAMCache):  # type: ignore[misc]
+        def __setitem__(self, key: Any, value: Any) -> None:
+            value.scores = value.scores[-1:].copy()
+            super().__setitem__(key, value)
+
+    return PrefixCache(capacity_bytes=capacity)
+
+
 async def _drain(
     queue: asyncio.Queue[object], response: ModelStream, name: str
 ) -> AsyncGenerator[str, None]:
@@ -157,10 +176,7 @@ async def _drain(
             yield item
         elif isinstance(item, Usage):
             response.usage = item
-        elif isinstance(item, ToolweaveErrors):
+        elif isinstance(item, _OWN_ERRORS):
             raise item
         elif isinstance(item, Exception):
             raise ModelError(f"{name}: {type(item).__name__}: {item}") from item
-
-
-ToolweaveErrors = (UserError, ModelError)
