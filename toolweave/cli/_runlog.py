@@ -113,31 +113,5 @@ class RunLog:
 
 
 def _row(row: tuple[Any, ...]) -> LoggedRun:
-    (
-        run_id,
-        created,
-        model,
-        request,
-        status,
-        answer,
-        wall,
-        prompt,
-        completion,
-        tasks,
-        plans,
-        data,
-    ) = row
-    return LoggedRun(
-        run_id,
-        created,
-        model,
-        request,
-        status,
-        answer,
-        wall,
-        prompt,
-        completion,
-        tasks,
-        plans,
-        json.loads(data),
-    )
+    *columns, data = row  # the result JSON is the last column
+    return LoggedRun(*columns, result=json.loads(data))  # type: ignore[misc]

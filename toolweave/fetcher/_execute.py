@@ -111,20 +111,15 @@ async def execute(
     """
     if max_concurrency is not None and max_concurrency < 1:
         raise UserError("max_concurrency must be >= 1")
-    own = executor is None
-    driver = _Driver(
-        as_registry(tools),
-        executor if executor is not None else LocalExecutor(),
-        max_concurrency,
-        on_event,
-        values,
-        run_id,
-    )
+    own: LocalExecutor | None = None
+    if executor is None:
+        executor = own = LocalExecutor()
+    driver = _Driver(as_registry(tools), executor, max_concurrency, on_event, values, run_id)
     try:
         return await driver.run(tasks)
     finally:
-        if own:
-            driver.executor.close()  # type: ignore[attr-defined]
+        if own is not None:
+            own.close()
 
 
 class _Driver:

@@ -120,17 +120,14 @@ class OpenAIModel:
             async for attempt in retrying:
                 with attempt:
                     return await self._client.chat.completions.create(**kwargs)
-        except openai.APIStatusError as exc:
-            attempts = retrying.statistics.get("attempt_number", 1)
-            raise ModelError(
-                f"{self.name}: HTTP {exc.status_code} from {self.base_url} "
-                f"after {attempts} attempt(s): {_short(exc.message)}"
-            ) from exc
         except openai.OpenAIError as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
+            if isinstance(exc, openai.APIStatusError):
+                what, detail = f"HTTP {exc.status_code} from", exc.message
+            else:
+                what, detail = f"{type(exc).__name__} talking to", str(exc)
             raise ModelError(
-                f"{self.name}: {type(exc).__name__} talking to {self.base_url} "
-                f"after {attempts} attempt(s): {_short(str(exc))}"
+                f"{self.name}: {what} {self.base_url} after {attempts} attempt(s): {_short(detail)}"
             ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
