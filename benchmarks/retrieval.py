@@ -18,6 +18,7 @@ import asyncio
 import random
 import resource
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,12 +84,18 @@ def scale_run(n: int, embedder: Embedder) -> None:
         retriever.search(query, 5)
         latencies.append((time.perf_counter() - t0) * 1000)
     latencies.sort()
+    with tempfile.TemporaryDirectory() as directory:
+        retriever.save(directory)
+        start = time.perf_counter()
+        Retriever(tools, embedder=embedder, path=directory)
+        reload = time.perf_counter() - start
     hnsw_from = retriever._vectors.hnsw_threshold
     print(
         f"scale: {n} tools, build {build:.1f}s (+{first:.1f}s HNSW graph on first query), "
         f"memory +{grown:.0f} MB, query p50 "
         f"{statistics.median(latencies):.2f} ms, p95 {latencies[int(0.95 * 299)]:.2f} ms "
-        f"(embedding included; dense search {'HNSW' if n >= hnsw_from else 'exact'})"
+        f"(embedding included; dense search {'HNSW' if n >= hnsw_from else 'exact'}); "
+        f"reload from disk {reload:.2f}s"
     )
 
 
