@@ -292,3 +292,19 @@ def test_agent_misuse() -> None:
         Agent("nonsense", TOOLS)
     assert Agent(ScriptedModel([PLAN, "Action: Finish(s)"]), TOOLS).run_sync("q").answer == "s"
     assert isinstance(Tool, type)
+
+
+async def test_ask_user_tool_answers_from_the_callback() -> None:
+    asked: list[str] = []
+
+    async def answer(question: str) -> str:
+        asked.append(question)
+        return "France"
+
+    plan = '1. ask_user(question="Which country?")\n2. population(country=$1)\njoin()\n'
+    model = ScriptedModel([plan, "Action: Finish(68 million)"])
+    result = await Agent(model, TOOLS, ask_user=answer).run("how many people live there?")
+    assert asked == ["Which country?"]
+    assert result.tasks[2].value == 68
+    assert "ask_user(question: str)" in model.calls[0][0]["content"]
+    assert "ask_user" not in Agent(ScriptedModel(), TOOLS).tools  # offered only with a callback

@@ -231,7 +231,7 @@ async def test_agent_retrieves_before_planning_and_again_on_replan() -> None:
             "Action: Finish(done)",
         ]
     )
-    agent = Agent(model, registry, top_k=3)
+    agent = Agent(model, registry, top_k=3, ask_user=lambda question: "Oslo")
     events: list[Event] = []
     async with agent.stream("What is the weather forecast in Oslo?") as stream:
         events = [e async for e in stream]
@@ -242,7 +242,8 @@ async def test_agent_retrieves_before_planning_and_again_on_replan() -> None:
     assert "find_hotel" in [h.tool.name for h in retrieved[1].hits]
     first_prompt = model.calls[0][0]["content"]
     assert "get_weather(city: str = None)" in first_prompt
-    assert first_prompt.count("unrelated_") <= 2  # 3 tools offered, not 42
+    assert first_prompt.count("unrelated_") <= 2  # 3 tools offered, not 42...
+    assert "ask_user(question: str)" in first_prompt  # ...and asking the user, always
     assert calls == ["get_weather", "find_hotel"]
 
 

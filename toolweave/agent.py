@@ -193,13 +193,12 @@ class Agent:
         skip most of the prompt on the first real request. Costs one short call each.
         """
         settings = ModelSettings(max_tokens=1)
-        for model, messages in (
-            (
-                self.planner.model,
-                planner_messages("", list(self.tools), examples=self.planner.examples),
-            ),
-            (self.joiner.model, joiner_messages("", [])),
-        ):
+        prompts = [(self.joiner.model, joiner_messages("", []))]
+        if self.retriever is None:  # with retrieval, the planner's tool list varies
+            tools = list(self.tools)
+            messages = planner_messages("", tools, examples=self.planner.examples)
+            prompts.insert(0, (self.planner.model, messages))
+        for model, messages in prompts:
             async with model.stream(messages, settings) as response:
                 async for _ in response:
                     pass
@@ -217,7 +216,11 @@ class Agent:
         if retriever is None:
             return list(self.tools), []
         hits = retriever.search(query, self.top_k)
-        return [hit.tool for hit in hits], hits
+        offered = [hit.tool for hit in hits]
+        ask = self.tools.get("ask_user")
+        if ask is not None and ask not in offered:  # asking the user is always an option
+            offered.append(ask)
+        return offered, hits
 
     def close(self) -> None:
         """Release the default executor's worker threads."""
