@@ -54,6 +54,7 @@ EXPECTED = {
     toolweave.fetcher: ["PlanOutcome", "Scheduler", "TaskResult", "TaskState", "execute"],
     toolweave.executor: ["Approver", "Executor", "LocalExecutor", "is_transient"],
     toolweave.tools: [
+        "Decomposition",
         "Embedder",
         "HashingEmbedder",
         "JsonSchema",
@@ -65,6 +66,7 @@ EXPECTED = {
         "ToolRegistry",
         "WordLlamaEmbedder",
         "decompose",
+        "decompose_with_model",
         "default_embedder",
         "split_name",
         "tool",

@@ -8,7 +8,7 @@ import pytest
 
 from toolweave import Agent, Tool, ToolRegistry
 from toolweave.events import Event, ToolsRetrieved
-from toolweave.models.testing import ScriptedModel
+from toolweave.models.testing import FunctionModel, ScriptedModel
 from toolweave.tools import (
     HashingEmbedder,
     Retriever,
@@ -231,7 +231,7 @@ async def test_agent_retrieves_before_planning_and_again_on_replan() -> None:
             "Action: Finish(done)",
         ]
     )
-    agent = Agent(model, registry, top_k=3, ask_user=lambda question: "Oslo")
+    agent = Agent(model, registry, top_k=3, ask_user=lambda question: "Oslo", decompose=False)
     events: list[Event] = []
     async with agent.stream("What is the weather forecast in Oslo?") as stream:
         events = [e async for e in stream]
@@ -253,3 +253,24 @@ def test_scale_smoke() -> None:
     retriever = Retriever(many, embedder=WordLlamaEmbedder())
     assert time.perf_counter() - start < 30
     assert retriever.search("task 1234", 1)[0].tool.name == "tool_1234"
+
+
+async def test_model_decomposition_splits_the_query_before_retrieval() -> None:
+    def respond(messages: list, settings: object) -> str:  # type: ignore[type-arg]
+        prompt = messages[-1]["content"]
+        if prompt.startswith("List the separate things"):
+            return "1. weather forecast for Oslo\n2. reserve a hotel room in Oslo\n"
+        if "Tools:" in messages[0]["content"]:
+            return '1. get_weather_forecast(city="Oslo")\njoin()\n'
+        return "Action: Finish(ok)"
+
+    many = [described(f"garden_{i}", f"Gardening tip number {i}.") for i in range(40)]
+    agent = Agent(FunctionModel(respond), [*TOOLS, *many], top_k=3)
+    result = await agent.run("I'm going to Oslo: what's it like there, and where do I sleep?")
+    offered = [h.tool.name for h in (await agent.offered_tools("x"))[1]]
+    assert len(offered) == 3
+    assert [c.role for c in result.calls] == ["decomposer", "planner", "joiner"]
+    assert result.calls[0].text == "weather forecast for Oslo\nreserve a hotel room in Oslo"
+    planner_prompt = agent.model.calls[1][0]["content"]  # type: ignore[attr-defined]
+    assert "get_weather_forecast(" in planner_prompt
+    assert "book_hotel(" in planner_prompt

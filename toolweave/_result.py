@@ -18,7 +18,7 @@ __all__ = ["ModelCall", "PlanRecord", "RunResult"]
 class ModelCall:
     """One model call of a run: who made it, what it cost, how long it took."""
 
-    role: Literal["planner", "joiner"]
+    role: Literal["planner", "joiner", "decomposer"]
     usage: Usage
     started_at: float
     finished_at: float

@@ -134,7 +134,18 @@ class Run:
                 assert reason is not None
                 self.emit(Replanned(run_id=result.run_id, index=index, reason=reason))
             query = result.request if reason is None else f"{result.request} {reason}"
-            tools, hits = agent.offered_tools(query)
+            tools, hits, split = await agent.offered_tools(query)
+            if split is not None:
+                now = time.perf_counter()
+                result.calls.append(
+                    ModelCall(
+                        "decomposer",
+                        split.usage,
+                        now - split.seconds,
+                        now,
+                        text="\n".join(split.parts),
+                    )
+                )
             if hits:
                 self.emit(ToolsRetrieved(run_id=result.run_id, query=query, hits=tuple(hits)))
             draft = agent.planner.plan(

@@ -23,6 +23,7 @@ from toolweave.models import Model, ModelSettings, resolve_model
 from toolweave.planner import Joiner, Planner, joiner_messages, planner_messages
 from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
 from toolweave.tools._registry import as_registry
+from toolweave.tools._retriever import Decomposition, decompose_with_model
 
 __all__ = ["Agent", "AskUser", "RunEvents", "ask_user_tool"]
 
@@ -78,6 +79,8 @@ class Agent:
             tools. On a replan the joiner's reason joins the query.
         top_k: How many tools the retriever offers the planner.
         retrieve_above: Build a retriever when there are more tools than this.
+        decompose: Before retrieving, have the model split the request into its
+            intents (one short extra call); otherwise a cheap heuristic splits it.
 
     Example:
         ```python
@@ -106,6 +109,7 @@ class Agent:
         retriever: Retriever | None = None,
         top_k: int = 8,
         retrieve_above: int = 30,
+        decompose: bool = True,
     ) -> None:
         if max_replans < 0 or max_tasks < 1:
             raise UserError("max_replans must be >= 0 and max_tasks >= 1")
@@ -128,6 +132,7 @@ class Agent:
         self._retriever = retriever
         self.top_k = top_k
         self.retrieve_above = retrieve_above
+        self.decompose = decompose
 
     async def run(self, request: str) -> RunResult:
         """Answer `request`.
@@ -210,17 +215,23 @@ class Agent:
             self._retriever = Retriever(self.tools)
         return self._retriever
 
-    def offered_tools(self, query: str) -> tuple[list[Tool], list[ScoredTool]]:
-        """The tools the planner sees for `query`: all, or the retriever's top k."""
+    async def offered_tools(
+        self, query: str
+    ) -> tuple[list[Tool], list[ScoredTool], Decomposition | None]:
+        """The tools the planner sees for `query`: all, or the retriever's top k.
+
+        With `decompose` on, the model first splits the query into its intents.
+        """
         retriever = self.retriever
         if retriever is None:
-            return list(self.tools), []
-        hits = retriever.search(query, self.top_k)
+            return list(self.tools), [], None
+        split = await decompose_with_model(self.model, query) if self.decompose else None
+        hits = retriever.search(query, self.top_k, parts=split.parts if split else None)
         offered = [hit.tool for hit in hits]
         ask = self.tools.get("ask_user")
         if ask is not None and ask not in offered:  # asking the user is always an option
             offered.append(ask)
-        return offered, hits
+        return offered, hits, split
 
     def close(self) -> None:
         """Release the default executor's worker threads."""

@@ -8,12 +8,19 @@ from toolweave.tools._embedders import (
     default_embedder,
 )
 from toolweave.tools._registry import ToolRegistry
-from toolweave.tools._retriever import Retriever, ScoredTool, decompose
+from toolweave.tools._retriever import (
+    Decomposition,
+    Retriever,
+    ScoredTool,
+    decompose,
+    decompose_with_model,
+)
 from toolweave.tools._schema import JsonSchema
 from toolweave.tools._text import split_name, tool_document
 from toolweave.tools._tool import Tool, ToolFunction, tool
 
 __all__ = [
+    "Decomposition",
     "Embedder",
     "HashingEmbedder",
     "JsonSchema",
@@ -25,6 +32,7 @@ __all__ = [
     "ToolRegistry",
     "WordLlamaEmbedder",
     "decompose",
+    "decompose_with_model",
     "default_embedder",
     "split_name",
     "tool",

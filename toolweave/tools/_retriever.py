@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from toolweave.errors import UserError
+from toolweave.models import Message, Model, ModelSettings, Usage
 from toolweave.tools._bm25 import BM25Index
 from toolweave.tools._embedders import Embedder, default_embedder
 from toolweave.tools._registry import ToolRegistry
@@ -26,7 +28,7 @@ from toolweave.tools._text import tokenize, tool_document, tool_fingerprint
 from toolweave.tools._tool import Tool
 from toolweave.tools._vectors import VectorIndex
 
-__all__ = ["Mode", "Retriever", "ScoredTool", "decompose"]
+__all__ = ["Decomposition", "Mode", "Retriever", "ScoredTool", "decompose", "decompose_with_model"]
 
 Mode = Literal["hybrid", "bm25", "dense"]
 _FORMAT = 1
@@ -74,6 +76,42 @@ def decompose(query: str, *, min_words: int = 3) -> list[str]:
         else:
             merged.append(part)
     return merged if len(merged) > 1 else [query]
+
+
+_DECOMPOSE = """\
+List the separate things this request asks for, one per line, each as a short request
+that stands on its own. If it asks for one thing, write it once. Write only the lines.
+
+Request: {query}"""
+_BULLET = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Decomposition:
+    """A request split into its intents by a model, with the call's cost."""
+
+    parts: list[str]
+    usage: Usage
+    seconds: float
+
+
+async def decompose_with_model(model: Model, query: str, *, limit: int = 5) -> Decomposition:
+    """Split a request into its intents with a model (Toolshed's query decomposition).
+
+    Falls back to the whole query when the reply holds nothing usable.
+    """
+    settings = ModelSettings(max_tokens=40 * limit, temperature=0.0)
+    messages: list[Message] = [{"role": "user", "content": _DECOMPOSE.format(query=query)}]
+    start = time.perf_counter()
+    async with model.stream(messages, settings) as reply:
+        async for _ in reply:
+            pass
+    parts: list[str] = []
+    for line in reply.text.splitlines():
+        text = _BULLET.sub("", line).strip().strip('"')
+        if len(text.split()) >= 2 and text not in parts:
+            parts.append(text)
+    return Decomposition(parts[:limit] or [query], reply.usage, time.perf_counter() - start)
 
 
 class Retriever:
@@ -217,7 +255,13 @@ class Retriever:
     # -- search ---------------------------------------------------------------------
 
     def search(
-        self, query: str, k: int = 5, *, mode: Mode = "hybrid", split: bool = True
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        mode: Mode = "hybrid",
+        split: bool = True,
+        parts: Sequence[str] | None = None,
     ) -> list[ScoredTool]:
         """The `k` tools that best serve `query`.
 
@@ -225,15 +269,26 @@ class Retriever:
             query: The request, possibly with several intents.
             k: How many tools.
             mode: ``hybrid`` (fused), or one side alone: ``bm25``, ``dense``.
-            split: Decompose multi-intent queries and merge per-intent results.
+            split: Decompose multi-intent queries (cheaply, see `decompose`) and merge
+                the per-intent results.
+            parts: The query's intents, if already known (`asearch` asks a model).
         """
         if not self._slot or k <= 0:
             return []
-        queries = decompose(query) if split else [query]
+        queries = list(parts) if parts else decompose(query) if split else [query]
         if len(queries) == 1:
             return self._rank(query, k, mode)
         rankings = [self._rank(q, k, mode) for q in [query, *queries]]
         return _merge(rankings, k)
+
+    async def asearch(
+        self, query: str, k: int = 5, *, model: Model | None = None, mode: Mode = "hybrid"
+    ) -> list[ScoredTool]:
+        """`search`, with the query split into its intents by `model` when one is given."""
+        if model is None:
+            return self.search(query, k, mode=mode)
+        split = await decompose_with_model(model, query)
+        return self.search(query, k, mode=mode, parts=split.parts)
 
     def _rank(self, query: str, k: int, mode: Mode) -> list[ScoredTool]:
         depth = max(self.candidates, k)
@@ -345,9 +400,10 @@ def _top(scores: np.ndarray, k: int, *, positive: bool) -> np.ndarray:
 
 
 def _merge(rankings: Sequence[list[ScoredTool]], k: int) -> list[ScoredTool]:
-    """Round-robin over the rankings (the whole query's first).
+    """Round-robin over the rankings, the whole query's first.
 
-    Each intent keeps its best tools; duplicates keep their first, best place.
+    Each intent keeps its best tools; duplicates keep their first, best place. The
+    whole query goes first because it ranks better at 1 than any single intent.
     """
     out: list[ScoredTool] = []
     seen: set[str] = set()
