@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from toolweave.evals.retrieval import evaluate, retrieval_sets
+from toolweave.evals.retrieval import RetrievalCase, evaluate, retrieval_sets
 from toolweave.tools import Embedder, MiniLMEmbedder, Retriever, Tool, WordLlamaEmbedder
 
 CACHE = Path(__file__).resolve().parents[1] / "evals" / "cache"
@@ -47,6 +47,25 @@ def examples_for(set_name: str, tools: list[Tool], write: bool) -> dict[str, lis
     if not cache.is_file():
         return {}
     return ExampleWriter(None, cache).cached(tools)
+
+
+def llm_parts(cases: list[RetrievalCase]) -> dict[str, list[str]]:
+    """Each query split into its intents by the local model (timed, printed)."""
+    from toolweave.models import LocalModel
+    from toolweave.tools import decompose_with_model
+
+    model = LocalModel()
+
+    async def split_all() -> dict[str, list[str]]:
+        out, seconds = {}, []
+        for case in cases:
+            split = await decompose_with_model(model, case.query)
+            out[case.query] = split.parts
+            seconds.append(split.seconds)
+        print(f"  model decomposition: {statistics.median(seconds):.2f} s a query (p50)")
+        return out
+
+    return asyncio.run(split_all())
 
 
 def scale_run(n: int, embedder: Embedder) -> None:
@@ -106,6 +125,9 @@ def main() -> None:
     parser.add_argument("--examples", action="store_true")
     parser.add_argument("--write-examples", action="store_true")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument(
+        "--llm-decompose", action="store_true", help="split queries with the local model"
+    )
     parser.add_argument("--scale", type=int, default=0)
     args = parser.parse_args()
     embedder: Embedder = WordLlamaEmbedder() if args.embedder == "wordllama" else MiniLMEmbedder()
@@ -131,7 +153,8 @@ def main() -> None:
         build = time.perf_counter() - start
         cases = spec.cases()
         cases = cases[:: max(1, len(cases) // args.limit)][: args.limit] if args.limit else cases
-        for report in evaluate(retriever, cases, set_name=name, build_s=build):
+        parts = llm_parts(cases) if args.llm_decompose else None
+        for report in evaluate(retriever, cases, set_name=name, build_s=build, parts=parts):
             r = report.row()
             print(
                 f"{name:<16}{report.mode:<8}{report.queries:>8}{r['recall@1']:>6}{r['recall@5']:>6}"

@@ -11,7 +11,7 @@ import csv
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from toolweave.evals.registries import (
@@ -129,8 +129,13 @@ def evaluate(
     modes: Iterable[Mode] = ("bm25", "dense", "hybrid"),
     ks: Sequence[int] = (1, 5, 10),
     build_s: float = 0.0,
+    parts: Mapping[str, Sequence[str]] | None = None,
 ) -> list[RetrievalReport]:
-    """Run every case through each mode of `retriever` and average the metrics."""
+    """Run every case through each mode of `retriever` and average the metrics.
+
+    `parts` gives, by query, its intents as a model split them (see
+    `decompose_with_model`); without it the retriever splits queries itself.
+    """
     reports = []
     depth = max(ks)
     for mode in modes:
@@ -139,7 +144,9 @@ def evaluate(
         latencies = []
         for case in cases:
             start = time.perf_counter()
-            found = [s.tool.name for s in retriever.search(case.query, depth, mode=mode)]
+            split = parts.get(case.query) if parts else None
+            ranked = retriever.search(case.query, depth, mode=mode, parts=split)
+            found = [s.tool.name for s in ranked]
             latencies.append((time.perf_counter() - start) * 1000)
             for k in ks:
                 hits[k] += len(case.gold.intersection(found[:k])) / len(case.gold)
