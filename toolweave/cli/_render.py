@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markdown import Markdown
@@ -25,6 +26,7 @@ from toolweave.events import (
     TaskSucceeded,
 )
 from toolweave.fetcher import TaskState
+from toolweave.plan import PlanTask
 from toolweave.planner import Finish
 
 __all__ = ["RunView", "parallelism", "summary_line"]
@@ -38,12 +40,23 @@ _STYLE = {
 }
 
 
+@dataclass(slots=True)
+class _Row:
+    """One task as the table shows it."""
+
+    task: PlanTask
+    plan: int
+    state: str = "queued"
+    start: float | None = None
+    seconds: float | None = None
+    detail: object = None
+
+
 class RunView:
     """The state of one run as the terminal shows it; fed with events."""
 
     def __init__(self) -> None:
-        self.rows: dict[int, dict[str, object]] = {}
-        self.plan_of: dict[int, int] = {}
+        self.rows: dict[int, _Row] = {}
         self.headers: list[str] = ["plan 1"]
         self.notes: list[Text] = []
         self.plan_index = 0
@@ -69,18 +82,17 @@ class RunView:
     def _task(self, event: TaskEvent) -> None:
         tid = event.task.id
         if isinstance(event, TaskPlanned):
-            self.plan_of[tid] = self.plan_index
-            self.rows[tid] = {"task": event.task, "state": "queued", "time": None, "start": None}
+            self.rows[tid] = _Row(event.task, self.plan_index)
             return
         row = self.rows[tid]
         if isinstance(event, TaskStarted):
-            row["state"], row["start"] = "running", event.at
+            row.state, row.start = "running", event.at
         elif isinstance(event, TaskSucceeded):
-            row["state"], row["time"], row["detail"] = "done", event.duration, event.value
+            row.state, row.seconds, row.detail = "done", event.duration, event.value
         elif isinstance(event, TaskFailed):
-            row["state"], row["time"], row["detail"] = "failed", event.duration, event.error.message
+            row.state, row.seconds, row.detail = "failed", event.duration, event.error.message
         elif isinstance(event, TaskSkipped):
-            row["state"], row["detail"] = "skipped", event.reason
+            row.state, row.detail = "skipped", event.reason
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield self.render(options.max_width)
@@ -100,22 +112,19 @@ class RunView:
         now = time.perf_counter()
         current_plan = -1
         for tid, row in self.rows.items():
-            if self.plan_of.get(tid, 0) != current_plan:
-                current_plan = self.plan_of.get(tid, 0)
+            if row.plan != current_plan:
+                current_plan = row.plan
                 table.add_row("", Text(self.headers[current_plan], "bold cyan"), "", "", "", "")
-            task = row["task"]
-            state = str(row["state"])
-            seconds = row["time"]
-            if seconds is None and isinstance(row["start"], float):
-                seconds = now - row["start"]
-            deps = ",".join(f"${d}" for d in sorted(task.deps))  # type: ignore[attr-defined]
+            seconds = row.seconds
+            if seconds is None and row.start is not None:
+                seconds = now - row.start
             table.add_row(
                 str(tid),
-                task.call_text(),  # type: ignore[attr-defined]
-                deps,
-                Text(state, _STYLE[state]),
-                f"{seconds:.2f}s" if isinstance(seconds, float) else "",
-                _short(row.get("detail")),
+                row.task.call_text(),
+                ",".join(f"${d}" for d in sorted(row.task.deps)),
+                Text(row.state, _STYLE[row.state]),
+                f"{seconds:.2f}s" if seconds is not None else "",
+                _short(row.detail),
             )
         parts: list[RenderableType] = [table, *self.notes]
         if self.status:

@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from toolweave.evals.registries import (
     _read,
@@ -177,13 +178,13 @@ def _ndcg(found: Sequence[str], gold: frozenset[str]) -> float:
 
 
 def run_set(
-    name: str, *, embedder: Embedder | None = None, limit: int | None = None, **kwargs: object
+    name: str, *, embedder: Embedder | None = None, limit: int | None = None, **kwargs: Any
 ) -> list[RetrievalReport]:
     """Build a retriever for one named set and evaluate it (all modes)."""
     spec = retrieval_sets()[name]
     registry = spec.registry()
     start = time.perf_counter()
-    retriever = Retriever(registry, embedder=embedder, **kwargs)  # type: ignore[arg-type]
+    retriever = Retriever(registry, embedder=embedder, **kwargs)
     build = time.perf_counter() - start
     cases = spec.cases()[:limit] if limit else spec.cases()
     return evaluate(retriever, cases, set_name=name, build_s=build)

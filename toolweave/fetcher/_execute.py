@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from toolweave.errors import PlanError, ToolError, UserError
 from toolweave.events import (
-    Event,
     EventSink,
     PlanRejectedLine,
     TaskFailed,
@@ -251,36 +250,34 @@ class _Driver:
             value = await self.executor.run(tool, args)
         except Exception as exc:
             error = exc if isinstance(exc, ToolError) else _foreign(task, exc)
-            result.finished_at = time.perf_counter()
+            end = result.finished_at = time.perf_counter()
             scheduler.fail(task.id, error)
-            self._report(TaskFailed, task, result, error=error)
+            if self._emit is not None:
+                self._emit(
+                    TaskFailed(
+                        run_id=self.run_id,
+                        task=task,
+                        at=end,
+                        error=error,
+                        duration=end - result.started_at,
+                    )
+                )
         else:
-            result.finished_at = time.perf_counter()
+            end = result.finished_at = time.perf_counter()
             scheduler.succeed(task.id, value)
-            self._report(TaskSucceeded, task, result, value=value)
+            if self._emit is not None:
+                self._emit(
+                    TaskSucceeded(
+                        run_id=self.run_id,
+                        task=task,
+                        at=end,
+                        value=value,
+                        duration=end - result.started_at,
+                    )
+                )
         if self._limit is not None:
             self._running -= 1
         self._dispatch()
-
-    def _report(
-        self,
-        kind: type[TaskSucceeded | TaskFailed],
-        task: PlanTask,
-        result: TaskResult,
-        **data: object,
-    ) -> None:
-        if self._emit is None:
-            return
-        assert result.started_at is not None
-        assert result.finished_at is not None
-        event: Event = kind(
-            run_id=self.run_id,
-            task=task,
-            at=result.finished_at,
-            duration=result.finished_at - result.started_at,
-            **data,  # type: ignore[arg-type]
-        )
-        self._emit(event)
 
 
 def _foreign(task: PlanTask, exc: Exception) -> ToolError:

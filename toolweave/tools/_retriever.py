@@ -332,19 +332,20 @@ class Retriever:
         if target is None:
             raise UserError("Retriever.save needs a path (or a Retriever built with path=)")
         target.mkdir(parents=True, exist_ok=True)
-        live = sorted(self._slot.values())
+        named = sorted(self._slot.items(), key=lambda item: item[1])
+        live = [slot for _, slot in named]
         meta = {
             "format": _FORMAT,
             "embedder": self.embedder.name,
             "dim": self.embedder.dim,
             "entries": [
                 {
-                    "name": self._tools[s].name,  # type: ignore[union-attr]
+                    "name": name,
                     "key": self._keys[s],
                     "doc": self._docs[s],
                     "tokens": " ".join(self._tokens[s]),
                 }
-                for s in live
+                for name, s in named
             ],
         }
         vectors = self._vectors.matrix[live] if live else np.zeros((0, self.embedder.dim))
