@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.local_model, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
-def model() -> LocalModel:
+def model() -> Iterator[LocalModel]:
     try:
         import llama_cpp  # noqa: F401
 
@@ -29,7 +30,9 @@ def model() -> LocalModel:
         if os.environ.get("TOOLWEAVE_REQUIRE_LOCAL_MODEL") == "1":
             pytest.fail(f"the local model is required here but unavailable: {exc}")
         pytest.skip(f"the local model is not installed: {exc}")
-    return LocalModel()
+    local = LocalModel()
+    yield local
+    local.close()
 
 
 def numbers(text: str) -> list[float]:
@@ -43,10 +46,7 @@ def first_plan_calls(result: RunResult) -> list[tuple[str, dict[str, object]]]:
 
 async def run(model: LocalModel, question: str) -> RunResult:
     agent = Agent(model, demo.TOOLS, examples=demo.EXAMPLES, max_replans=1)
-    try:
-        return await agent.run(question)
-    finally:
-        agent.close()
+    return await agent.run(question)  # the module's model stays loaded between tests
 
 
 async def test_parallel_lookups_then_a_sum(model: LocalModel) -> None:

@@ -19,7 +19,7 @@ from toolweave._run import Run
 from toolweave.errors import ToolweaveError, UserError
 from toolweave.events import Event
 from toolweave.executor import Approver, Executor, LocalExecutor
-from toolweave.models import Model, ModelSettings, resolve_model
+from toolweave.models import LocalModel, Model, ModelSettings, resolve_model
 from toolweave.planner import Joiner, Planner, joiner_messages, planner_messages
 from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
 from toolweave.tools._registry import as_registry
@@ -234,9 +234,12 @@ class Agent:
         return offered, hits, split
 
     def close(self) -> None:
-        """Release the default executor's worker threads."""
+        """Release the default executor's worker threads, and a local model's weights."""
         if isinstance(self.executor, LocalExecutor):
             self.executor.close()
+        for model in {id(m): m for m in (self.model, self.joiner.model)}.values():
+            if isinstance(model, LocalModel):
+                model.close()
 
 
 class RunEvents:

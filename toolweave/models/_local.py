@@ -74,6 +74,12 @@ class LocalModel:
         if self._llm is None:
             await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
 
+    def close(self) -> None:
+        """Free the weights and the worker thread (a later call loads them again)."""
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()
+
     def _load(self) -> None:
         if self._llm is not None:
             return
