@@ -39,6 +39,11 @@ def _country(name: str) -> dict[str, Any]:
     return info
 
 
+async def _lookup(country: str, field: str) -> Any:
+    await asyncio.sleep(LATENCY)  # the round trip of the remote API this stands for
+    return _country(country)[field]
+
+
 @tool(read_only=True, timeout=10)
 async def population(country: str) -> int:
     """The number of people living in a country.
@@ -46,8 +51,7 @@ async def population(country: str) -> int:
     Args:
         country: The country's common English name, e.g. "France".
     """
-    await asyncio.sleep(LATENCY)
-    return int(_country(country)["population"])
+    return int(await _lookup(country, "population"))
 
 
 @tool(read_only=True, timeout=10)
@@ -57,8 +61,7 @@ async def area(country: str) -> float:
     Args:
         country: The country's common English name, e.g. "Brazil".
     """
-    await asyncio.sleep(LATENCY)
-    return float(_country(country)["area"])
+    return float(await _lookup(country, "area"))
 
 
 @tool(read_only=True, timeout=10)
@@ -68,8 +71,7 @@ async def capital(country: str) -> str:
     Args:
         country: The country's common English name, e.g. "Japan".
     """
-    await asyncio.sleep(LATENCY)
-    return str(_country(country)["capital"])
+    return str(await _lookup(country, "capital"))
 
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
