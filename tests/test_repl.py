@@ -161,3 +161,35 @@ def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
         ("look up a and b", "finished"),
     ]
     assert (tmp_path / "history").read_text().count("look up a and b") == 1
+
+
+async def test_log_command_lists_and_shows_runs(tmp_path: Path) -> None:
+    import asyncio
+
+    model = ScriptedModel(['1. lookup(key="z")\njoin()\n', "Action: Finish(z found)"])
+    result = await Agent(model, TOOLS).run("find z")
+    RunLog(tmp_path / "runs.sqlite").add(result, "scripted")
+    env = {**os.environ, "TOOLWEAVE_STATE": str(tmp_path), "COLUMNS": "160"}
+
+    async def cli(*args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "toolweave",
+            "log",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out
+        return out.decode()
+
+    listing = await cli()
+    assert result.run_id in listing
+    assert "find z" in listing
+    assert "finished" in listing
+    shown = json.loads(await cli(result.run_id[:8]))
+    assert shown["answer"] == "z found"
+    assert shown["tasks"][0]["call"] == 'lookup(key="z")'
