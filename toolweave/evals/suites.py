@@ -1,0 +1,217 @@
+"""Evaluation suites: cases with gold plans, over registries of simulated tools.
+
+- ``workflowllm``: 50 real Shortcuts workflows over the ShortcutsBench registry, with
+  gold calls and DAG derived from their code.
+- ``autotools``: AutoTools-Eval (the released ToolFlow benchmark), 80 queries in food,
+  music, tmdb, weather, with gold calls and counts (fan-outs up to x37).
+- ``restbench``: RestBench TMDB (100) and Spotify (57), gold API chains.
+- ``parallelqa``, ``movie``, ``hotpotqa``: LLMCompiler's sets; their tools searched
+  live Wikipedia, so offline the plan's structure is scored (the right number of
+  independent searches, a combining step) against a simulated search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from toolweave.evals.metrics import Call
+from toolweave.evals.registries import _read, load_autotools, load_shortcutsbench, safe_name
+from toolweave.evals.workflow import parse_workflow
+from toolweave.tools import Tool, ToolRegistry
+
+__all__ = ["EvalCase", "Suite", "suites"]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalCase:
+    """One task of a suite.
+
+    Attributes:
+        suite: The suite's name.
+        id: Unique within the suite.
+        query: The user's request.
+        calls: The gold plan (tool names as in the suite's registry), if known.
+        ordered: Whether the gold plan's dependencies are known (else only its calls).
+        answer: The gold answer, where the set has one.
+        fanout: How many independent lookups the request needs (structure checks).
+        tools: The tools offered for this case (a domain's), or all of the suite's.
+    """
+
+    suite: str
+    id: str
+    query: str
+    calls: tuple[Call, ...] = ()
+    ordered: bool = False
+    answer: str | None = None
+    fanout: int | None = None
+    tools: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    """A named set of cases and the registry their tools come from."""
+
+    name: str
+    description: str
+    registry: Callable[[], ToolRegistry]
+    cases: Callable[[], list[EvalCase]]
+    tags: tuple[str, ...] = field(default=())
+
+
+def _chain(names: list[str]) -> tuple[Call, ...]:
+    return tuple(
+        Call(i, name, {}, frozenset({i - 1}) if i > 1 else frozenset())
+        for i, name in enumerate(names, 1)
+    )
+
+
+def _workflowllm() -> list[EvalCase]:
+    cases = []
+    for number, sample in enumerate(_read("workflowllm/data_samples.json")):
+        plan = parse_workflow(sample["annotated_code"], sample["apis"])
+        calls = tuple(Call(c.id, safe_name(c.tool), c.args, c.deps) for c in plan.calls)
+        cases.append(EvalCase("workflowllm", str(number), sample["query"], calls, ordered=True))
+    return cases
+
+
+def _autotools() -> list[EvalCase]:
+    known = set(load_autotools("food", "music", "tmdb", "weather").names)
+    cases = []
+    for case in _read("autotools/autotool.eval.json"):
+        domain = case["dataset"]
+        names = []
+        for step in case["solution"]:  # ["GET_x", 3] (a call and its count) or "GET_x"
+            api, count = (step[0], int(step[1])) if isinstance(step, list) else (step, 1)
+            names += [safe_name(f"{domain}_{api}")] * count
+        calls = tuple(Call(i, name, {}) for i, name in enumerate(names, 1))
+        # the lists hold a few descriptions instead of endpoint names: offer real tools only
+        offered = {safe_name(f"{domain}_{api}") for api in case["api_list"]} & known
+        case_id = f"{domain}-{case['qid']}"  # qids restart in each domain
+        cases.append(
+            EvalCase("autotools", case_id, case["query"], calls, tools=tuple(sorted(offered)))
+        )
+    return cases
+
+
+def _restbench() -> list[EvalCase]:
+    cases = []
+    for domain in ("tmdb", "spotify"):
+        for number, case in enumerate(_read(f"autotools/{domain}.eval.json")):
+            names = [safe_name(f"{domain}_{api}") for api in case["solution"]]
+            offered = tuple(sorted({safe_name(f"{domain}_{api}") for api in case["api_list"]}))
+            cases.append(
+                EvalCase(
+                    "restbench",
+                    f"{domain}-{number}",
+                    case["query"],
+                    _chain(names),
+                    ordered=True,
+                    tools=offered,
+                )
+            )
+    return cases
+
+
+def search_tools() -> ToolRegistry:
+    """LLMCompiler's two tools: a search (simulated offline) and arithmetic."""
+    return ToolRegistry(
+        [
+            Tool.from_schema(
+                "search",
+                "Search Wikipedia for an entity and return the first paragraph about it.",
+                {
+                    "type": "object",
+                    "properties": {"query": {"type": "string", "description": "An entity."}},
+                    "required": ["query"],
+                },
+            ),
+            Tool.from_schema(
+                "math",
+                "Solve a math problem stated in words or as an expression; "
+                "may refer to earlier results.",
+                {
+                    "type": "object",
+                    "properties": {"problem": {"type": "string", "description": "The problem."}},
+                    "required": ["problem"],
+                },
+            ),
+        ]
+    )
+
+
+def _parallelqa() -> list[EvalCase]:
+    return [
+        EvalCase(
+            "parallelqa",
+            str(c["id"]),
+            c["question"],
+            answer=str(c["answer"]),
+            fanout=int(c["branch"]),
+        )
+        for c in _read("llmcompiler/parallelqa_dataset.json")
+    ]
+
+
+_MOVIES = re.compile(r"similar to (.*?)\s*\nOptions:\s*\n(.*)", re.S)
+
+
+def _movie() -> list[EvalCase]:
+    cases = []
+    for c in _read("llmcompiler/movie_recommendations_formatted.json"):
+        match = _MOVIES.search(c["question"])
+        fanout = None
+        if match:
+            seen = [m for m in match.group(1).split(", ") if m.strip()]
+            options = [o for o in match.group(2).splitlines() if o.strip()]
+            fanout = len(seen) + len(options)
+        cases.append(
+            EvalCase("movie", str(c["id"]), c["question"], answer=c["answer"], fanout=fanout)
+        )
+    return cases
+
+
+def _hotpotqa() -> list[EvalCase]:
+    return [
+        EvalCase("hotpotqa", str(c["id"]), c["question"], answer=str(c["answer"]), fanout=2)
+        for c in _read("llmcompiler/hotpotqa_comparison.json")
+    ]
+
+
+def suites() -> dict[str, Suite]:
+    """Every suite by name."""
+    return {
+        s.name: s
+        for s in (
+            Suite(
+                "workflowllm",
+                "50 real Shortcuts workflows, gold calls and DAG from their code",
+                load_shortcutsbench,
+                _workflowllm,
+                ("shortcutsbench",),
+            ),
+            Suite(
+                "autotools",
+                "AutoTools-Eval (ToolFlow): 80 queries, gold calls with counts",
+                lambda: load_autotools("food", "music", "tmdb", "weather"),
+                _autotools,
+                ("fan-out",),
+            ),
+            Suite(
+                "restbench",
+                "RestBench TMDB and Spotify: gold API chains",
+                lambda: load_autotools("tmdb", "spotify"),
+                _restbench,
+            ),
+            Suite(
+                "parallelqa",
+                "ParallelQA: fan-out 2-5, then math",
+                search_tools,
+                _parallelqa,
+                ("fan-out",),
+            ),
+            Suite("movie", "Movie recommendation: 8 searches", search_tools, _movie, ("fan-out",)),
+            Suite("hotpotqa", "HotpotQA comparison: 2 searches", search_tools, _hotpotqa),
+        )
+    }
