@@ -87,6 +87,23 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--limit", type=int, default=20)
     log.set_defaults(handler=_log)
 
+    evaluate = commands.add_parser("eval", help="run the evaluation suite")
+    evaluate.add_argument("suite", nargs="?", help="a suite name (see --list), or 'all'")
+    evaluate.add_argument("--list", action="store_true", help="list the suites")
+    evaluate.add_argument(
+        "--strategy",
+        action="append",
+        help="llmcompiler, react, parallel-fc, oracle, oracle-drop, oracle-swap, "
+        "oracle-falsedep (repeatable; default: the first three)",
+    )
+    evaluate.add_argument("--model", default="local")
+    evaluate.add_argument("--limit", type=int, default=None, help="a seeded sample of N cases")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--concurrency", type=int, default=1)
+    evaluate.add_argument("--latency", type=float, default=0.3, help="median tool latency, s")
+    evaluate.add_argument("--out", default="eval-results", help="results directory")
+    evaluate.set_defaults(handler=_eval)
+
     demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")
     _agent_options(demo, tools=False)
     demo.add_argument("--question", action="append", help="ask this instead (repeatable)")
@@ -241,6 +258,89 @@ async def _log(args: argparse.Namespace, console: Console) -> int:
         )
     console.print(table)
     return 0
+
+
+async def _eval(args: argparse.Namespace, console: Console) -> int:
+    from rich.progress import Progress
+
+    from toolweave.evals.runner import report, run_eval
+    from toolweave.evals.simulate import Simulation
+    from toolweave.evals.strategies import STRATEGIES
+    from toolweave.evals.suites import suites
+
+    known = suites()
+    if args.list or not args.suite:
+        for name, suite in known.items():
+            console.print(Text(name, "bold"), suite.description)
+        return 0
+    names = list(known) if args.suite == "all" else [args.suite]
+    if unknown := [n for n in names if n not in known]:
+        raise UserError(f"unknown suite {unknown[0]!r}; toolweave eval --list shows them")
+    strategies = args.strategy or ["llmcompiler", "react", "parallel-fc"]
+    if bad := [s for s in strategies if s not in STRATEGIES]:
+        raise UserError(f"unknown strategy {bad[0]!r}; choose from {', '.join(STRATEGIES)}")
+    needs_model = any(not s.startswith("oracle") for s in strategies)
+    model = resolve_model(args.model) if needs_model else None
+    if isinstance(model, LocalModel):
+        with console.status("loading the local model"):
+            await model.load()
+    out = Path(args.out)
+    simulation = Simulation(seed=args.seed, latency=args.latency)
+    with Progress(console=console) as progress:
+        for name in names:
+            bar = progress.add_task(name, total=None)
+
+            def advance(done: int, total: int, bar: Any = bar) -> None:
+                progress.update(bar, completed=done, total=total)
+
+            await run_eval(
+                name,
+                strategies,
+                model,
+                out,
+                limit=args.limit,
+                seed=args.seed,
+                concurrency=args.concurrency,
+                simulation=simulation,
+                progress=advance,
+            )
+    data = report(out)
+    from rich.table import Table
+
+    table = Table(header_style="bold", box=None)
+    for column in (
+        "suite",
+        "strategy",
+        "cases",
+        "api_f1",
+        "edge_f1",
+        "answer",
+        "latency s",
+        "tokens",
+    ):
+        table.add_column(column, justify="left" if column in ("suite", "strategy") else "right")
+    for suite_name, entries in data.items():
+        for strategy, entry in entries.items():
+
+            def mean(key: str, digits: int = 3, entry: dict[str, Any] = entry) -> str:
+                return f"{entry[key]['mean']:.{digits}f}" if key in entry else "-"
+
+            tokens = sum(
+                entry.get(k, {}).get("mean", 0) for k in ("prompt_tokens", "completion_tokens")
+            )
+            table.add_row(
+                suite_name,
+                strategy,
+                str(entry["cases"]),
+                mean("api_f1"),
+                mean("edge_f1"),
+                mean("answer_ok"),
+                mean("latency", 2),
+                f"{tokens:.0f}",
+            )
+    console.print(table)
+    console.print(Text(f"results: {out / 'results.jsonl'} · report: {out / 'report.md'}", "dim"))
+    return 0 if data else 1
 
 
 async def _prepare(agent: Agent, console: Console) -> None:

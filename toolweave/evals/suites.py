@@ -68,11 +68,20 @@ def _chain(names: list[str]) -> tuple[Call, ...]:
 
 
 def _workflowllm() -> list[EvalCase]:
+    registry = load_shortcutsbench()
     cases = []
     for number, sample in enumerate(_read("workflowllm/data_samples.json")):
         plan = parse_workflow(sample["annotated_code"], sample["apis"])
-        calls = tuple(Call(c.id, safe_name(c.tool), c.args, c.deps) for c in plan.calls)
-        cases.append(EvalCase("workflowllm", str(number), sample["query"], calls, ordered=True))
+        calls = []
+        for c in plan.calls:
+            name = safe_name(c.tool)
+            known = registry.get(name)
+            params = set(known.parameter_names) if known else set()
+            args = {k: v for k, v in c.args.items() if k in params}  # the API's own arguments
+            calls.append(Call(c.id, name, args, c.deps))
+        cases.append(
+            EvalCase("workflowllm", str(number), sample["query"], tuple(calls), ordered=True)
+        )
     return cases
 
 

@@ -70,6 +70,35 @@ class WorkflowPlan:
         return {(d, c.id) for c in self.calls for d in c.deps}
 
 
+_KWARG = re.compile(
+    r"(\w+)\s*=\s*(?P<value>'''(?P<triple>.*?)'''|\"(?P<double>[^\"\n]*)\"|'(?P<single>[^'\n]*)'"
+    r"|(?P<boolean>True|False)|(?P<number>-?\d+(?:\.\d+)?))(?=\s*[,)])",
+    re.S,
+)
+
+
+def _literal_args(expression: str) -> dict[str, object]:
+    """The call's keyword arguments given as plain literals (no variables, no f-strings)."""
+    args: dict[str, object] = {}
+    for match in _KWARG.finditer(expression):
+        name, start = match.group(1), match.start("value")
+        if expression[start - 1 : start] in ("f", "F"):  # an f-string: not a literal
+            continue
+        if match.group("boolean") is not None:
+            args[name] = match.group("boolean") == "True"
+        elif (number := match.group("number")) is not None:
+            args[name] = float(number) if "." in number else int(number)
+        else:
+            text = next(
+                t
+                for t in (match.group("triple"), match.group("double"), match.group("single"))
+                if t is not None
+            )
+            if "{" not in text:
+                args[name] = text
+    return args
+
+
 def _side_effect(api: str) -> bool:
     last = api.rsplit(".", 1)[-1].lower()
     return any(word in last for word in SIDE_EFFECT_WORDS)
@@ -124,7 +153,8 @@ def parse_workflow(code: str, apis: Sequence[str]) -> WorkflowPlan:
                 if last_effect is not None:
                     deps.add(last_effect)
                 last_effect = len(calls) + 1
-            call = Call(len(calls) + 1, api, {}, frozenset(deps))
+            args = _literal_args(expression) if len(found) == 1 else {}
+            call = Call(len(calls) + 1, api, args, frozenset(deps))
             calls.append(call)
             made.add(call.id)
             inner = call.id

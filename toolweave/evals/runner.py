@@ -1,0 +1,284 @@
+"""Run strategies over suites, score each case, append results, resume, report.
+
+Results go to ``DIR/results.jsonl``, one line per (suite, strategy, case), written as
+each case finishes: an interrupted run resumes where it stopped. ``report()`` turns them
+into ``report.json`` (per suite and strategy; API-selection F1 under ``api_f1``),
+``report.md`` (with the llmcompiler / react / parallel-fc comparison) and two SVG plots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from toolweave.evals.metrics import (
+    api_scores,
+    argument_accuracy,
+    dag_edge_scores,
+    match_calls,
+    mean_ci,
+)
+from toolweave.evals.simulate import Simulation, simulate
+from toolweave.evals.strategies import Trace, run_strategy
+from toolweave.evals.suites import EvalCase, suites
+from toolweave.models import Model
+from toolweave.tools import Retriever, ToolRegistry
+
+__all__ = ["report", "run_eval", "sample_cases", "score"]
+
+METRICS = (
+    "api_f1",
+    "api_precision",
+    "api_recall",
+    "exact",
+    "arg_acc",
+    "edge_f1",
+    "fanout_ok",
+    "answer_ok",
+)
+COSTS = ("latency", "llm_calls", "prompt_tokens", "completion_tokens", "replans", "tool_calls")
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
+
+def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
+    """One case's metrics and costs (metrics that do not apply are left out)."""
+    row: dict[str, Any] = {
+        "latency": round(trace.wall, 4),
+        "llm_calls": trace.llm_calls,
+        "prompt_tokens": trace.usage.prompt_tokens,
+        "completion_tokens": trace.usage.completion_tokens,
+        "replans": trace.replans,
+        "tool_calls": len(trace.calls),
+    }
+    if case.calls:
+        api = api_scores([c.tool for c in trace.calls], [c.tool for c in case.calls])
+        row |= {"api_precision": api.precision, "api_recall": api.recall, "api_f1": api.f1}
+        row["exact"] = float(
+            Counter(c.tool for c in trace.calls) == Counter(c.tool for c in case.calls)
+        )
+    with_args = [c for c in case.calls if c.args]
+    if with_args:
+        pairs = {gold: pred for pred, gold in match_calls(trace.calls, list(case.calls)).items()}
+        made = {c.id: c for c in trace.calls}
+        row["arg_acc"] = sum(
+            argument_accuracy(made[pairs[c.id]].args, c.args) if c.id in pairs else 0.0
+            for c in with_args
+        ) / len(with_args)
+    if case.ordered and any(c.deps for c in case.calls):
+        row["edge_f1"] = dag_edge_scores(trace.calls, list(case.calls)).f1
+    if case.fanout is not None:
+        independent = [c for c in trace.calls if c.tool == "search" and not c.deps]
+        row["fanout_ok"] = float(len(independent) == case.fanout)
+    if case.answer is not None:
+        row["answer_ok"] = float(
+            bool(trace.answer) and _norm(case.answer) in _norm(trace.answer or "")
+        )
+    return row
+
+
+def sample_cases(cases: Sequence[EvalCase], limit: int | None, seed: int) -> list[EvalCase]:
+    """A seeded sample of `limit` cases (all, in order, without a limit)."""
+    if limit is None or limit >= len(cases):
+        return list(cases)
+    return sorted(random.Random(seed).sample(list(cases), limit), key=lambda c: cases.index(c))
+
+
+async def run_eval(
+    suite_name: str,
+    strategies: Sequence[str],
+    model: Model | None,
+    out: Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    concurrency: int = 1,
+    simulation: Simulation | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Run `strategies` on a suite's cases; append each case's row to results.jsonl."""
+    suite = suites()[suite_name]
+    cases = sample_cases(suite.cases(), limit, seed)
+    registry = simulate(suite.registry(), simulation or Simulation(seed=seed))
+    retriever = Retriever(registry) if len(registry) > _RETRIEVE_ABOVE else None
+    results = _Results(out / "results.jsonl")
+    done = results.done()
+    work = [(s, c) for s in strategies for c in cases if (suite_name, s, c.id) not in done]
+    gate = asyncio.Semaphore(concurrency)
+    finished = 0
+
+    async def one(strategy: str, case: EvalCase) -> None:
+        nonlocal finished
+        async with gate:
+            tools = _offered(case, registry, retriever)
+            trace = await run_strategy(strategy, case, model, tools)
+        row = {"suite": suite_name, "strategy": strategy, "id": case.id, **score(case, trace)}
+        row["error"], row["answer"] = trace.error, trace.answer
+        results.append(row)
+        finished += 1
+        if progress is not None:
+            progress(finished, len(work))
+
+    async with asyncio.TaskGroup() as group:
+        for strategy, case in work:
+            group.create_task(one(strategy, case))
+    return results.path
+
+
+class _Results:
+    """results.jsonl: the rows so far; a row appended (and flushed) per finished case."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def done(self) -> set[tuple[str, str, str]]:
+        if not self.path.is_file():
+            return set()
+        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        return {(r["suite"], r["strategy"], r["id"]) for r in rows}
+
+    def append(self, row: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(row, default=str) + "\n")
+
+
+_RETRIEVE_ABOVE = 40
+_TOP_K = 12
+
+
+def _offered(case: EvalCase, registry: ToolRegistry, retriever: Retriever | None) -> ToolRegistry:
+    """The tools every strategy sees for a case.
+
+    Its own list (with its gold tools), or the retriever's top matches in a large
+    registry, or the whole small registry.
+    """
+    if case.tools:
+        names = (set(case.tools) | {c.tool for c in case.calls}) & set(registry.names)
+        return ToolRegistry(registry[n] for n in sorted(names))
+    if retriever is not None:
+        return ToolRegistry(hit.tool for hit in retriever.search(case.query, _TOP_K))
+    return registry
+
+
+def report(out: Path) -> dict[str, Any]:
+    """Aggregate results.jsonl into report.json, report.md and plots; returns the data."""
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["suite"], row["strategy"]), []).append(row)
+    data: dict[str, Any] = {}
+    for (suite, strategy), items in sorted(groups.items()):
+        entry: dict[str, Any] = {"cases": len(items)}
+        for key in METRICS + COSTS:
+            values = [r[key] for r in items if r.get(key) is not None]
+            if values:
+                m = mean_ci(values)
+                entry[key] = {
+                    "mean": round(m.value, 4),
+                    "low": round(m.low, 4),
+                    "high": round(m.high, 4),
+                }
+        entry["errors"] = sum(1 for r in items if r.get("error"))
+        data.setdefault(suite, {})[strategy] = entry
+    (out / "report.json").write_text(json.dumps(data, indent=2))
+    (out / "report.md").write_text(_markdown(data))
+    _plots(out, rows, data)
+    return data
+
+
+def _cell(entry: dict[str, Any], key: str, digits: int = 3) -> str:
+    value = entry.get(key)
+    if value is None:
+        return "-"
+    half = (value["high"] - value["low"]) / 2
+    return f"{value['mean']:.{digits}f} ± {half:.{digits}f}"
+
+
+def _markdown(data: dict[str, Any]) -> str:
+    lines = ["# Evaluation report", ""]
+    columns = [
+        "strategy",
+        "cases",
+        *METRICS,
+        "latency",
+        "llm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "errors",
+    ]
+    for suite, strategies in data.items():
+        lines += [f"## {suite}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        for strategy, entry in strategies.items():
+            cells = [strategy, str(entry["cases"])]
+            cells += [_cell(entry, k) for k in METRICS]
+            cells += [_cell(entry, "latency", 2), _cell(entry, "llm_calls", 1)]
+            cells += [_cell(entry, "prompt_tokens", 0), _cell(entry, "completion_tokens", 0)]
+            cells.append(str(entry["errors"]))
+            lines.append("| " + " | ".join(cells) + " |")
+        base = strategies.get("llmcompiler")
+        if base and "latency" in base:
+            lines += ["", "Against llmcompiler:", ""]
+            for other in ("react", "parallel-fc"):
+                entry = strategies.get(other)
+                if not entry or "latency" not in entry:
+                    continue
+                speedup = entry["latency"]["mean"] / max(base["latency"]["mean"], 1e-9)
+                tokens = _tokens(entry) / max(_tokens(base), 1e-9)
+                lines.append(
+                    f"- {other}: llmcompiler is {speedup:.2f}x faster; {other} uses "
+                    f"{tokens:.2f}x its tokens"
+                )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _tokens(entry: dict[str, Any]) -> float:
+    return float(
+        entry.get("prompt_tokens", {}).get("mean", 0)
+        + entry.get("completion_tokens", {}).get("mean", 0)
+    )
+
+
+def _plots(out: Path, rows: list[dict[str, Any]], data: dict[str, Any]) -> None:
+    latencies: dict[str, list[float]] = {}
+    for row in rows:
+        latencies.setdefault(row["strategy"], []).append(row["latency"])
+    bars = {s: sorted(v)[len(v) // 2] for s, v in latencies.items()}
+    (out / "latency.svg").write_text(_bar_svg("median latency per strategy (s)", bars))
+    accuracy = {
+        f"{suite}/{strategy}": entry["api_f1"]["mean"]
+        for suite, strategies in data.items()
+        for strategy, entry in strategies.items()
+        if "api_f1" in entry
+    }
+    (out / "accuracy.svg").write_text(_bar_svg("API-selection F1 by suite and strategy", accuracy))
+
+
+def _bar_svg(title: str, values: dict[str, float]) -> str:
+    width, row = 640, 22
+    top = max(values.values(), default=1.0) or 1.0
+    height = 40 + row * len(values)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<text x="8" y="18" font-weight="bold">{title}</text>',
+    ]
+    for i, (label, value) in enumerate(values.items()):
+        y = 30 + i * row
+        length = int((width - 260) * value / top)
+        parts.append(f'<text x="8" y="{y + 14}">{label}</text>')
+        parts.append(
+            f'<rect x="200" y="{y + 3}" width="{length}" height="{row - 6}" fill="#4c78a8"/>'
+        )
+        parts.append(f'<text x="{206 + length}" y="{y + 14}">{value:.3g}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
