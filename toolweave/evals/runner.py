@@ -78,7 +78,7 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
     if case.fanout is not None:
         independent = [c for c in trace.calls if c.tool == "search" and not c.deps]
         row["fanout_ok"] = float(len(independent) == case.fanout)
-    if case.answer is not None:
+    if case.answer is not None and case.answer_checkable:
         row["answer_ok"] = float(
             bool(trace.answer) and _norm(case.answer) in _norm(trace.answer or "")
         )

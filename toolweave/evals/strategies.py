@@ -25,7 +25,7 @@ from toolweave.evals.suites import EvalCase
 from toolweave.fetcher import TaskState, execute
 from toolweave.models import Message, Model, ModelSettings, Usage
 from toolweave.models.testing import FunctionModel
-from toolweave.plan import Arg, PlanItem, PlanParser, PlanTask, render_text
+from toolweave.plan import Arg, PlanItem, PlanParser, PlanTask, Ref, Template, render_text
 from toolweave.planner import PlanDraft, Planner
 from toolweave.planner._prompts import tool_catalog
 from toolweave.tools import Tool, ToolRegistry
@@ -277,7 +277,13 @@ async def _llmcompiler_run(agent: Agent, case: EvalCase, trace: Trace) -> None:
     trace.llm_calls = len(result.calls)
     trace.replans = result.replans
     for r in result.tasks.values():  # the plan's calls, whether they ran or not
-        trace.calls.append(Call(r.task.id, r.task.tool, r.args or {}, r.task.deps))
+        args = r.args if r.args is not None else _planned(r.task)
+        trace.calls.append(Call(r.task.id, r.task.tool, args, r.task.deps))
+
+
+def _planned(task: PlanTask) -> dict[str, object]:
+    """A task's arguments as planned (refs as ``$N`` text), for a call that never ran."""
+    return {k: str(v) if isinstance(v, Ref | Template) else v for k, v in task.args.items()}
 
 
 STRATEGIES = (

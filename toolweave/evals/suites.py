@@ -35,6 +35,8 @@ class EvalCase:
         calls: The gold plan (tool names as in the suite's registry), if known.
         ordered: Whether the gold plan's dependencies are known (else only its calls).
         answer: The gold answer, where the set has one.
+        answer_checkable: Whether the tools can produce it: not for LLMCompiler's sets,
+            whose search is simulated offline (their gold answers only feed the oracle).
         fanout: How many independent lookups the request needs (structure checks).
         tools: The tools offered for this case (a domain's), or all of the suite's.
     """
@@ -45,6 +47,7 @@ class EvalCase:
     calls: tuple[Call, ...] = ()
     ordered: bool = False
     answer: str | None = None
+    answer_checkable: bool = False
     fanout: int | None = None
     tools: tuple[str, ...] | None = None
 

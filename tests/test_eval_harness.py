@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from toolweave.evals.metrics import Call
+from toolweave.evals.runner import report, run_eval, score
+from toolweave.evals.simulate import Simulation, simulate
+from toolweave.evals.strategies import Trace, run_strategy
+from toolweave.evals.suites import EvalCase, search_tools, suites
+from toolweave.models.testing import FunctionModel, ScriptedModel
+
+FAST = Simulation(latency=0.0)
+
+
+def first_cases(name: str, n: int) -> list[EvalCase]:
+    return suites()[name].cases()[:n]
+
+
+@pytest.mark.parametrize("suite", ["autotools", "restbench", "workflowllm"])
+async def test_oracle_scores_one_on_selection_and_structure(suite: str) -> None:
+    registry = simulate(suites()[suite].registry(), FAST)
+    for case in first_cases(suite, 4):
+        trace = await run_strategy("oracle", case, None, registry)
+        row = score(case, trace)
+        assert row["api_f1"] == 1.0, case.id
+        assert row["exact"] == 1.0
+        assert row.get("edge_f1", 1.0) == 1.0
+        assert row.get("arg_acc", 1.0) == 1.0
+        assert trace.error is None
+
+
+async def test_perturbed_oracles_score_lower_by_the_expected_amounts() -> None:
+    registry = simulate(suites()["workflowllm"].registry(), FAST)
+    case = next(c for c in first_cases("workflowllm", 10) if c.calls and c.calls[0].args)
+    n = len(case.calls)
+    dropped = score(case, await run_strategy("oracle-drop", case, None, registry))
+    assert dropped["api_recall"] == pytest.approx((n - 1) / n)
+    assert dropped["api_precision"] == 1.0
+    assert dropped["exact"] == 0.0
+    swapped = score(case, await run_strategy("oracle-swap", case, None, registry))
+    assert swapped["api_f1"] == 1.0
+    first_args = len(case.calls[0].args)
+    with_args = sum(1 for c in case.calls if c.args)
+    expected = (
+        1 - (sum(isinstance(v, str) for v in case.calls[0].args.values()) / first_args) / with_args
+    )
+    assert swapped["arg_acc"] == pytest.approx(expected)
+    false_dep = score(case, await run_strategy("oracle-falsedep", case, None, registry))
+    gold_edges = sum(len(c.deps) for c in case.calls)
+    assert false_dep["edge_f1"] == pytest.approx(2 * gold_edges / (2 * gold_edges + 1))
+
+
+def test_score_on_a_hand_made_trace() -> None:
+    case = EvalCase(
+        "x",
+        "1",
+        "q",
+        (Call(1, "a", {"k": "v"}), Call(2, "b", {}, frozenset({1}))),
+        ordered=True,
+        answer="Paris",
+        answer_checkable=True,
+        fanout=None,
+    )
+    trace = Trace(
+        calls=[Call(5, "a", {"k": "V"}), Call(6, "b", {}, frozenset({5})), Call(7, "c", {})],
+        answer="It is paris.",
+        wall=1.5,
+    )
+    row = score(case, trace)
+    assert row["api_precision"] == pytest.approx(2 / 3)
+    assert row["api_recall"] == 1.0
+    assert row["exact"] == 0.0
+    assert row["arg_acc"] == 1.0  # case-insensitive equality
+    assert row["edge_f1"] == 1.0
+    assert row["answer_ok"] == 1.0
+    assert row["tool_calls"] == 3
+
+
+async def test_react_runs_one_call_per_model_turn() -> None:
+    case = EvalCase("parallelqa", "t", "Which is taller, A or B?", fanout=2)
+    model = ScriptedModel(
+        [
+            'Thought: look up A\nAction: search(query="A")\n',
+            'Thought: now B\nAction: search(query="B")\n',
+            "Thought: I know the answer\nFinal Answer: A",
+        ]
+    )
+    trace = await run_strategy("react", case, model, simulate(search_tools(), FAST))
+    assert trace.answer == "A"
+    assert trace.llm_calls == 3
+    assert [(c.tool, c.args, sorted(c.deps)) for c in trace.calls] == [
+        ("search", {"query": "A"}, []),
+        ("search", {"query": "B"}, [1]),  # sequential: after the previous call
+    ]
+    assert "Observation: search:" in model.calls[1][-1]["content"]
+    assert score(case, trace)["fanout_ok"] == 0.0  # one independent search, not two
+
+
+async def test_parallel_fc_runs_each_turns_calls_together() -> None:
+    case = EvalCase("parallelqa", "t", "Which is taller, A or B?", fanout=2)
+
+    def respond(messages: list, settings: object) -> str:  # type: ignore[type-arg]
+        if len(messages) == 2:
+            calls = [{"tool": "search", "args": {"query": q}} for q in ("A", "B")]
+            return json.dumps(calls)
+        return '{"answer": "A"}'
+
+    trace = await run_strategy(
+        "parallel-fc", case, FunctionModel(respond), simulate(search_tools(), FAST)
+    )
+    assert trace.answer == "A"
+    assert trace.llm_calls == 2
+    assert [sorted(c.deps) for c in trace.calls] == [[], []]
+    assert score(case, trace)["fanout_ok"] == 1.0
+
+
+async def test_llmcompiler_strategy_on_a_scripted_model() -> None:
+    case = EvalCase("parallelqa", "t", "Which is taller, A or B?", fanout=2)
+    plan = (
+        '1. search(query="A")\n2. search(query="B")\n3. math(problem="compare $1 and $2")\njoin()\n'
+    )
+    model = ScriptedModel([plan, "Action: Finish(A)"])
+    trace = await run_strategy("llmcompiler", case, model, simulate(search_tools(), FAST))
+    assert trace.answer == "A"
+    assert trace.llm_calls == 2
+    assert score(case, trace)["fanout_ok"] == 1.0
+
+
+async def test_runner_resumes_and_reports(tmp_path: Path) -> None:
+    await run_eval("restbench", ["oracle"], None, tmp_path, limit=3, simulation=FAST)
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    await run_eval("restbench", ["oracle", "oracle-drop"], None, tmp_path, limit=3, simulation=FAST)
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 6  # the three oracle rows were not run again
+    assert len({(r["strategy"], r["id"]) for r in rows}) == 6
+    data = report(tmp_path)
+    assert data["restbench"]["oracle"]["api_f1"]["mean"] == 1.0
+    assert data["restbench"]["oracle-drop"]["api_f1"]["mean"] < 1.0
+    assert (tmp_path / "report.md").read_text().startswith("# Evaluation report")
+    assert (tmp_path / "latency.svg").read_text().startswith("<svg")
+    assert json.loads((tmp_path / "report.json").read_text()) == data
