@@ -22,8 +22,8 @@ from toolweave.executor import Approver, Executor, LocalExecutor
 from toolweave.models import LocalModel, Model, ModelSettings, resolve_model
 from toolweave.planner import Joiner, Planner, joiner_messages, planner_messages
 from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
+from toolweave.tools._decompose import Decomposition, decompose_with_model
 from toolweave.tools._registry import as_registry
-from toolweave.tools._retriever import Decomposition, decompose_with_model
 
 __all__ = ["Agent", "AskUser", "RunEvents", "ask_user_tool"]
 

@@ -1,5 +1,6 @@
 """Tools: `@tool`, `Tool`, the `ToolRegistry` that holds them, and the `Retriever`."""
 
+from toolweave.tools._decompose import Decomposition, decompose, decompose_with_model
 from toolweave.tools._embedders import (
     Embedder,
     HashingEmbedder,
@@ -8,13 +9,7 @@ from toolweave.tools._embedders import (
     default_embedder,
 )
 from toolweave.tools._registry import ToolRegistry
-from toolweave.tools._retriever import (
-    Decomposition,
-    Retriever,
-    ScoredTool,
-    decompose,
-    decompose_with_model,
-)
+from toolweave.tools._retriever import Retriever, ScoredTool
 from toolweave.tools._schema import JsonSchema
 from toolweave.tools._text import split_name, tool_document
 from toolweave.tools._tool import Tool, ToolFunction, tool

@@ -10,8 +10,6 @@ tools.
 from __future__ import annotations
 
 import json
-import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,26 +18,19 @@ from typing import Literal
 import numpy as np
 
 from toolweave.errors import UserError
-from toolweave.models import Message, Model, ModelSettings, Usage
+from toolweave.models import Model
 from toolweave.tools._bm25 import BM25Index
+from toolweave.tools._decompose import decompose, decompose_with_model
 from toolweave.tools._embedders import Embedder, default_embedder
 from toolweave.tools._registry import ToolRegistry
 from toolweave.tools._text import tokenize, tool_document, tool_fingerprint
 from toolweave.tools._tool import Tool
 from toolweave.tools._vectors import VectorIndex
 
-__all__ = ["Decomposition", "Mode", "Retriever", "ScoredTool", "decompose", "decompose_with_model"]
+__all__ = ["Mode", "Retriever", "ScoredTool"]
 
 Mode = Literal["hybrid", "bm25", "dense"]
 _FORMAT = 1
-_SPLIT = re.compile(
-    r"(?<=[.?!;])\s+(?=\S)"
-    r"|\s*,?\s+(?:and then|and also|as well as|after that|then|also|plus)\s+"
-    r"|\s*,?\s+and\s+(?=(?:what|how|who|where|when|which|is|are|can|could|please|tell|"
-    r"find|get|show|give|check|book|search|look|convert|calculate|translate|send|"
-    r"recommend|list|make|create|play|buy|order)\b)",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,59 +50,6 @@ class ScoredTool:
     bm25: float
     dense: float
     query: str
-
-
-def decompose(query: str, *, min_words: int = 3) -> list[str]:
-    """Split a multi-intent request into sub-queries, cheaply (no model).
-
-    Splits at sentence ends, at "then"/"also"/"as well as", and at "and" before a new
-    request ("... and tell me ..."); parts shorter than `min_words` words stay joined.
-    Returns ``[query]`` when there is one intent.
-    """
-    parts = [p.strip(" ,.;") for p in _SPLIT.split(query) if p and p.strip(" ,.;")]
-    merged: list[str] = []
-    for part in parts:
-        if merged and len(part.split()) < min_words:
-            merged[-1] = f"{merged[-1]} {part}"
-        else:
-            merged.append(part)
-    return merged if len(merged) > 1 else [query]
-
-
-_DECOMPOSE = """\
-List the separate things this request asks for, one per line, each as a short request
-that stands on its own. If it asks for one thing, write it once. Write only the lines.
-
-Request: {query}"""
-_BULLET = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
-
-
-@dataclass(frozen=True, slots=True)
-class Decomposition:
-    """A request split into its intents by a model, with the call's cost."""
-
-    parts: list[str]
-    usage: Usage
-    seconds: float
-
-
-async def decompose_with_model(model: Model, query: str, *, limit: int = 5) -> Decomposition:
-    """Split a request into its intents with a model (Toolshed's query decomposition).
-
-    Falls back to the whole query when the reply holds nothing usable.
-    """
-    settings = ModelSettings(max_tokens=40 * limit, temperature=0.0)
-    messages: list[Message] = [{"role": "user", "content": _DECOMPOSE.format(query=query)}]
-    start = time.perf_counter()
-    async with model.stream(messages, settings) as reply:
-        async for _ in reply:
-            pass
-    parts: list[str] = []
-    for line in reply.text.splitlines():
-        text = _BULLET.sub("", line).strip().strip('"')
-        if len(text.split()) >= 2 and text not in parts:
-            parts.append(text)
-    return Decomposition(parts[:limit] or [query], reply.usage, time.perf_counter() - start)
 
 
 class Retriever:
