@@ -107,7 +107,9 @@ async def run_eval(
     """Run `strategies` on a suite's cases; append each case's row to results.jsonl."""
     suite = suites()[suite_name]
     cases = sample_cases(suite.cases(), limit, seed)
-    registry = simulate(suite.registry(), simulation or Simulation(seed=seed))
+    registry = simulate(
+        suite.registry(), simulation or Simulation(seed=seed), responders=_RESPONDERS
+    )
     retriever = Retriever(registry) if len(registry) > _RETRIEVE_ABOVE else None
     results = _Results(out / "results.jsonl")
     done = results.done()
@@ -151,6 +153,16 @@ class _Results:
             f.write(json.dumps(row, default=str) + "\n")
 
 
+def _search(args: dict[str, Any], rng: random.Random) -> str:
+    """A simulated encyclopedia entry: a definite, made-up fact about the query.
+
+    Plans can go on and combine results; the facts are not the real ones.
+    """
+    query = str(args.get("query", "")).strip()
+    return f"{query}: {rng.randrange(10, 9000)} (simulated encyclopedia entry)"
+
+
+_RESPONDERS = {"search": _search}
 _RETRIEVE_ABOVE = 40
 _TOP_K = 12
 
