@@ -138,3 +138,21 @@ async def test_cli_errors_are_messages_not_tracebacks() -> None:
 def test_main_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main([])
+
+
+async def test_cli_eval_list_and_retrieval() -> None:
+    code, out = await _cli("eval", "--list")
+    assert code == 0
+    for name in (
+        "workflowllm",
+        "autotools",
+        "restbench",
+        "parallelqa",
+        "movie",
+        "hotpotqa",
+        "retrieval",
+    ):
+        assert name in out
+    code, out = await _cli("eval", "retrieval", "--limit", "10")
+    assert code == 0, out
+    assert out.count("hybrid") == 4  # one row per set

@@ -90,7 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     log.set_defaults(handler=log_command)
 
     evaluate = commands.add_parser("eval", help="run the evaluation suite")
-    evaluate.add_argument("suite", nargs="?", help="a suite name (see --list), or 'all'")
+    evaluate.add_argument(
+        "suite", nargs="?", help="a suite name (see --list), 'all', or 'retrieval'"
+    )
     evaluate.add_argument("--list", action="store_true", help="list the suites")
     evaluate.add_argument(
         "--strategy",

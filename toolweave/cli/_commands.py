@@ -166,7 +166,13 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
     if args.list or not args.suite:
         for name, suite in known.items():
             console.print(Text(name, "bold"), suite.description)
+        console.print(
+            Text("retrieval", "bold"),
+            "tool retrieval on ToolE, Seal-Tools and ShortcutsBench (Recall@k, NDCG, latency)",
+        )
         return 0
+    if args.suite == "retrieval":
+        return _retrieval(args, console)
     names = list(known) if args.suite == "all" else [args.suite]
     if unknown := [n for n in names if n not in known]:
         raise UserError(f"unknown suite {unknown[0]!r}; toolweave eval --list shows them")
@@ -235,3 +241,28 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
     console.print(table)
     console.print(Text(f"results: {out / 'results.jsonl'} · report: {out / 'report.md'}", "dim"))
     return 0 if data else 1
+
+
+def _retrieval(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from toolweave.evals.retrieval import evaluate, retrieval_sets, sample_queries
+    from toolweave.tools import Retriever
+
+    table = Table(header_style="bold", box=None)
+    columns = ("set", "mode", "queries", "recall@1", "recall@5", "recall@10", "ndcg@5")
+    for column in (*columns, "complete@5", "p50_ms", "build_s"):
+        table.add_column(column, justify="left" if column in ("set", "mode") else "right")
+    for name, spec in retrieval_sets().items():
+        with console.status(f"indexing {name}"):
+            start = time.perf_counter()
+            retriever = Retriever(spec.registry())
+            build = time.perf_counter() - start
+        cases = sample_queries(spec.cases(), args.limit, args.seed)
+        with console.status(f"searching {len(cases)} {name} queries"):
+            reports = evaluate(retriever, cases, set_name=name, build_s=build)
+        for report in reports:
+            row = report.row()
+            table.add_row(*(str(row[c]) for c in (*columns, "complete@5", "p50_ms", "build_s")))
+    console.print(table)
+    return 0
