@@ -89,3 +89,15 @@ def test_failure_rate(rate: float) -> None:
     tools = simulate(registry, Simulation(latency=0, failure_rate=rate))
     outcome = asyncio.run(execute([PlanTask(1, "search", {"query": "x"})], tools))
     assert (outcome.results[1].state is TaskState.FAILED) == (rate == 1.0)
+
+
+def test_seeded_sample_keeps_order_and_is_repeatable() -> None:
+    from toolweave.evals.suites import seeded_sample
+
+    items = list(range(100))
+    picked = seeded_sample(items, 10, seed=3)
+    assert picked == sorted(picked)
+    assert len(set(picked)) == 10
+    assert seeded_sample(items, 10, seed=3) == picked
+    assert seeded_sample(items, 10, seed=4) != picked
+    assert seeded_sample(items, None) == items

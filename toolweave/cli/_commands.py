@@ -246,7 +246,8 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
 def _retrieval(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from toolweave.evals.retrieval import evaluate, retrieval_sets, sample_queries
+    from toolweave.evals.retrieval import evaluate, retrieval_sets
+    from toolweave.evals.suites import seeded_sample
     from toolweave.tools import Retriever
 
     table = Table(header_style="bold", box=None)
@@ -258,7 +259,7 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
             start = time.perf_counter()
             retriever = Retriever(spec.registry())
             build = time.perf_counter() - start
-        cases = sample_queries(spec.cases(), args.limit, args.seed)
+        cases = seeded_sample(spec.cases(), args.limit, args.seed)
         with console.status(f"searching {len(cases)} {name} queries"):
             reports = evaluate(retriever, cases, set_name=name, build_s=build)
         for report in reports:

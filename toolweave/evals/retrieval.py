@@ -32,7 +32,6 @@ __all__ = [
     "RetrievalSet",
     "evaluate",
     "retrieval_sets",
-    "sample_queries",
 ]
 
 
@@ -182,17 +181,6 @@ def _ndcg(found: Sequence[str], gold: frozenset[str]) -> float:
     dcg = sum(1 / math.log2(i + 2) for i, name in enumerate(found) if name in gold)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(len(gold), len(found) or 5)))
     return dcg / ideal if ideal else 0.0
-
-
-def sample_queries(
-    cases: Sequence[RetrievalCase], limit: int | None, seed: int = 0
-) -> list[RetrievalCase]:
-    """A seeded sample of `limit` cases (all of them without a limit)."""
-    if limit is None or limit >= len(cases):
-        return list(cases)
-    import random
-
-    return random.Random(seed).sample(list(cases), limit)
 
 
 def run_set(

@@ -26,11 +26,11 @@ from toolweave.evals.metrics import (
 )
 from toolweave.evals.simulate import Simulation, simulate
 from toolweave.evals.strategies import Trace, run_strategy
-from toolweave.evals.suites import EvalCase, suites
+from toolweave.evals.suites import EvalCase, seeded_sample, suites
 from toolweave.models import Model
 from toolweave.tools import Retriever, ToolRegistry
 
-__all__ = ["report", "run_eval", "sample_cases", "score"]
+__all__ = ["report", "run_eval", "score"]
 
 METRICS = (
     "api_f1",
@@ -85,13 +85,6 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
     return row
 
 
-def sample_cases(cases: Sequence[EvalCase], limit: int | None, seed: int) -> list[EvalCase]:
-    """A seeded sample of `limit` cases (all, in order, without a limit)."""
-    if limit is None or limit >= len(cases):
-        return list(cases)
-    return sorted(random.Random(seed).sample(list(cases), limit), key=lambda c: cases.index(c))
-
-
 async def run_eval(
     suite_name: str,
     strategies: Sequence[str],
@@ -106,7 +99,7 @@ async def run_eval(
 ) -> Path:
     """Run `strategies` on a suite's cases; append each case's row to results.jsonl."""
     suite = suites()[suite_name]
-    cases = sample_cases(suite.cases(), limit, seed)
+    cases = seeded_sample(suite.cases(), limit, seed)
     registry = simulate(
         suite.registry(), simulation or Simulation(seed=seed), responders=_RESPONDERS
     )

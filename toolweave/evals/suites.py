@@ -12,16 +12,18 @@
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from toolweave.evals.metrics import Call
 from toolweave.evals.registries import _read, load_autotools, load_shortcutsbench, safe_name
 from toolweave.evals.workflow import parse_workflow
 from toolweave.tools import Tool, ToolRegistry
 
-__all__ = ["EvalCase", "Suite", "suites"]
+__all__ = ["EvalCase", "Suite", "seeded_sample", "suites"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,16 @@ class Suite:
     registry: Callable[[], ToolRegistry]
     cases: Callable[[], list[EvalCase]]
     tags: tuple[str, ...] = field(default=())
+
+
+T = TypeVar("T")
+
+
+def seeded_sample(items: Sequence[T], limit: int | None, seed: int = 0) -> list[T]:
+    """`limit` items picked with `seed`, in their original order (all without a limit)."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    return [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), limit))]
 
 
 def _chain(names: list[str]) -> tuple[Call, ...]:
