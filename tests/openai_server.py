@@ -19,7 +19,8 @@ class Reply:
 
     text: streamed in `chunk`-character pieces; status: an HTTP error instead;
     cut_after: abort the connection after this many pieces; finish: send a
-    finish_reason; usage: report usage in a last chunk.
+    finish_reason; usage: report usage in a last chunk. A request that does not ask
+    for a stream gets one JSON completion: `text` and `tool_calls` (name, arguments).
     """
 
     text: str = ""
@@ -28,6 +29,7 @@ class Reply:
     cut_after: int | None = None
     finish: bool = True
     usage: tuple[int, int] | None = (11, 7)
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +69,14 @@ class OpenAIServer:
                 )
                 writer.write(
                     f"HTTP/1.1 {reply.status} Error\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n{payload}".encode()
+                )
+                await writer.drain()
+                return
+            if not body.get("stream"):
+                payload = json.dumps(_completion(reply))
+                writer.write(
+                    f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n{payload}".encode()
                 )
                 await writer.drain()
@@ -113,6 +123,29 @@ def _chunk(delta: dict[str, str], finish: str | None) -> dict[str, Any]:
         "model": "scripted",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
+
+
+def _completion(reply: Reply) -> dict[str, Any]:
+    calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": args}}
+        for i, (name, args) in enumerate(reply.tool_calls)
+    ]
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+    if calls:
+        message["tool_calls"] = calls
+    completion: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "scripted",
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+        ],
+    }
+    if reply.usage:
+        p, c = reply.usage
+        completion["usage"] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    return completion
 
 
 class ThreadedServer:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -141,5 +143,61 @@ async def test_runner_resumes_and_reports(tmp_path: Path) -> None:
     assert data["restbench"]["oracle"]["api_f1"]["mean"] == 1.0
     assert data["restbench"]["oracle-drop"]["api_f1"]["mean"] < 1.0
     assert (tmp_path / "report.md").read_text().startswith("# Evaluation report")
-    assert (tmp_path / "latency.svg").read_text().startswith("<svg")
+    svg = ElementTree.fromstring((tmp_path / "latency.svg").read_text())
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert "restbench/oracle" in texts
+    assert "restbench/oracle-drop" in texts
+    dots = list(svg.iter("{http://www.w3.org/2000/svg}circle"))
+    assert len(dots) == 6  # every case's latency, not only a median
+    ElementTree.fromstring((tmp_path / "accuracy.svg").read_text())
     assert json.loads((tmp_path / "report.json").read_text()) == data
+
+
+async def test_parallel_fc_native_function_calling_on_an_openai_endpoint() -> None:
+    import tenacity
+    from openai_server import OpenAIServer, Reply
+
+    from toolweave.models import OpenAIModel, ToolCallingModel
+
+    case = EvalCase("parallelqa", "t", "Which is taller, A or B?", fanout=2)
+    replies = deque(
+        [
+            Reply(
+                tool_calls=[
+                    ("search", '{"query": "A"}'),
+                    ("search", '{"query": "B"}'),
+                    ("nope", "{}"),  # unknown: answered with an error, nothing runs
+                ]
+            ),
+            Reply("A is taller."),
+        ]
+    )
+    async with OpenAIServer(replies) as server:
+        model = OpenAIModel("scripted", base_url=server.base_url, retry_wait=tenacity.wait_none())
+        assert isinstance(model, ToolCallingModel)
+        trace = await run_strategy("parallel-fc", case, model, simulate(search_tools(), FAST))
+    assert trace.mode == "native"
+    assert trace.answer == "A is taller."
+    assert trace.llm_calls == 2
+    assert trace.usage.total_tokens == 36  # two turns of (11, 7)
+    assert [(c.tool, c.args, sorted(c.deps)) for c in trace.calls] == [
+        ("search", {"query": "A"}, []),
+        ("search", {"query": "B"}, []),  # the turn's calls run together
+    ]
+    first, second = server.requests
+    assert not first.get("stream")
+    assert [t["function"]["name"] for t in first["tools"]] == ["search", "math"]
+    assert first["tool_choice"] == "auto"
+    tool_messages = [m for m in second["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == ["call_0", "call_1", "call_2"]
+    assert tool_messages[2]["content"] == "error: no tool named 'nope'"
+    assistant = next(m for m in second["messages"] if m["role"] == "assistant")
+    assert len(assistant["tool_calls"]) == 3
+    assert score(case, trace)["fanout_ok"] == 1.0
+
+
+async def test_parallel_fc_json_emulates_on_any_model() -> None:
+    case = EvalCase("parallelqa", "t", "Which is taller, A or B?", fanout=2)
+    model = FunctionModel(lambda messages, settings: '{"answer": "B"}')
+    trace = await run_strategy("parallel-fc-json", case, model, simulate(search_tools(), FAST))
+    assert (trace.mode, trace.answer, trace.calls) == ("json", "B", [])

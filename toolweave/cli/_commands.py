@@ -213,8 +213,11 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
         "strategy",
         "cases",
         "api_f1",
+        "api_recall",
+        "arg_acc",
         "edge_f1",
         "answer",
+        "ask",
         "latency s",
         "tokens",
     ):
@@ -233,8 +236,11 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
                 strategy,
                 str(entry["cases"]),
                 mean("api_f1"),
+                mean("api_recall"),
+                mean("arg_acc"),
                 mean("edge_f1"),
                 mean("answer_ok"),
+                mean("ask_ok"),
                 mean("latency", 2),
                 f"{tokens:.0f}",
             )

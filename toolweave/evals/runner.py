@@ -3,7 +3,8 @@
 Results go to ``DIR/results.jsonl``, one line per (suite, strategy, case), written as
 each case finishes: an interrupted run resumes where it stopped. ``report()`` turns them
 into ``report.json`` (per suite and strategy; API-selection F1 under ``api_f1``),
-``report.md`` (with the llmcompiler / react / parallel-fc comparison) and two SVG plots.
+``report.md`` (with the llmcompiler / react / parallel-fc comparison) and two SVG plots:
+the latency distribution per suite and strategy, and API selection by suite.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from toolweave.agent import ask_user_tool
 from toolweave.evals.metrics import (
     api_scores,
     argument_accuracy,
@@ -24,8 +26,9 @@ from toolweave.evals.metrics import (
     match_calls,
     mean_ci,
 )
+from toolweave.evals.plots import bar_svg, box_svg
 from toolweave.evals.simulate import Simulation, simulate
-from toolweave.evals.strategies import Trace, run_strategy
+from toolweave.evals.strategies import STRATEGIES, Trace, run_strategy
 from toolweave.evals.suites import EvalCase, seeded_sample, suites
 from toolweave.models import Model
 from toolweave.tools import Retriever, ToolRegistry
@@ -41,7 +44,9 @@ METRICS = (
     "edge_f1",
     "fanout_ok",
     "answer_ok",
+    "ask_ok",
 )
+ASK_USER = "ask_user"
 COSTS = ("latency", "llm_calls", "prompt_tokens", "completion_tokens", "replans", "tool_calls")
 
 
@@ -59,16 +64,19 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
         "replans": trace.replans,
         "tool_calls": len(trace.calls),
     }
+    calls = [c for c in trace.calls if c.tool != ASK_USER]  # asking is scored apart
     if case.calls:
-        api = api_scores([c.tool for c in trace.calls], [c.tool for c in case.calls])
-        row |= {"api_precision": api.precision, "api_recall": api.recall, "api_f1": api.f1}
-        row["exact"] = float(
-            Counter(c.tool for c in trace.calls) == Counter(c.tool for c in case.calls)
-        )
+        api = api_scores([c.tool for c in calls], [c.tool for c in case.calls])
+        row["api_recall"] = api.recall
+        if not case.gold_partial:  # a partial gold cannot tell a needless call
+            row |= {"api_precision": api.precision, "api_f1": api.f1}
+            row["exact"] = float(
+                Counter(c.tool for c in calls) == Counter(c.tool for c in case.calls)
+            )
     with_args = [c for c in case.calls if c.args]
     if with_args:
-        pairs = {gold: pred for pred, gold in match_calls(trace.calls, list(case.calls)).items()}
-        made = {c.id: c for c in trace.calls}
+        pairs = {gold: pred for pred, gold in match_calls(calls, list(case.calls)).items()}
+        made = {c.id: c for c in calls}
         row["arg_acc"] = sum(
             argument_accuracy(made[pairs[c.id]].args, c.args) if c.id in pairs else 0.0
             for c in with_args
@@ -78,6 +86,9 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
     if case.fanout is not None:
         independent = [c for c in trace.calls if c.tool == "search" and not c.deps]
         row["fanout_ok"] = float(len(independent) == case.fanout)
+    if case.ask_tool:
+        asked = len(trace.calls) - len(calls)
+        row["ask_ok"] = float(bool(asked) == (case.missing is not None))
     if case.answer is not None and case.answer_checkable:
         row["answer_ok"] = float(
             bool(trace.answer) and _norm(case.answer) in _norm(trace.answer or "")
@@ -114,9 +125,13 @@ async def run_eval(
         nonlocal finished
         async with gate:
             tools = _offered(case, registry, retriever)
+            if case.ask_tool:
+                tools = ToolRegistry([*tools, ask_user_tool(_simulated_user(case))])
             trace = await run_strategy(strategy, case, model, tools)
         row = {"suite": suite_name, "strategy": strategy, "id": case.id, **score(case, trace)}
         row["error"], row["answer"] = trace.error, trace.answer
+        if trace.mode is not None:
+            row["mode"] = trace.mode
         results.append(row)
         finished += 1
         if progress is not None:
@@ -164,14 +179,24 @@ def _offered(case: EvalCase, registry: ToolRegistry, retriever: Retriever | None
     """The tools every strategy sees for a case.
 
     Its own list (with its gold tools), or the retriever's top matches in a large
-    registry, or the whole small registry.
+    registry (with the gold tools if the case says so), or the whole small registry.
     """
+    gold = {c.tool for c in case.calls}
     if case.tools:
-        names = (set(case.tools) | {c.tool for c in case.calls}) & set(registry.names)
+        names = (set(case.tools) | gold) & set(registry.names)
         return ToolRegistry(registry[n] for n in sorted(names))
     if retriever is not None:
-        return ToolRegistry(hit.tool for hit in retriever.search(case.query, _TOP_K))
+        hits = [hit.tool for hit in retriever.search(case.query, _TOP_K)]
+        if case.offer_gold:
+            hits += [registry[n] for n in sorted(gold - {t.name for t in hits}) if n in registry]
+        return ToolRegistry(hits)
     return registry
+
+
+def _simulated_user(case: EvalCase) -> Callable[[str], str]:
+    """Answers ``ask_user`` for a case: the value the query left out, if any."""
+    answer = case.missing.answer if case.missing else "Everything I know is in the request."
+    return lambda question: answer
 
 
 def report(out: Path) -> dict[str, Any]:
@@ -255,35 +280,21 @@ def _tokens(entry: dict[str, Any]) -> float:
 
 def _plots(out: Path, rows: list[dict[str, Any]], data: dict[str, Any]) -> None:
     latencies: dict[str, list[float]] = {}
-    for row in rows:
-        latencies.setdefault(row["strategy"], []).append(row["latency"])
-    bars = {s: sorted(v)[len(v) // 2] for s, v in latencies.items()}
-    (out / "latency.svg").write_text(_bar_svg("median latency per strategy (s)", bars))
+    for row in sorted(rows, key=lambda r: (r["suite"], _STRATEGY_ORDER.get(r["strategy"], 99))):
+        latencies.setdefault(f"{row['suite']}/{row['strategy']}", []).append(row["latency"])
+    (out / "latency.svg").write_text(
+        box_svg("end-to-end latency per case, by suite and strategy", latencies)
+    )
     accuracy = {
-        f"{suite}/{strategy}": entry["api_f1"]["mean"]
+        f"{suite}/{strategy}": entry[key]["mean"]
         for suite, strategies in data.items()
         for strategy, entry in strategies.items()
-        if "api_f1" in entry
+        for key in ("api_f1", "api_recall")
+        if key in entry and (key == "api_f1" or "api_f1" not in entry)
     }
-    (out / "accuracy.svg").write_text(_bar_svg("API-selection F1 by suite and strategy", accuracy))
+    (out / "accuracy.svg").write_text(
+        bar_svg("API selection by suite and strategy (F1; recall for partial gold)", accuracy)
+    )
 
 
-def _bar_svg(title: str, values: dict[str, float]) -> str:
-    width, row = 640, 22
-    top = max(values.values(), default=1.0) or 1.0
-    height = 40 + row * len(values)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        'font-family="sans-serif" font-size="12">',
-        f'<text x="8" y="18" font-weight="bold">{title}</text>',
-    ]
-    for i, (label, value) in enumerate(values.items()):
-        y = 30 + i * row
-        length = int((width - 260) * value / top)
-        parts.append(f'<text x="8" y="{y + 14}">{label}</text>')
-        parts.append(
-            f'<rect x="200" y="{y + 3}" width="{length}" height="{row - 6}" fill="#4c78a8"/>'
-        )
-        parts.append(f'<text x="{206 + length}" y="{y + 14}">{value:.3g}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+_STRATEGY_ORDER = {name: i for i, name in enumerate(STRATEGIES)}

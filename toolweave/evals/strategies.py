@@ -2,8 +2,10 @@
 
 - ``llmcompiler``: the toolweave Agent (streaming plan, parallel execution, joiner).
 - ``react``: Thought / Action / Observation, one tool per model call.
-- ``parallel-fc``: each model call may emit several calls (a JSON list), run together,
-  repeated until an answer: OpenAI-style parallel function calling, emulated by prompt.
+- ``parallel-fc``: each model call may ask for several calls, run together, repeated
+  until an answer: OpenAI-style parallel function calling, native where the model has
+  it (an OpenAI-compatible endpoint), else emulated with a JSON-list prompt (the local
+  model). ``parallel-fc-json`` always emulates (endpoints without ``tools``).
 - ``oracle``: the gold plan, fed to the agent's fetcher and joiner; it must score 1.0 on
   selection and structure. Perturbed oracles (``oracle-drop``, ``oracle-swap``,
   ``oracle-falsedep``) must score lower by the expected amounts.
@@ -11,50 +13,22 @@
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from toolweave.agent import Agent
-from toolweave.errors import PlanError, ToolweaveError
+from toolweave.errors import ToolweaveError
+from toolweave.evals.loops import Trace, parallel_fc, react
 from toolweave.evals.metrics import Call
-from toolweave.evals.suites import EvalCase
-from toolweave.fetcher import TaskState, execute
-from toolweave.models import Message, Model, ModelSettings, Usage
+from toolweave.evals.suites import EvalCase, Missing
+from toolweave.models import Model
 from toolweave.models.testing import FunctionModel
-from toolweave.plan import Arg, PlanItem, PlanParser, PlanTask, Ref, Template, render_text
+from toolweave.plan import Arg, PlanItem, PlanTask, Ref, Template
 from toolweave.planner import PlanDraft, Planner
-from toolweave.planner._prompts import tool_catalog
 from toolweave.tools import Tool, ToolRegistry
 
 __all__ = ["STRATEGIES", "Trace", "oracle_tasks", "placeholder_args", "run_strategy"]
-
-
-@dataclass(slots=True)
-class Trace:
-    """What a strategy did on a case."""
-
-    calls: list[Call] = field(default_factory=list)
-    answer: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    llm_calls: int = 0
-    replans: int = 0
-    wall: float = 0.0
-    error: str | None = None
-
-
-async def _complete(
-    model: Model, messages: list[Message], stop: tuple[str, ...], trace: Trace
-) -> str:
-    async with model.stream(messages, ModelSettings(stop=stop, max_tokens=512)) as reply:
-        async for _ in reply:
-            pass
-    trace.usage = trace.usage + reply.usage
-    trace.llm_calls += 1
-    return reply.text
 
 
 async def _llmcompiler(case: EvalCase, model: Model, tools: ToolRegistry, trace: Trace) -> None:
@@ -62,126 +36,6 @@ async def _llmcompiler(case: EvalCase, model: Model, tools: ToolRegistry, trace:
         model, tools, max_replans=1, max_tasks=1000, decompose=False, retrieve_above=10_000
     )
     await _llmcompiler_run(agent, case, trace)
-
-
-_REACT = """\
-Answer the question with the tools below, one tool call at a time.
-Tools:
-{tools}
-
-Use exactly this format:
-Thought: what to do next
-Action: tool_name(argument="value", ...)
-Then stop: the Observation (the tool's result) will be given to you. Repeat as needed.
-When you know the answer, write:
-Thought: I know the answer
-Final Answer: the answer"""
-_ACTION = re.compile(r"^\s*Action\s*:\s*(.+)$", re.M)
-_FINAL = re.compile(r"Final Answer\s*:\s*(.*)", re.S)
-
-
-async def _react(
-    case: EvalCase, model: Model, tools: ToolRegistry, trace: Trace, steps: int = 8
-) -> None:
-    messages: list[Message] = [
-        {"role": "system", "content": _REACT.format(tools=tool_catalog(tools))},
-        {"role": "user", "content": f"Question: {case.query}"},
-    ]
-    last: frozenset[int] = frozenset()
-    for _ in range(steps):
-        text = await _complete(model, messages, ("Observation:",), trace)
-        messages.append({"role": "assistant", "content": text})
-        action = _ACTION.search(text)
-        if action is None:
-            final = _FINAL.search(text)
-            trace.answer = (final.group(1) if final else text).strip()
-            return
-        number = len(trace.calls) + 1
-        items = PlanParser(tools).feed(f"{number}. {action.group(1).strip()}\n")
-        tasks = [t for t in items if isinstance(t, PlanTask)]
-        if not tasks:
-            errors = [e for e in items if isinstance(e, PlanError)]
-            reason = errors[0].reason if errors else "no call found"
-            messages.append({"role": "user", "content": f"Observation: error: {reason}"})
-            continue
-        observation = await _run(tasks, tools, trace, after=last)
-        last = frozenset({tasks[0].id})
-        messages.append({"role": "user", "content": f"Observation: {observation}"})
-    trace.error = f"no answer after {steps} steps"
-
-
-_PFC = """\
-Answer the question with the tools below. In each turn, reply with ONLY a JSON list of
-the tool calls to make now, all at once: [{{"tool": "name", "args": {{...}}}}, ...]
-You will get their results and may call more. When you know the answer, reply with
-ONLY: {{"answer": "..."}}
-Tools:
-{tools}"""
-
-
-async def _parallel_fc(
-    case: EvalCase, model: Model, tools: ToolRegistry, trace: Trace, turns: int = 5
-) -> None:
-    messages: list[Message] = [
-        {"role": "system", "content": _PFC.format(tools=tool_catalog(tools))},
-        {"role": "user", "content": f"Question: {case.query}"},
-    ]
-    last: frozenset[int] = frozenset()
-    for _ in range(turns):
-        text = await _complete(model, messages, (), trace)
-        messages.append({"role": "assistant", "content": text})
-        payload = _json(text)
-        if isinstance(payload, dict) and "answer" in payload:
-            trace.answer = str(payload["answer"])
-            return
-        if not isinstance(payload, list):
-            trace.answer = text.strip()
-            return
-        tasks: list[PlanTask] = []
-        for item in payload:
-            if not isinstance(item, dict) or item.get("tool") not in tools:
-                continue
-            args = item.get("args")
-            number = len(trace.calls) + len(tasks) + 1
-            tasks.append(PlanTask(number, item["tool"], args if isinstance(args, dict) else {}))
-        if not tasks:
-            messages.append({"role": "user", "content": "Results: no known tool was called"})
-            continue
-        observation = await _run(tasks, tools, trace, after=last)
-        last = frozenset(t.id for t in tasks)
-        messages.append({"role": "user", "content": f"Results:\n{observation}"})
-    trace.error = f"no answer after {turns} turns"
-
-
-def _json(text: str) -> Any:
-    match = re.search(r"(\[.*\]|\{.*\})", text, re.S)
-    if not match:
-        return None
-    try:
-        return json.loads(match.group(1))
-    except json.JSONDecodeError:
-        return None
-
-
-async def _run(
-    tasks: Sequence[PlanTask], tools: ToolRegistry, trace: Trace, *, after: frozenset[int]
-) -> str:
-    """Run calls together, record them, and describe their results, one line each.
-
-    Each call is recorded as depending on the previous step's calls.
-    """
-    outcome = await execute(tasks, tools)
-    lines = []
-    for task in tasks:
-        result = outcome.results[task.id]
-        trace.calls.append(Call(task.id, task.tool, result.args or {}, after))
-        if result.state is TaskState.SUCCEEDED:
-            lines.append(f"{task.tool}: {render_text(result.value)[:1500]}")
-        else:
-            lines.append(
-                f"{task.tool}: error: {result.error.message if result.error else result.reason}"
-            )
-    return "\n".join(lines)
 
 
 def placeholder_args(tool: Tool) -> dict[str, object]:
@@ -237,6 +91,8 @@ def oracle_tasks(case: EvalCase, tools: ToolRegistry, perturb: str | None = None
         tool = tools.get(call.tool)
         args: dict[str, Arg] = {**(placeholder_args(tool) if tool else {}), **call.args}  # type: ignore[dict-item]
         tasks.append(PlanTask(call.id, call.tool, args, deps=call.deps))
+    if case.missing is not None and "ask_user" in tools:  # ask for it, pass the answer on
+        tasks = _asking(tasks, case.missing, 1 + max((t.id for t in tasks), default=0))
     if perturb == "swap" and tasks:
         first = tasks[0]
         swapped = {k: f"{v}-swapped" if isinstance(v, str) else v for k, v in first.args.items()}
@@ -247,6 +103,18 @@ def oracle_tasks(case: EvalCase, tools: ToolRegistry, perturb: str | None = None
         if extra is not None:
             tasks[-1] = PlanTask(last.id, last.tool, last.args, deps=last.deps | {extra})
     return tasks
+
+
+def _asking(tasks: list[PlanTask], missing: Missing, ask_id: int) -> list[PlanTask]:
+    """`tasks` after an ``ask_user`` task whose answer fills the missing argument."""
+    ask = PlanTask(ask_id, "ask_user", {"question": f"What is the {missing.parameter}?"})
+    out = [ask]
+    for task in tasks:
+        if task.id == missing.call:
+            args = {**task.args, missing.parameter: Ref(ask_id)}
+            task = PlanTask(task.id, task.tool, args, deps=task.deps | {ask_id})
+        out.append(task)
+    return out
 
 
 async def _oracle(case: EvalCase, tools: ToolRegistry, trace: Trace, perturb: str | None) -> None:
@@ -290,6 +158,7 @@ STRATEGIES = (
     "llmcompiler",
     "react",
     "parallel-fc",
+    "parallel-fc-json",
     "oracle",
     "oracle-drop",
     "oracle-swap",
@@ -309,7 +178,14 @@ async def run_strategy(
     else:
         if model is None:
             raise ValueError(f"strategy {name} needs a model")
-        runner = {"llmcompiler": _llmcompiler, "react": _react, "parallel-fc": _parallel_fc}[name]
-        await runner(case, model, tools, trace)
+        if name == "llmcompiler":
+            await _llmcompiler(case, model, tools, trace)
+        elif name == "react":
+            await react(case.query, model, tools, trace)
+        elif name.startswith("parallel-fc"):
+            native = False if name == "parallel-fc-json" else None
+            await parallel_fc(case.query, model, tools, trace, native=native)
+        else:
+            raise ValueError(f"unknown strategy {name!r}")
     trace.wall = time.perf_counter() - start
     return trace

@@ -1,5 +1,7 @@
 """Evaluation suites: cases with gold plans, over registries of simulated tools.
 
+- ``shortcutsbench``: ShortcutsBench's shortcuts with the parameter values their
+  actions need, some with one left out for the agent to ask for (see `shortcuts`).
 - ``workflowllm``: 50 real Shortcuts workflows over the ShortcutsBench registry, with
   gold calls and DAG derived from their code.
 - ``autotools``: AutoTools-Eval (the released ToolFlow benchmark), 80 queries in food,
@@ -20,10 +22,11 @@ from typing import TypeVar
 
 from toolweave.evals.metrics import Call
 from toolweave.evals.registries import _read, load_autotools, load_shortcutsbench, safe_name
+from toolweave.evals.shortcuts import shortcutsbench_cases
 from toolweave.evals.workflow import parse_workflow
 from toolweave.tools import Tool, ToolRegistry
 
-__all__ = ["EvalCase", "Suite", "seeded_sample", "suites"]
+__all__ = ["EvalCase", "Missing", "Suite", "seeded_sample", "suites"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,11 @@ class EvalCase:
             whose search is simulated offline (their gold answers only feed the oracle).
         fanout: How many independent lookups the request needs (structure checks).
         tools: The tools offered for this case (a domain's), or all of the suite's.
+        gold_partial: The gold calls are only some of those the task needs: selection
+            is scored on recall, not precision.
+        offer_gold: The gold tools are offered with the retriever's matches.
+        ask_tool: The ``ask_user`` tool is offered, and its use scored.
+        missing: A value that the query lacks; the simulated user gives it when asked.
     """
 
     suite: str
@@ -52,6 +60,25 @@ class EvalCase:
     answer_checkable: bool = False
     fanout: int | None = None
     tools: tuple[str, ...] | None = None
+    gold_partial: bool = False
+    offer_gold: bool = False
+    ask_tool: bool = False
+    missing: Missing | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A gold argument that the query leaves out.
+
+    Attributes:
+        call: The gold call's id.
+        parameter: The argument's name.
+        answer: The value as the user says it when asked.
+    """
+
+    call: int
+    parameter: str
+    answer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +235,13 @@ def suites() -> dict[str, Suite]:
     return {
         s.name: s
         for s in (
+            Suite(
+                "shortcutsbench",
+                "1,899 shortcuts: API selection, parameter filling, asking for what is missing",
+                load_shortcutsbench,
+                shortcutsbench_cases,
+                ("shortcutsbench",),
+            ),
             Suite(
                 "workflowllm",
                 "50 real Shortcuts workflows, gold calls and DAG from their code",

@@ -11,7 +11,16 @@ Model strings: ``"local"``, ``"local:/path/to/model.gguf"``, ``"openai:<model>"`
 from __future__ import annotations
 
 from toolweave.errors import UserError
-from toolweave.models._base import Message, Model, ModelSettings, ModelStream, Usage
+from toolweave.models._base import (
+    Message,
+    Model,
+    ModelSettings,
+    ModelStream,
+    ToolCallingModel,
+    ToolCallRequest,
+    ToolTurn,
+    Usage,
+)
 from toolweave.models._local import LocalModel
 from toolweave.models._openai import OpenAIModel
 
@@ -22,6 +31,9 @@ __all__ = [
     "ModelSettings",
     "ModelStream",
     "OpenAIModel",
+    "ToolCallRequest",
+    "ToolCallingModel",
+    "ToolTurn",
     "Usage",
     "resolve_model",
 ]

@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
-__all__ = ["Message", "Model", "ModelSettings", "ModelStream", "Usage", "no_chunks"]
+__all__ = [
+    "Message",
+    "Model",
+    "ModelSettings",
+    "ModelStream",
+    "ToolCallRequest",
+    "ToolCallingModel",
+    "ToolTurn",
+    "Usage",
+    "no_chunks",
+]
 
 
 class Message(TypedDict):
@@ -103,6 +113,51 @@ class Model(Protocol):
 
         Raises:
             ModelError: The endpoint failed, before or during the stream.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequest:
+    """A tool call the model asked for in a native function-calling turn.
+
+    Attributes:
+        id: The endpoint's id for the call, echoed in the ``tool`` message.
+        name: The tool's name.
+        arguments: The arguments as the model wrote them: JSON text, not yet parsed.
+    """
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolTurn:
+    """One native function-calling turn: text, the calls asked for, the usage."""
+
+    text: str
+    calls: tuple[ToolCallRequest, ...]
+    usage: Usage
+
+
+@runtime_checkable
+class ToolCallingModel(Protocol):
+    """A model with native (OpenAI-style, parallel) function calling."""
+
+    async def call_tools(
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        settings: ModelSettings,
+    ) -> ToolTurn:
+        """One turn of native function calling.
+
+        `messages` are in the Chat Completions form (``tool_calls`` and ``tool``
+        messages included); `tools` are ``tools`` entries (`Tool.to_openai`).
+
+        Raises:
+            ModelError: The endpoint failed or rejected the tools.
         """
         ...
 

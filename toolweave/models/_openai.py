@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 import tenacity
 
 from toolweave.errors import ModelError, UserError
-from toolweave.models._base import Message, ModelSettings, ModelStream, Usage, no_chunks
+from toolweave.models._base import (
+    Message,
+    ModelSettings,
+    ModelStream,
+    ToolCallRequest,
+    ToolTurn,
+    Usage,
+    no_chunks,
+)
 from toolweave.models.testing import estimate_tokens
 
 if TYPE_CHECKING:
@@ -93,15 +101,42 @@ class OpenAIModel:
             await chunks.aclose()
             await stream.close()
 
-    async def _open(self, messages: Sequence[Message], settings: ModelSettings) -> Any:
-        import openai
+    async def call_tools(
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        settings: ModelSettings,
+    ) -> ToolTurn:
+        """One native function-calling turn (not streamed); see `ToolCallingModel`."""
+        kwargs = self._kwargs(messages, settings)
+        kwargs |= {"tools": list(tools), "tool_choice": "auto"}
+        completion = await self._create(kwargs)
+        if not completion.choices:
+            raise ModelError(f"{self.name}: the endpoint returned no choice")
+        message = completion.choices[0].message
+        calls = tuple(
+            ToolCallRequest(call.id, call.function.name, call.function.arguments or "{}")
+            for call in message.tool_calls or ()
+            if getattr(call, "function", None) is not None
+        )
+        text = message.content or ""
+        usage = (
+            Usage(completion.usage.prompt_tokens or 0, completion.usage.completion_tokens or 0)
+            if completion.usage is not None
+            else Usage(
+                sum(estimate_tokens(str(m.get("content") or "")) for m in messages),
+                estimate_tokens(text + "".join(c.arguments for c in calls)),
+            )
+        )
+        return ToolTurn(text, calls, usage)
 
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": list(messages),
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+    async def _open(self, messages: Sequence[Message], settings: ModelSettings) -> Any:
+        kwargs = self._kwargs(messages, settings)
+        kwargs |= {"stream": True, "stream_options": {"include_usage": True}}
+        return await self._create(kwargs)
+
+    def _kwargs(self, messages: Sequence[Any], settings: ModelSettings) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"model": self.model, "messages": list(messages)}
         if settings.stop:
             kwargs["stop"] = list(settings.stop)
         if settings.max_tokens is not None:
@@ -110,6 +145,12 @@ class OpenAIModel:
             kwargs["temperature"] = settings.temperature
         if settings.seed is not None:
             kwargs["seed"] = settings.seed
+        return kwargs
+
+    async def _create(self, kwargs: dict[str, Any]) -> Any:
+        """``chat.completions.create``, retrying transient failures."""
+        import openai
+
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=self._retry_wait,
