@@ -121,6 +121,46 @@ async def test_chains_respect_order_and_values_flow_typed() -> None:
     assert r[3].started_at >= max(r[1].finished_at or 0, r[2].finished_at or 0)
 
 
+async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
+    @tool
+    def lookup(key: str) -> dict[str, int]:
+        return {key: len(key)}
+
+    @tool
+    def count(n: int) -> int:
+        return n
+
+    @tool
+    def shout(text: str) -> str:
+        return text.upper()
+
+    described = Tool.from_schema(  # a description-backed tool: "int | str", jsonschema
+        "by_id",
+        "Look up an id.",
+        {"type": "object", "properties": {"id": {"type": ["integer", "string"]}}},
+        lambda id: f"item {id!r}",
+    )
+    plan = [
+        PlanTask(1, "lookup", {"key": "ab"}),
+        PlanTask(2, "shout", {"text": Ref(1)}),  # dict -> JSON text
+        PlanTask(3, "count", {"n": 7}),
+        PlanTask(4, "shout", {"text": Ref(3)}),  # int -> "7"
+        PlanTask(5, "by_id", {"id": Ref(3)}),  # an int is fine as is
+        PlanTask(6, "by_id", {"id": Ref(1)}),  # a dict is not: text
+        PlanTask(7, "count", {"n": Ref(1)}),  # no string accepted: still invalid
+    ]
+    outcome = await execute(plan, [lookup, count, shout, described])
+    r = outcome.results
+    assert r[2].value == '{"AB": 2}'
+    assert r[2].args == {"text": '{"ab": 2}'}  # what the tool was called with
+    assert r[4].value == "7"
+    assert r[5].value == "item 7"
+    assert r[6].value == "item '{\"ab\": 2}'"
+    assert r[7].state is TaskState.FAILED
+    assert r[7].error is not None
+    assert r[7].error.kind == "invalid_arguments"
+
+
 async def test_a_raising_tool_skips_dependents_and_nothing_hangs() -> None:
     @tool
     async def boom(x: int) -> int:

@@ -140,6 +140,26 @@ def test_end_marker_on_the_same_line(registry: ToolRegistry) -> None:
     assert parser.close() == []
 
 
+def test_a_written_result_after_the_call_is_ignored(registry: ToolRegistry) -> None:
+    # small models copy the "call -> result" lines of a replan prompt into the plan
+    text = (
+        '3. echo(text="a -> b") -> {"echoed": "a -> b"}\n'
+        "4. add(a=$3, b=2)->5\n"
+        "5. echo(text='x') -> \n"
+        "6. echo(text='y' -> 'z')\n"
+    )
+    out = PlanParser(registry, known_ids={1, 2}).feed(text)
+    tasks = [i for i in out if isinstance(i, PlanTask)]
+    assert [(t.id, t.args) for t in tasks] == [
+        (3, {"text": "a -> b"}),
+        (4, {"a": Ref(3), "b": 2}),
+        (5, {"text": "x"}),
+    ]
+    (error,) = [i for i in out if isinstance(i, PlanError)]
+    assert error.task_id == 6  # no call closes before the arrow: still invalid
+    assert error.reason.startswith("not a valid call")
+
+
 def test_join_and_prose(registry: ToolRegistry) -> None:
     parser = PlanParser(registry)
     out = parser.feed("Here is the plan:\n1. echo(text='a')\n2. join()\n")

@@ -135,6 +135,7 @@ def load_sealtools() -> ToolRegistry:
     return registry
 
 
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
 _SB_PARAM = re.compile(r"^\s{4}(\w+):\s*(.*)$")
 
 
@@ -218,6 +219,8 @@ def _enum(description: str) -> list[str] | None:
 def load_autotools(*domains: str) -> ToolRegistry:
     """AutoTools / RestBench endpoint specs (food, weather, tmdb, game, music, spotify).
 
+    Path parameters (``{movie_id}`` in the URL), which the specs leave out of the
+    parameter lists, become required arguments.
     An endpoint's sample response, when the spec has one, is kept in
     ``metadata["sample_response"]`` for simulation.
     """
@@ -236,6 +239,10 @@ def load_autotools(*domains: str) -> ToolRegistry:
                 props[param["name"]] = schema
                 if param.get("required"):
                     required.append(param["name"])
+            for name in _PATH_PARAM.findall(endpoint.get("url") or ""):  # /movie/{movie_id}
+                if name not in props:
+                    props[name] = {"type": ["integer", "string"], "description": "in the path"}
+                    required.append(name)
             name = safe_name(f"{domain}_{endpoint.get('name') or endpoint['url']}")
             registry.add(
                 Tool.from_schema(

@@ -99,10 +99,6 @@ def _implementation(
             return responder(args, rng)
         if sample is not None:
             return sample
-        return {
-            "tool": tool.name,
-            "arguments": args,
-            "result": f"{tool.name.replace('_', ' ')} result #{rng.randrange(1000, 9999)}",
-        }
+        return {"request": args, "value": rng.randrange(1000, 9999), "simulated": True}
 
     return call

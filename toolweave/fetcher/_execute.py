@@ -28,7 +28,7 @@ from toolweave.events import (
 )
 from toolweave.executor import Executor, LocalExecutor
 from toolweave.fetcher._scheduler import Scheduler, TaskResult, TaskState
-from toolweave.plan import PlanItem, PlanTask
+from toolweave.plan import PlanItem, PlanTask, Ref, render_text
 from toolweave.tools import Tool, ToolRegistry
 from toolweave.tools._registry import as_registry
 
@@ -239,12 +239,15 @@ class _Driver:
         result = scheduler.results[task.id]
         result.started_at = time.perf_counter()
         try:
-            args = result.args = scheduler.resolve(task)
+            args = scheduler.resolve(task)
+            tool = self._tools.get(task.tool)
+            if tool is not None:
+                args = _text_where_expected(task, args, tool)
+            result.args = args
             if self._emit is not None:
                 self._emit(
                     TaskStarted(run_id=self.run_id, task=task, at=result.started_at, args=args)
                 )
-            tool = self._tools.get(task.tool)
             if tool is None:
                 raise ToolError(task.tool, "no such tool", args=args, kind="unavailable")
             value = await self.executor.run(tool, args)
@@ -278,6 +281,43 @@ class _Driver:
         if self._limit is not None:
             self._running -= 1
         self._dispatch()
+
+
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "object")
+
+
+def _text_where_expected(task: PlanTask, args: dict[str, object], tool: Tool) -> dict[str, object]:
+    """Render a whole-argument ref's value as text where the parameter wants text.
+
+    Planners write ``search(query=$1)`` meaning "the text of result 1", as the
+    LLMCompiler format does; a tool that returned a dict or a number would otherwise
+    fail validation. Only values that come through a ref are rendered, and only for a
+    parameter whose schema takes a string but not the value's own type.
+    """
+    if not any(isinstance(planned, Ref) for planned in task.args.values()):
+        return args
+    props = tool.parameters.get("properties", {})
+    out = args
+    for name, planned in task.args.items():
+        value = args.get(name)
+        if not isinstance(planned, Ref) or isinstance(value, str):
+            continue
+        kind = props.get(name, {}).get("type") if isinstance(props.get(name), dict) else None
+        kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
+        own = _json_type(value)
+        if "string" in kinds and own not in kinds and not (own == "integer" and "number" in kinds):
+            out = {**out, name: render_text(value)}
+    return out
 
 
 def _foreign(task: PlanTask, exc: Exception) -> ToolError:

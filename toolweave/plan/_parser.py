@@ -189,10 +189,7 @@ class PlanParser:
     def _parse_call(self, call: str) -> tuple[str, dict[str, Arg]]:
         if len(call) > _MAX_LINE:
             raise PlanError(f"the call is longer than {_MAX_LINE} characters")
-        try:
-            tree = ast.parse(_swap_refs(call), mode="eval").body
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            raise PlanError(f"not a valid call: {getattr(exc, 'msg', exc)}") from None
+        tree = _expression(call)
         if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name):
             raise PlanError("expected a call like tool(arg=value)")
         name = tree.func.id
@@ -213,6 +210,29 @@ class PlanParser:
         except RecursionError:
             raise PlanError("the arguments are nested too deeply") from None
         return name, _bind(name, tool, positional, keywords)
+
+
+_RESULT_ARROW = re.compile(r"\)\s*->")
+
+
+def _expression(call: str) -> ast.expr:
+    """The call's syntax tree.
+
+    A line that goes on after the call with ``-> result`` (small models copy the
+    result lines of a replan prompt into their plan) parses as the call alone: the
+    written result is ignored, the call runs.
+    """
+    try:
+        return ast.parse(_swap_refs(call), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        for arrow in _RESULT_ARROW.finditer(call):
+            try:
+                tree = ast.parse(_swap_refs(call[: arrow.start() + 1]), mode="eval").body
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            if isinstance(tree, ast.Call):
+                return tree
+        raise PlanError(f"not a valid call: {getattr(exc, 'msg', exc)}") from None
 
 
 def parse_plan(

@@ -121,7 +121,8 @@ def planner_messages(
         user += (
             f"\n\nWrite a new plan that completes the answer. Number its calls from "
             f"{first_id}. You may use $N for the successful results above; do not repeat "
-            "calls that succeeded."
+            "calls that succeeded. Write only the calls, not their results: the tools "
+            "will run them."
         )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
