@@ -183,7 +183,8 @@ async def test_replan_budget() -> None:
 
 
 async def test_task_and_token_budgets() -> None:
-    wide = "".join(f'{i}. population(country="France")\n' for i in range(1, 6))
+    countries = ("France", "Spain", "Italy", "Peru", "Chile")
+    wide = "".join(f'{i}. population(country="{c}")\n' for i, c in enumerate(countries, 1))
     with pytest.raises(BudgetExceeded, match="more than 3 tasks") as info:
         await Agent(ScriptedModel([wide]), TOOLS, max_tasks=3).run("q")
     assert info.value.result is not None

@@ -196,6 +196,23 @@ async def test_parallel_fc_native_function_calling_on_an_openai_endpoint() -> No
     assert score(case, trace)["fanout_ok"] == 1.0
 
 
+async def test_parallel_fc_reads_python_literals_in_the_json() -> None:
+    case = EvalCase("parallelqa", "t", "Which is taller, A or B?", fanout=2)
+    replies = iter(
+        [
+            '[{"tool": "search", "args": {"query": "True North"}},'
+            ' {"tool": "math", "args": {"problem": "None", "extra": None}}]',
+            '{"answer": "A"}',
+        ]
+    )
+    model = FunctionModel(lambda messages, settings: next(replies))
+    trace = await run_strategy("parallel-fc", case, model, simulate(search_tools(), FAST))
+    assert [(c.tool, c.args) for c in trace.calls] == [
+        ("search", {"query": "True North"}),
+        ("math", {"problem": "None"}),  # a null argument is dropped as not given
+    ]
+
+
 async def test_parallel_fc_json_emulates_on_any_model() -> None:
     case = EvalCase("parallelqa", "t", "Which is taller, A or B?", fanout=2)
     model = FunctionModel(lambda messages, settings: '{"answer": "B"}')

@@ -20,7 +20,7 @@ from toolweave.fetcher import TaskState, execute
 from toolweave.models import Message, Model, ModelSettings, ToolCallingModel, Usage
 from toolweave.plan import PlanParser, PlanTask, render_text
 from toolweave.planner._prompts import tool_catalog
-from toolweave.tools import ToolRegistry
+from toolweave.tools import Tool, ToolRegistry
 
 __all__ = ["Trace", "parallel_fc", "react"]
 
@@ -170,8 +170,8 @@ async def _emulated(
             if not isinstance(item, dict) or item.get("tool") not in tools:
                 continue
             args = item.get("args")
-            number = len(trace.calls) + len(tasks) + 1
-            tasks.append(PlanTask(number, item["tool"], args if isinstance(args, dict) else {}))
+            given = _given(tools[item["tool"]], args if isinstance(args, dict) else {})
+            tasks.append(PlanTask(len(trace.calls) + len(tasks) + 1, item["tool"], given))
         if not tasks:
             messages.append({"role": "user", "content": "Results: no known tool was called"})
             continue
@@ -222,10 +222,7 @@ async def _native(
             elif args is None:
                 replies[call.id] = "error: the arguments are not a JSON object"
             else:
-                tool = tools[call.name]
-                given = {  # strict schemas make optional arguments nullable: null = not given
-                    k: v for k, v in args.items() if v is not None or k in tool.required_names
-                }
+                given = _given(tools[call.name], args)
                 tasks.append(PlanTask(len(trace.calls) + len(tasks) + 1, call.name, given))
                 replies[call.id] = ""
         if tasks:
@@ -240,14 +237,27 @@ async def _native(
     trace.error = f"no answer after {turns} turns"
 
 
+_PY_LITERAL = re.compile(r'"(?:\\.|[^"\\])*"|\b(True|False|None)\b')
+_AS_JSON = {"True": "true", "False": "false", "None": "null"}
+
+
 def _json(text: str) -> Any:
+    """The JSON list or object in a reply; Python's True/False/None are read as JSON's."""
     match = re.search(r"(\[.*\]|\{.*\})", text, re.S)
     if not match:
         return None
-    try:
-        return json.loads(match.group(1))
-    except json.JSONDecodeError:
-        return None
+    found = match.group(1)
+    for candidate in (found, _PY_LITERAL.sub(lambda m: _AS_JSON.get(m[1], m[0]), found)):
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    return None
+
+
+def _given(tool: Tool, args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments without nulls for optional parameters (null means "not given")."""
+    return {k: v for k, v in args.items() if v is not None or k in tool.required_names}
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from toolweave.errors import PlanError
-from toolweave.plan._ir import Arg, PlanTask, Ref, Template
+from toolweave.plan._ir import Arg, PlanTask, Ref, Template, format_call
 
 if TYPE_CHECKING:
     from toolweave.tools import Tool
@@ -60,6 +60,11 @@ class PlanParser:
             accepts any tool name (keyword arguments only).
         known_ids: Ids of tasks from earlier plans of the same run (on a replan): the
             new plan may refer to them and may not reuse them.
+        max_repeats: After this many lines that repeat an earlier call of the plan
+            exactly (same tool, same arguments), the plan ends: small models can loop
+            on one line until their token limit. `None` never ends it. A repeated call
+            of a read-only or idempotent tool is rejected (its result would be the
+            same); other tools may be called twice on purpose.
 
     Example:
         ```python
@@ -77,6 +82,7 @@ class PlanParser:
         tools: Iterable[Tool] | Mapping[str, Tool] | None = None,
         *,
         known_ids: Iterable[int] = (),
+        max_repeats: int | None = 3,
     ) -> None:
         if tools is None:
             self._tools: dict[str, Tool] | None = None
@@ -90,6 +96,9 @@ class PlanParser:
         self._thought: list[str] = []
         self._joined = False
         self._ended = False
+        self._max_repeats = max_repeats
+        self._repeats = 0
+        self._calls: dict[str, int] = {}  # a call's text -> the first task that made it
         self.tasks: list[PlanTask] = []
         """Every task accepted so far, in order."""
         self.errors: list[PlanError] = []
@@ -175,9 +184,26 @@ class PlanParser:
             tool, args = self._parse_call(call)
             task = PlanTask(task_id, tool, args, thought=thought)
             self._check(task)
+            self._check_repeat(task)
         except PlanError as exc:
             return PlanError(exc.reason, line=line, task_id=task_id)
         return task
+
+    def _check_repeat(self, task: PlanTask) -> None:
+        key = format_call(task.tool, dict(sorted(task.args.items())))
+        first = self._calls.setdefault(key, task.id)
+        if first == task.id:
+            return
+        self._repeats += 1
+        if self._max_repeats is not None and self._repeats >= self._max_repeats:
+            self._ended = True
+            raise PlanError(
+                f"the plan repeats earlier calls ({self._repeats} times, this one as task "
+                f"{first}); it was cut short here"
+            )
+        tool = self._tools.get(task.tool) if self._tools is not None else None
+        if tool is not None and (tool.read_only or tool.idempotent):
+            raise PlanError(f"repeats task {first} (the same call, the same result)")
 
     def _check(self, task: PlanTask) -> None:
         for dep in sorted(task.deps):
