@@ -53,6 +53,10 @@ async def test_perturbed_oracles_score_lower_by_the_expected_amounts() -> None:
     false_dep = score(case, await run_strategy("oracle-falsedep", case, None, registry))
     gold_edges = sum(len(c.deps) for c in case.calls)
     assert false_dep["edge_f1"] == pytest.approx(2 * gold_edges / (2 * gold_edges + 1))
+    assert false_dep["flow_acc"] == 1.0  # every gold input still flows; one edge too many
+    assert dropped["flow_acc"] == pytest.approx(
+        sum(len(c.deps) for c in case.calls[:-1]) / gold_edges
+    )  # the dropped call's inputs are lost
 
 
 def test_score_on_a_hand_made_trace() -> None:
@@ -77,6 +81,7 @@ def test_score_on_a_hand_made_trace() -> None:
     assert row["exact"] == 0.0
     assert row["arg_acc"] == 1.0  # case-insensitive equality
     assert row["edge_f1"] == 1.0
+    assert row["flow_acc"] == 1.0
     assert row["answer_ok"] == 1.0
     assert row["tool_calls"] == 3
 

@@ -42,6 +42,7 @@ METRICS = (
     "exact",
     "arg_acc",
     "edge_f1",
+    "flow_acc",
     "fanout_ok",
     "answer_ok",
     "ask_ok",
@@ -82,7 +83,9 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
             for c in with_args
         ) / len(with_args)
     if case.ordered and any(c.deps for c in case.calls):
-        row["edge_f1"] = dag_edge_scores(trace.calls, list(case.calls)).f1
+        edges = dag_edge_scores(calls, list(case.calls))
+        row["edge_f1"] = edges.f1
+        row["flow_acc"] = edges.recall  # gold inputs (from task X) taken from X's match
     if case.fanout is not None:
         independent = [c for c in trace.calls if c.tool == "search" and not c.deps]
         row["fanout_ok"] = float(len(independent) == case.fanout)
