@@ -223,3 +223,46 @@ async def test_parallel_fc_json_emulates_on_any_model() -> None:
     model = FunctionModel(lambda messages, settings: '{"answer": "B"}')
     trace = await run_strategy("parallel-fc-json", case, model, simulate(search_tools(), FAST))
     assert (trace.mode, trace.answer, trace.calls) == ("json", "B", [])
+
+
+async def test_an_interrupted_run_resumes_where_it_stopped(tmp_path: Path) -> None:
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_two(done: int, total: int) -> None:
+        if done == 2:
+            raise Interrupted
+
+    with pytest.raises(ExceptionGroup) as info:
+        await run_eval(
+            "autotools",
+            ["oracle"],
+            None,
+            tmp_path,
+            limit=5,
+            simulation=FAST,
+            progress=stop_after_two,
+        )
+    assert info.group_contains(Interrupted)
+    path = tmp_path / "results.jsonl"
+    first = [json.loads(line)["id"] for line in path.read_text().splitlines()]
+    assert len(first) == 2  # the cases that finished were kept
+    with path.open("a") as f:
+        f.write('{"suite": "autotools", "strat')  # a line cut short by a kill mid-write
+    totals = []
+    await run_eval(
+        "autotools",
+        ["oracle"],
+        None,
+        tmp_path,
+        limit=5,
+        simulation=FAST,
+        progress=lambda done, total: totals.append(total),
+    )
+    assert set(totals) == {3}  # only the three left were run
+    lines = path.read_text().splitlines()
+    assert lines[2] == '{"suite": "autotools", "strat'  # kept, and ended
+    ids = [json.loads(line)["id"] for line in lines[:2] + lines[3:]]
+    assert len(ids) == len(set(ids)) == 5
+    assert ids[:2] == first
+    assert report(tmp_path)["autotools"]["oracle"]["cases"] == 5

@@ -154,14 +154,33 @@ class _Results:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def done(self) -> set[tuple[str, str, str]]:
+        """The (suite, strategy, case) of every row so far.
+
+        A last line cut short (the run was killed mid-write) is ended, so that the
+        next row starts on a line of its own; the case is run again.
+        """
         if not self.path.is_file():
             return set()
-        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
-        return {(r["suite"], r["strategy"], r["id"]) for r in rows}
+        text = self.path.read_text()
+        if text and not text.endswith("\n"):
+            with self.path.open("a") as f:
+                f.write("\n")
+        return {(r["suite"], r["strategy"], r["id"]) for r in _read_rows(self.path)}
 
     def append(self, row: dict[str, Any]) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(row, default=str) + "\n")
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of results.jsonl; a line cut short by a kill mid-write is skipped."""
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def _search(args: dict[str, Any], rng: random.Random) -> str:
@@ -204,7 +223,7 @@ def _simulated_user(case: EvalCase) -> Callable[[str], str]:
 
 def report(out: Path) -> dict[str, Any]:
     """Aggregate results.jsonl into report.json, report.md and plots; returns the data."""
-    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    rows = _read_rows(out / "results.jsonl")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["suite"], row["strategy"]), []).append(row)
@@ -236,8 +255,19 @@ def _cell(entry: dict[str, Any], key: str, digits: int = 3) -> str:
     return f"{value['mean']:.{digits}f} ± {half:.{digits}f}"
 
 
+_LEGEND = """\
+Means per case with their 95% intervals; `-` where a metric does not apply.
+api_*: API selection on multisets of tool names (recall only where the gold lists part
+of the calls, as in shortcutsbench); exact: the same multiset; arg_acc: gold argument
+values matched (ShortcutsBench's equality); edge_f1: the dependency DAG's edges after
+matching calls; flow_acc: gold inputs taken from the right producer; fanout_ok: the
+right number of independent searches; answer_ok: the gold answer in the reply (where
+the tools can give it); ask_ok: asked the user exactly when a value was missing.
+latency in seconds, end to end; tokens per case."""
+
+
 def _markdown(data: dict[str, Any]) -> str:
-    lines = ["# Evaluation report", ""]
+    lines = ["# Evaluation report", "", _LEGEND, ""]
     columns = [
         "strategy",
         "cases",
@@ -266,10 +296,14 @@ def _markdown(data: dict[str, Any]) -> str:
                     continue
                 speedup = entry["latency"]["mean"] / max(base["latency"]["mean"], 1e-9)
                 tokens = _tokens(entry) / max(_tokens(base), 1e-9)
-                lines.append(
+                line = (
                     f"- {other}: llmcompiler is {speedup:.2f}x faster; {other} uses "
                     f"{tokens:.2f}x its tokens"
                 )
+                key = next((k for k in ("api_f1", "api_recall") if k in base and k in entry), None)
+                if key is not None:
+                    line += f"; {key} {base[key]['mean']:.3f} against {entry[key]['mean']:.3f}"
+                lines.append(line)
         lines.append("")
     return "\n".join(lines)
 
