@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -233,32 +234,21 @@ async def test_an_interrupted_run_resumes_where_it_stopped(tmp_path: Path) -> No
         if done == 2:
             raise Interrupted
 
-    with pytest.raises(ExceptionGroup) as info:
+    async def run(progress: Callable[[int, int], None]) -> None:
         await run_eval(
-            "autotools",
-            ["oracle"],
-            None,
-            tmp_path,
-            limit=5,
-            simulation=FAST,
-            progress=stop_after_two,
+            "autotools", ["oracle"], None, tmp_path, limit=5, simulation=FAST, progress=progress
         )
+
+    with pytest.raises(ExceptionGroup) as info:
+        await run(stop_after_two)
     assert info.group_contains(Interrupted)
     path = tmp_path / "results.jsonl"
     first = [json.loads(line)["id"] for line in path.read_text().splitlines()]
     assert len(first) == 2  # the cases that finished were kept
     with path.open("a") as f:
         f.write('{"suite": "autotools", "strat')  # a line cut short by a kill mid-write
-    totals = []
-    await run_eval(
-        "autotools",
-        ["oracle"],
-        None,
-        tmp_path,
-        limit=5,
-        simulation=FAST,
-        progress=lambda done, total: totals.append(total),
-    )
+    totals: list[int] = []
+    await run(lambda done, total: totals.append(total))
     assert set(totals) == {3}  # only the three left were run
     lines = path.read_text().splitlines()
     assert lines[2] == '{"suite": "autotools", "strat'  # kept, and ended

@@ -41,6 +41,13 @@ class Trace:
     mode: str | None = None
 
 
+def _opening(instructions: str, tools: ToolRegistry, query: str) -> list[Message]:
+    return [
+        {"role": "system", "content": instructions.format(tools=tool_catalog(tools))},
+        {"role": "user", "content": f"Question: {query}"},
+    ]
+
+
 async def _complete(
     model: Model, messages: list[Message], stop: tuple[str, ...], trace: Trace
 ) -> str:
@@ -73,10 +80,7 @@ async def react(
     query: str, model: Model, tools: ToolRegistry, trace: Trace, steps: int = 8
 ) -> None:
     """The ReAct loop: one tool call per model call, each after the previous result."""
-    messages: list[Message] = [
-        {"role": "system", "content": _REACT.format(tools=tool_catalog(tools))},
-        {"role": "user", "content": f"Question: {query}"},
-    ]
+    messages = _opening(_REACT, tools, query)
     last: frozenset[int] = frozenset()
     for _ in range(steps):
         text = await _complete(model, messages, ("Observation:",), trace)
@@ -150,10 +154,7 @@ async def parallel_fc(
 async def _emulated(
     query: str, model: Model, tools: ToolRegistry, trace: Trace, turns: int
 ) -> None:
-    messages: list[Message] = [
-        {"role": "system", "content": _PFC.format(tools=tool_catalog(tools))},
-        {"role": "user", "content": f"Question: {query}"},
-    ]
+    messages = _opening(_PFC, tools, query)
     last: frozenset[int] = frozenset()
     for _ in range(turns):
         text = await _complete(model, messages, (), trace)
