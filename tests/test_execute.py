@@ -134,6 +134,10 @@ async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
     def shout(text: str) -> str:
         return text.upper()
 
+    @tool
+    def maybe(text: str | None = None) -> str:
+        return repr(text)
+
     described = Tool.from_schema(  # a description-backed tool: "int | str", jsonschema
         "by_id",
         "Look up an id.",
@@ -148,8 +152,9 @@ async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
         PlanTask(5, "by_id", {"id": Ref(3)}),  # an int is fine as is
         PlanTask(6, "by_id", {"id": Ref(1)}),  # a dict is not: text
         PlanTask(7, "count", {"n": Ref(1)}),  # no string accepted: still invalid
+        PlanTask(8, "maybe", {"text": Ref(3)}),  # anyOf [string, null]
     ]
-    outcome = await execute(plan, [lookup, count, shout, described])
+    outcome = await execute(plan, [lookup, count, shout, described, maybe])
     r = outcome.results
     assert r[2].value == '{"AB": 2}'
     assert r[2].args == {"text": '{"ab": 2}'}  # what the tool was called with
@@ -159,6 +164,7 @@ async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
     assert r[7].state is TaskState.FAILED
     assert r[7].error is not None
     assert r[7].error.kind == "invalid_arguments"
+    assert r[8].value == "'7'"
 
 
 async def test_a_raising_tool_skips_dependents_and_nothing_hangs() -> None:

@@ -296,6 +296,19 @@ def _json_type(value: object) -> str:
     return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "object")
 
 
+def _types(schema: object) -> set[str]:
+    """The JSON types a parameter's schema takes: ``type``, or its ``anyOf`` members'."""
+    if not isinstance(schema, dict):
+        return set()
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return {k for k in kind if isinstance(k, str)}
+    members = schema.get("anyOf") or schema.get("oneOf") or ()
+    return set().union(*(_types(m) for m in members)) if isinstance(members, list) else set()
+
+
 def _text_where_expected(task: PlanTask, args: dict[str, object], tool: Tool) -> dict[str, object]:
     """Render a whole-argument ref's value as text where the parameter wants text.
 
@@ -312,8 +325,7 @@ def _text_where_expected(task: PlanTask, args: dict[str, object], tool: Tool) ->
         value = args.get(name)
         if not isinstance(planned, Ref) or isinstance(value, str):
             continue
-        kind = props.get(name, {}).get("type") if isinstance(props.get(name), dict) else None
-        kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
+        kinds = _types(props.get(name))
         own = _json_type(value)
         if "string" in kinds and own not in kinds and not (own == "integer" and "number" in kinds):
             out = {**out, name: render_text(value)}

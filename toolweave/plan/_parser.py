@@ -61,10 +61,9 @@ class PlanParser:
         known_ids: Ids of tasks from earlier plans of the same run (on a replan): the
             new plan may refer to them and may not reuse them.
         max_repeats: After this many lines that repeat an earlier call of the plan
-            exactly (same tool, same arguments), the plan ends: small models can loop
-            on one line until their token limit. `None` never ends it. A repeated call
-            of a read-only or idempotent tool is rejected (its result would be the
-            same); other tools may be called twice on purpose.
+            exactly (same tool, same arguments), the plan ends there: small models can
+            loop on a line or two until their token limit. Fewer repeats run as
+            written (a tool may be called twice on purpose). `None`: no limit.
 
     Example:
         ```python
@@ -201,9 +200,6 @@ class PlanParser:
                 f"the plan repeats earlier calls ({self._repeats} times, this one as task "
                 f"{first}); it was cut short here"
             )
-        tool = self._tools.get(task.tool) if self._tools is not None else None
-        if tool is not None and (tool.read_only or tool.idempotent):
-            raise PlanError(f"repeats task {first} (the same call, the same result)")
 
     def _check(self, task: PlanTask) -> None:
         for dep in sorted(task.deps):
