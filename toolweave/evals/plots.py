@@ -8,8 +8,8 @@ from html import escape
 
 __all__ = ["bar_svg", "box_svg"]
 
-_WIDTH = 720
-_LEFT = 230
+_WIDTH = 760
+_LEFT = 280
 _ROW = 24
 _COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d")
 
