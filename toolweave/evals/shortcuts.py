@@ -32,7 +32,7 @@ from toolweave.tools import ToolRegistry
 if TYPE_CHECKING:
     from toolweave.evals.suites import EvalCase
 
-__all__ = ["label", "shortcutsbench_cases"]
+__all__ = ["shortcutsbench_cases"]
 
 _ASK_EVERY = 3
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -55,7 +55,7 @@ def _derive(
     return fitting
 
 
-def label(registry: ToolRegistry, tool: str, parameter: str) -> str:
+def _label(registry: ToolRegistry, tool: str, parameter: str) -> str:
     """A parameter's human label: its description's first phrase, or its name in words."""
     props = registry[tool].parameters.get("properties", {})
     description = str(props.get(parameter, {}).get("description", "")).strip()
@@ -120,11 +120,12 @@ def shortcutsbench_cases() -> list[EvalCase]:
                 if eligible % _ASK_EVERY == 1:
                     call, name, value = askable[0]
                     missing = Missing(call.id, name, _spoken(value))
-            lines = []
-            for call, name, value in settings:
-                left_out = missing and (call.id, name) == (missing.call, missing.parameter)
-                spoken = "not given" if left_out else _spoken(value)
-                lines.append(f"{label(registry, call.tool, name)}: {spoken}")
+            gap = (missing.call, missing.parameter) if missing else None
+            lines = [
+                f"{_label(registry, call.tool, name)}: "
+                + ("not given" if (call.id, name) == gap else _spoken(value))
+                for call, name, value in settings
+            ]
             query = f"{text.strip()}\nSettings: " + "; ".join(lines) + "."
             cases.append(
                 EvalCase(
