@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from toolweave import TaskState, execute
+from toolweave.agent import ask_user_tool
 from toolweave.evals.metrics import Call
 from toolweave.evals.registries import data_dir
 from toolweave.evals.runner import report, run_eval, score
-from toolweave.evals.simulate import Simulation
-from toolweave.evals.strategies import Trace
+from toolweave.evals.simulate import Simulation, simulate
+from toolweave.evals.strategies import Trace, oracle_tasks
 from toolweave.evals.suites import EvalCase, Missing, suites
 
 FAST = Simulation(latency=0.0)
@@ -101,9 +103,21 @@ def test_partial_gold_scores_recall_arguments_and_asking() -> None:
     assert score(case, Trace(calls=[Call(1, "a", {"x": "5"})]))["ask_ok"] == 0.0
 
 
+async def test_gold_calls_are_valid_calls_of_their_tools(cases: dict[str, EvalCase]) -> None:
+    # the oracle types the datasets' values ("350" for a number, 1 for a yes) and asks
+    # for what is missing; every call must pass its tool's schema
+    registry = simulate(suites()["shortcutsbench"].registry(), FAST)
+    registry.add(ask_user_tool(lambda question: "42"))
+    invalid = []
+    for case in list(cases.values())[:300]:
+        outcome = await execute(oracle_tasks(case, registry), registry)
+        invalid += [r for r in outcome.results.values() if r.state is not TaskState.SUCCEEDED]
+    assert invalid == []
+
+
 async def test_oracles_through_the_runner(tmp_path: Path) -> None:
     strategies = ["oracle", "oracle-drop", "oracle-swap"]
-    await run_eval("shortcutsbench", strategies, None, tmp_path, limit=12, simulation=FAST)
+    await run_eval("shortcutsbench", strategies, None, tmp_path, limit=12, seed=2, simulation=FAST)
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     oracle = [r for r in rows if r["strategy"] == "oracle"]
     assert len(oracle) == 12

@@ -153,6 +153,9 @@ async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
         PlanTask(6, "by_id", {"id": Ref(1)}),  # a dict is not: text
         PlanTask(7, "count", {"n": Ref(1)}),  # no string accepted: still invalid
         PlanTask(8, "maybe", {"text": Ref(3)}),  # anyOf [string, null]
+        PlanTask(9, "shout", {"text": "1100"}),
+        PlanTask(10, "count", {"n": Ref(9)}),  # a numeric text to an int parameter
+        PlanTask(11, "count", {"n": Ref(2)}),  # not a number: still invalid
     ]
     outcome = await execute(plan, [lookup, count, shout, described, maybe])
     r = outcome.results
@@ -165,6 +168,8 @@ async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
     assert r[7].error is not None
     assert r[7].error.kind == "invalid_arguments"
     assert r[8].value == "'7'"
+    assert r[10].value == 1100
+    assert r[11].state is TaskState.FAILED
 
 
 async def test_a_raising_tool_skips_dependents_and_nothing_hangs() -> None:

@@ -198,13 +198,12 @@ def _parse_shortcuts_doc(text: str) -> tuple[str, dict[str, str], str | None]:
 
 
 def _shortcuts_type(kind: str) -> str:
-    base = kind.split("(")[0].lower()
+    """A JSON type for a ShortcutsBench type: ``Bool = True`` is a boolean with a default."""
+    base = kind.split("(")[0].split("=")[0].strip().lower()
     if base in ("bool", "boolean"):
         return "boolean"
-    if base in ("int", "integer"):
-        return "integer"
-    if base in ("double", "float", "number"):
-        return "number"
+    if base in ("int", "integer", "double", "float", "number"):
+        return "number"  # the shortcuts give "Integer" parameters values like 0.15
     return "string"
 
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from toolweave.agent import Agent
@@ -89,7 +89,8 @@ def oracle_tasks(case: EvalCase, tools: ToolRegistry, perturb: str | None = None
     tasks = []
     for call in calls:
         tool = tools.get(call.tool)
-        args: dict[str, Arg] = {**(placeholder_args(tool) if tool else {}), **call.args}  # type: ignore[dict-item]
+        gold = _typed(tool, call.args) if tool else dict(call.args)
+        args: dict[str, Arg] = {**(placeholder_args(tool) if tool else {}), **gold}  # type: ignore[dict-item]
         tasks.append(PlanTask(call.id, call.tool, args, deps=call.deps))
     if case.missing is not None and "ask_user" in tools:  # ask for it, pass the answer on
         tasks = _asking(tasks, case.missing, 1 + max((t.id for t in tasks), default=0))
@@ -103,6 +104,27 @@ def oracle_tasks(case: EvalCase, tools: ToolRegistry, perturb: str | None = None
         if extra is not None:
             tasks[-1] = PlanTask(last.id, last.tool, last.args, deps=last.deps | {extra})
     return tasks
+
+
+def _typed(tool: Tool, args: Mapping[str, object]) -> dict[str, object]:
+    """Gold values as the schema types them: the datasets write some numbers as text."""
+    props = tool.parameters.get("properties", {})
+    out = dict(args)
+    for name, value in args.items():
+        kind = props.get(name, {}).get("type") if isinstance(props.get(name), dict) else None
+        if kind == "boolean" and value in (0, 1) and not isinstance(value, bool):
+            out[name] = bool(value)
+        if not isinstance(value, str):
+            continue
+        if kind in ("integer", "number"):
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            out[name] = int(number) if kind == "integer" and number.is_integer() else number
+        elif kind == "boolean" and value.strip().lower() in ("true", "false"):
+            out[name] = value.strip().lower() == "true"
+    return out
 
 
 def _asking(tasks: list[PlanTask], missing: Missing, ask_id: int) -> list[PlanTask]:

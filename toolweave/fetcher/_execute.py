@@ -242,7 +242,7 @@ class _Driver:
             args = scheduler.resolve(task)
             tool = self._tools.get(task.tool)
             if tool is not None:
-                args = _text_where_expected(task, args, tool)
+                args = _fit_refs(task, args, tool)
             result.args = args
             if self._emit is not None:
                 self._emit(
@@ -309,13 +309,14 @@ def _types(schema: object) -> set[str]:
     return set().union(*(_types(m) for m in members)) if isinstance(members, list) else set()
 
 
-def _text_where_expected(task: PlanTask, args: dict[str, object], tool: Tool) -> dict[str, object]:
-    """Render a whole-argument ref's value as text where the parameter wants text.
+def _fit_refs(task: PlanTask, args: dict[str, object], tool: Tool) -> dict[str, object]:
+    """Fit a whole-argument ref's value to a parameter that takes text or a number.
 
     Planners write ``search(query=$1)`` meaning "the text of result 1", as the
     LLMCompiler format does; a tool that returned a dict or a number would otherwise
-    fail validation. Only values that come through a ref are rendered, and only for a
-    parameter whose schema takes a string but not the value's own type.
+    fail validation. The other way, a text that is a number (an answer from the user,
+    "1100") goes to a numeric parameter as that number. Only values that come through a
+    ref are changed, and only where the schema does not take the value's own type.
     """
     if not any(isinstance(planned, Ref) for planned in task.args.values()):
         return args
@@ -323,13 +324,28 @@ def _text_where_expected(task: PlanTask, args: dict[str, object], tool: Tool) ->
     out = args
     for name, planned in task.args.items():
         value = args.get(name)
-        if not isinstance(planned, Ref) or isinstance(value, str):
+        if not isinstance(planned, Ref):
             continue
         kinds = _types(props.get(name))
         own = _json_type(value)
         if "string" in kinds and own not in kinds and not (own == "integer" and "number" in kinds):
             out = {**out, name: render_text(value)}
+        elif own == "string" and "string" not in kinds and (number := _number(value, kinds)):
+            out = {**out, name: number[0]}
     return out
+
+
+def _number(text: object, kinds: set[str]) -> tuple[int | float] | None:
+    """`text` as the number a numeric parameter takes (``"1100"`` -> 1100), if it is one."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        return None
+    if "integer" in kinds and value.is_integer():
+        return (int(value),)
+    if "number" in kinds and value == value and abs(value) != float("inf"):
+        return (value,)
+    return None
 
 
 def _foreign(task: PlanTask, exc: Exception) -> ToolError:
