@@ -20,7 +20,7 @@ from typing import Any
 from toolweave.agent import Agent
 from toolweave.errors import ToolweaveError
 from toolweave.evals.loops import Trace, parallel_fc, react
-from toolweave.evals.metrics import Call
+from toolweave.evals.metrics import Call, _number, _truth
 from toolweave.evals.suites import EvalCase, Missing
 from toolweave.models import Model
 from toolweave.models.testing import FunctionModel
@@ -112,18 +112,14 @@ def _typed(tool: Tool, args: Mapping[str, object]) -> dict[str, object]:
     out = dict(args)
     for name, value in args.items():
         kind = props.get(name, {}).get("type") if isinstance(props.get(name), dict) else None
-        if kind == "boolean" and value in (0, 1) and not isinstance(value, bool):
-            out[name] = bool(value)
-        if not isinstance(value, str):
-            continue
-        if kind in ("integer", "number"):
-            try:
-                number = float(value)
-            except ValueError:
-                continue
-            out[name] = int(number) if kind == "integer" and number.is_integer() else number
-        elif kind == "boolean" and value.strip().lower() in ("true", "false"):
-            out[name] = value.strip().lower() == "true"
+        if kind in ("integer", "number") and isinstance(value, str):
+            number = _number(value)
+            if number is not None:
+                out[name] = int(number) if kind == "integer" and number.is_integer() else number
+        elif kind == "boolean" and not isinstance(value, bool):
+            truth = _truth(value)  # "true", "yes", 1 ...: ShortcutsBench's equality
+            if truth is not None:
+                out[name] = truth
     return out
 
 

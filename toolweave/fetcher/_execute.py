@@ -11,6 +11,7 @@ cancellation) leaves no call behind.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterable, Iterable, Mapping
@@ -318,33 +319,35 @@ def _fit_refs(task: PlanTask, args: dict[str, object], tool: Tool) -> dict[str, 
     "1100") goes to a numeric parameter as that number. Only values that come through a
     ref are changed, and only where the schema does not take the value's own type.
     """
-    if not any(isinstance(planned, Ref) for planned in task.args.values()):
+    if not task.deps:  # every ref is a dependency: no deps, no refs
         return args
     props = tool.parameters.get("properties", {})
     out = args
     for name, planned in task.args.items():
-        value = args.get(name)
         if not isinstance(planned, Ref):
             continue
+        value = args.get(name)
         kinds = _types(props.get(name))
         own = _json_type(value)
         if "string" in kinds and own not in kinds and not (own == "integer" and "number" in kinds):
             out = {**out, name: render_text(value)}
-        elif own == "string" and "string" not in kinds and (number := _number(value, kinds)):
-            out = {**out, name: number[0]}
+        elif own == "string" and "string" not in kinds:
+            number = _number(str(value), kinds)
+            if number is not None:
+                out = {**out, name: number}
     return out
 
 
-def _number(text: object, kinds: set[str]) -> tuple[int | float] | None:
+def _number(text: str, kinds: set[str]) -> int | float | None:
     """`text` as the number a numeric parameter takes (``"1100"`` -> 1100), if it is one."""
     try:
-        value = float(str(text).strip())
+        value = float(text.strip())
     except ValueError:
         return None
     if "integer" in kinds and value.is_integer():
-        return (int(value),)
-    if "number" in kinds and value == value and abs(value) != float("inf"):
-        return (value,)
+        return int(value)
+    if "number" in kinds and math.isfinite(value):
+        return value
     return None
 
 
