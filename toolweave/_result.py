@@ -50,7 +50,7 @@ class PlanRecord:
     reason: str | None = None
 
 
-RunStatus = Literal["finished", "budget_exceeded", "failed", "cancelled"]
+RunStatus = Literal["running", "finished", "budget_exceeded", "failed", "cancelled"]
 
 
 @dataclass(slots=True)
@@ -62,7 +62,8 @@ class RunResult:
         request: The user's request.
         answer: The final answer, when the run finished.
         thought: The joiner's last thought.
-        status: ``finished``, or how it ended otherwise.
+        status: ``running`` until the run ends; then ``finished`` (an answer),
+            ``budget_exceeded``, ``failed`` or ``cancelled``.
         error: Why it did not finish, in words.
         tasks: Every task of every plan, by id, with state, value or error, timings.
         plans: Every plan, in order.
@@ -75,7 +76,7 @@ class RunResult:
     request: str
     answer: str | None = None
     thought: str | None = None
-    status: RunStatus = "finished"
+    status: RunStatus = "running"
     error: str | None = None
     tasks: dict[int, TaskResult] = field(default_factory=dict)
     plans: list[PlanRecord] = field(default_factory=list)

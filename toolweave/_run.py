@@ -101,6 +101,11 @@ class Run:
         except asyncio.CancelledError:
             self._close(status="cancelled", error="the run was cancelled")
             raise
+        except ToolweaveError as exc:
+            self._end("failed", exc)
+        except Exception as exc:  # a bug, here or in a plug-in: still a final state
+            failure = ToolweaveError(f"the run failed: {type(exc).__name__}: {exc}")
+            self._end("failed", failure, exc)
         self._close(status="finished", error=None)
         return result
 
@@ -155,6 +160,7 @@ class Run:
                 rejected=result.plans[-2].rejected if index else (),
                 replan_reason=reason,
                 known_ids=result.tasks.keys(),
+                unavailable=_unavailable(result),
             )
             guard = _PlanGuard()
             outcome = await execute(
@@ -284,3 +290,14 @@ class Run:
             return
         for task in held:
             yield task
+
+
+def _unavailable(result: RunResult) -> dict[int, str]:
+    """The earlier tasks that have no value, and why: a new plan cannot use them."""
+    out: dict[int, str] = {}
+    for tid, record in result.tasks.items():
+        if record.state is TaskState.FAILED and record.error is not None:
+            out[tid] = f"task {tid} ({record.task.tool}) failed: {record.error.message}"
+        elif record.state is TaskState.SKIPPED:
+            out[tid] = f"task {tid} ({record.task.tool}) was skipped: {record.reason}"
+    return out

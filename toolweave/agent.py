@@ -188,7 +188,8 @@ class Agent:
             # the producer never raises (errors travel through the queue), so the
             # group holds the one error of the consumer's block: surface it as raised
             if len(errors.exceptions) == 1:
-                raise errors.exceptions[0] from None
+                error = errors.exceptions[0]
+                raise error from error.__cause__  # keep its own cause, not the group
             raise
 
     async def warm_up(self) -> None:

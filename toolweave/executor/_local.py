@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -14,6 +15,7 @@ from typing import Protocol
 import tenacity
 
 from toolweave.errors import ToolError
+from toolweave.executor._process import ProcessPool
 from toolweave.tools import Tool
 
 __all__ = ["Approver", "Executor", "LocalExecutor", "is_transient"]
@@ -42,8 +44,11 @@ def is_transient(exc: BaseException) -> bool:
 class LocalExecutor:
     """Run tool calls concurrently in this process.
 
-    Async tools run on the event loop; sync tools on a pool of worker threads (a
-    timed-out sync call is abandoned, not killed: Python cannot stop a thread).
+    Async tools run on the event loop, and a timeout or cancel stops them at their next
+    await. Sync tools run on a pool of worker threads, where a timed-out or cancelled
+    call is abandoned but not stopped (Python cannot stop a thread): it runs on to its
+    end and holds its thread meanwhile. Sync tools declared ``isolation="process"`` run
+    in worker processes instead, killed on timeout or cancel.
 
     Args:
         max_concurrency: How many calls may run at once through this executor.
@@ -65,10 +70,15 @@ class LocalExecutor:
         transient: Callable[[BaseException], bool] = is_transient,
         retry_wait: tenacity.wait.wait_base | None = None,
     ) -> None:
-        self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
-        self._per_tool: dict[str, asyncio.Semaphore] = {}
+        self._max_concurrency = max_concurrency
+        # Semaphores belong to the event loop they first block on: one set per loop, so
+        # that `run_sync` twice (a new loop each time) or two loops at once both work.
+        self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Limits] = (
+            weakref.WeakKeyDictionary()
+        )
         self._max_threads = max_threads
         self._pool: ThreadPoolExecutor | None = None
+        self._processes: ProcessPool | None = None
         self._default_timeout = default_timeout
         self._approve = approve
         self._transient = transient
@@ -83,18 +93,22 @@ class LocalExecutor:
         kwargs = tool.validate(args)
         if tool.destructive:
             await self._check_approval(tool, kwargs)
-        run_limit = self._limit
-        tool_limit = self._tool_limit(tool)
+        limits = self._loop_limits()
+        run_limit = limits.run
+        tool_limit = limits.for_tool(tool)
         if run_limit is None and tool_limit is None:
             return await self._call(tool, kwargs)
         async with _maybe(run_limit), _maybe(tool_limit):
             return await self._call(tool, kwargs)
 
     def close(self) -> None:
-        """Release the worker threads (calls still running on them are abandoned)."""
+        """Release the worker threads and processes (calls still on threads run on)."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        if self._processes is not None:
+            self._processes.close()
+            self._processes = None
 
     async def __aenter__(self) -> LocalExecutor:
         return self
@@ -109,13 +123,12 @@ class LocalExecutor:
 
     # -- internals ------------------------------------------------------------------
 
-    def _tool_limit(self, tool: Tool) -> asyncio.Semaphore | None:
-        if tool.max_concurrency is None:
-            return None
-        sem = self._per_tool.get(tool.name)
-        if sem is None:
-            sem = self._per_tool[tool.name] = asyncio.Semaphore(tool.max_concurrency)
-        return sem
+    def _loop_limits(self) -> _Limits:
+        loop = asyncio.get_running_loop()
+        limits = self._limits.get(loop)
+        if limits is None:
+            limits = self._limits[loop] = _Limits(self._max_concurrency)
+        return limits
 
     async def _check_approval(self, tool: Tool, kwargs: Mapping[str, object]) -> None:
         if self._approve is None:
@@ -166,6 +179,10 @@ class LocalExecutor:
             return await self._in_thread(tool, kwargs)
 
     async def _in_thread(self, tool: Tool, kwargs: dict[str, object]) -> object:
+        if tool.isolation == "process":
+            if self._processes is None:
+                self._processes = ProcessPool()
+            return await self._processes.call(tool, kwargs)
         fn = tool.fn
         assert fn is not None
         if self._pool is None:
@@ -185,6 +202,24 @@ class LocalExecutor:
             return ToolError(tool.name, message, args=kwargs, kind="timeout", attempts=attempts)
         message = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) + suffix
         return ToolError(tool.name, message, args=kwargs, kind="exception", attempts=attempts)
+
+
+class _Limits:
+    """The concurrency limits of one event loop: for all calls, and per tool."""
+
+    __slots__ = ("per_tool", "run")
+
+    def __init__(self, max_concurrency: int | None) -> None:
+        self.run = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self.per_tool: dict[str, asyncio.Semaphore] = {}
+
+    def for_tool(self, tool: Tool) -> asyncio.Semaphore | None:
+        if tool.max_concurrency is None:
+            return None
+        sem = self.per_tool.get(tool.name)
+        if sem is None:
+            sem = self.per_tool[tool.name] = asyncio.Semaphore(tool.max_concurrency)
+        return sem
 
 
 class _maybe:

@@ -171,7 +171,8 @@ class _Driver:
             # Calls never raise (failures are values), so the group holds the one error
             # of the plan's consumer or of an event sink: surface it as it was raised.
             if len(errors.exceptions) == 1:
-                raise errors.exceptions[0] from None
+                error = errors.exceptions[0]
+                raise error from error.__cause__  # keep its own cause, not the group
             raise
         self.outcome.results = dict(self._scheduler.results)
         self.outcome.finished_at = max(

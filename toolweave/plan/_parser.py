@@ -60,6 +60,9 @@ class PlanParser:
             accepts any tool name (keyword arguments only).
         known_ids: Ids of tasks from earlier plans of the same run (on a replan): the
             new plan may refer to them and may not reuse them.
+        unavailable: Among `known_ids`, the tasks that have no value (they failed or
+            were skipped), with why; a line that refers to one is rejected with that
+            reason, since it could never run.
         max_repeats: After this many lines that repeat an earlier call of the plan
             exactly (same tool, same arguments), the plan ends there: small models can
             loop on a line or two until their token limit. Fewer repeats run as
@@ -81,6 +84,7 @@ class PlanParser:
         tools: Iterable[Tool] | Mapping[str, Tool] | None = None,
         *,
         known_ids: Iterable[int] = (),
+        unavailable: Mapping[int, str] | None = None,
         max_repeats: int | None = 3,
     ) -> None:
         if tools is None:
@@ -90,6 +94,7 @@ class PlanParser:
         else:
             self._tools = {t.name: t for t in tools}
         self._known: set[int] = set(known_ids)
+        self._unavailable: dict[int, str] = dict(unavailable or {})
         self._seen: set[int] = set(self._known)
         self._buffer = ""
         self._thought: list[str] = []
@@ -207,6 +212,8 @@ class PlanParser:
                 raise PlanError(f"task {task.id} refers to itself")
             if dep not in self._seen:
                 raise PlanError(f"${dep} refers to a task that does not exist yet")
+            if dep in self._unavailable:
+                raise PlanError(f"${dep} has no result to use: {self._unavailable[dep]}")
 
     def _parse_call(self, call: str) -> tuple[str, dict[str, Arg]]:
         if len(call) > _MAX_LINE:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from toolweave.errors import PlanError
@@ -67,8 +67,19 @@ class Planner:
         rejected: Sequence[PlanError] = (),
         replan_reason: str | None = None,
         known_ids: Iterable[int] = (),
+        unavailable: Mapping[int, str] | None = None,
     ) -> PlanDraft:
         """Start a plan (or a replan, given the earlier results and the reason).
+
+        Args:
+            request: The user's request.
+            tools: The tools offered.
+            history: The earlier plans' tasks, with their results (on a replan).
+            rejected: The previous plan's rejected lines.
+            replan_reason: Why the joiner asked for a new plan.
+            known_ids: The ids of earlier tasks, which the plan may refer to.
+            unavailable: Earlier tasks without a value (failed, skipped), with why:
+                a line that refers to one is rejected.
 
         Returns:
             A `PlanDraft`: iterate it for `PlanTask`s and `PlanError`s, each as soon as
@@ -89,7 +100,7 @@ class Planner:
             replan_reason=replan_reason,
             first_id=first_id,
         )
-        parser = PlanParser(tools, known_ids=known)
+        parser = PlanParser(tools, known_ids=known, unavailable=unavailable)
         draft = PlanDraft(_nothing())
         draft._items = self._stream(draft, parser, messages)
         return draft

@@ -7,7 +7,7 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import pydantic
 
@@ -23,6 +23,9 @@ _MAX_ERRORS_SHOWN = 3
 
 ToolFunction = Callable[..., Any]
 """A sync or async function that implements a tool."""
+
+Isolation = Literal["thread", "process"]
+"""Where a sync tool runs: a worker thread (the default) or a worker process."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +47,11 @@ class Tool:
         retries: Extra attempts on transient errors (only for read-only or idempotent
             tools that are not destructive).
         max_concurrency: How many calls of this tool may run at once; `None` for any.
+        isolation: Where a sync implementation runs: ``"thread"`` (a worker thread;
+            a timed-out or cancelled call is abandoned but runs on to its end, since
+            Python cannot stop a thread) or ``"process"`` (a worker process, killed
+            on timeout or cancel; the function must be defined at module level, its
+            arguments and result picklable).
         returns: What the tool returns, in words (from the docstring's Returns section).
         metadata: Free-form data about the tool (source, app, original id, ...).
     """
@@ -57,6 +65,7 @@ class Tool:
     timeout: float | None = None
     retries: int = 0
     max_concurrency: int | None = None
+    isolation: Isolation = "thread"
     returns: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     _params: type[pydantic.BaseModel] | None = field(default=None, repr=False)
@@ -77,6 +86,20 @@ class Tool:
             raise UserError(f"tool {self.name}: max_concurrency must be >= 1")
         if self.destructive and self.read_only:
             raise UserError(f"tool {self.name} cannot be both read_only and destructive")
+        if self.isolation not in ("thread", "process"):
+            raise UserError(f"tool {self.name}: isolation must be 'thread' or 'process'")
+        if self.isolation == "process":
+            if self.fn is None or self.is_async:
+                raise UserError(
+                    f"tool {self.name}: isolation='process' is for sync functions (an "
+                    "async tool is stopped by cancelling it)"
+                )
+            qualname = getattr(self.fn, "__qualname__", "<unknown>")
+            if "<" in qualname:  # workers import the function by its module and name
+                raise UserError(
+                    f"tool {self.name}: isolation='process' needs a function defined at "
+                    f"module level, not {qualname}"
+                )
 
     @classmethod
     def from_schema(
@@ -248,6 +271,7 @@ def tool(
     timeout: float | None = None,
     retries: int = 0,
     max_concurrency: int | None = None,
+    isolation: Isolation = "thread",
     metadata: Mapping[str, Any] | None = None,
 ) -> Callable[[ToolFunction], Tool]: ...
 def tool(
@@ -262,6 +286,7 @@ def tool(
     timeout: float | None = None,
     retries: int = 0,
     max_concurrency: int | None = None,
+    isolation: Isolation = "thread",
     metadata: Mapping[str, Any] | None = None,
 ) -> Tool | Callable[[ToolFunction], Tool]:
     """Turn a typed function, sync or async, into a `Tool`; bare or with options.
@@ -280,6 +305,8 @@ def tool(
         timeout: Seconds allowed per attempt.
         retries: Extra attempts on transient errors (read-only or idempotent only).
         max_concurrency: How many calls of it may run at once.
+        isolation: ``"process"`` runs a sync function in a worker process that is
+            killed on timeout or cancel; ``"thread"`` (default) on a worker thread.
         metadata: Free-form data kept with the tool.
 
     Example:
@@ -302,6 +329,7 @@ def tool(
             timeout=timeout,
             retries=retries,
             max_concurrency=max_concurrency,
+            isolation=isolation,
             returns=doc.returns,
             metadata=dict(metadata or {}),
             _params=_params_model(name or func.__name__, func, doc.params),

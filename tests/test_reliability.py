@@ -1,0 +1,234 @@
+"""Regression tests for failures found by using the library as its users do."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from isolated_tools import divide, hang_then_mark, pid, sleep_then_mark
+
+from toolweave import Agent, LocalExecutor, TaskState, ToolError, ToolRegistry, ToolweaveError, tool
+from toolweave.events import Event, PlanRejectedLine, RunFinished, TaskStarted
+from toolweave.models.testing import ScriptedModel
+
+FINISH = "Thought: done.\nAction: Finish(ok)"
+
+
+def _serial_tool() -> ToolRegistry:
+    @tool(read_only=True, max_concurrency=1)
+    async def slow(x: str) -> str:
+        """Return x after a short wait; one call at a time."""
+        await asyncio.sleep(0.01)
+        return x
+
+    return ToolRegistry([slow])
+
+
+PLAN3 = '1. slow(x="a")\n2. slow(x="b")\n3. slow(x="c")\njoin()\n<END_OF_PLAN>'
+
+
+def test_second_run_sync_with_a_concurrency_limited_tool() -> None:
+    # each run_sync makes a new event loop; the tool's semaphore must not outlive its loop
+    agent = Agent(ScriptedModel([PLAN3, FINISH, PLAN3, FINISH]), _serial_tool())
+    for _ in range(2):
+        result = agent.run_sync("three calls")
+        assert result.status == "finished"
+        assert [r.state for r in result.tasks.values()] == [TaskState.SUCCEEDED] * 3
+
+
+def test_one_executor_on_two_event_loops_at_once() -> None:
+    executor = LocalExecutor(max_concurrency=1)
+    tools = _serial_tool()
+    outcomes: list[object] = []
+
+    def on_own_loop() -> None:
+        async def main() -> object:
+            return await asyncio.gather(*(executor.run(tools["slow"], {"x": c}) for c in "ab"))
+
+        outcomes.append(asyncio.run(main()))
+
+    threads = [threading.Thread(target=on_own_loop) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes == [["a", "b"], ["a", "b"]]
+
+
+@tool(read_only=True)
+async def boom(x: str) -> str:
+    """Always fails."""
+    raise RuntimeError(f"boom on {x}")
+
+
+@tool(read_only=True)
+async def slow(x: str) -> str:
+    """Return x."""
+    return x
+
+
+def test_replan_referring_to_a_failed_task_is_a_rejected_line() -> None:
+    model = ScriptedModel(
+        [
+            '1. boom(x="a")\njoin()\n<END_OF_PLAN>',
+            "Thought: it failed.\nAction: Replan(try again)",
+            '2. slow(x=$1)\n3. slow(x="b")\njoin()\n<END_OF_PLAN>',
+            "Thought: done.\nAction: Finish(b only)",
+        ]
+    )
+    events: list[Event] = []
+
+    async def main() -> None:
+        async with Agent(model, [boom, slow]).stream("q") as stream:
+            events.extend([e async for e in stream])
+
+    asyncio.run(main())
+    final = events[-1]
+    assert isinstance(final, RunFinished)
+    result = final.result
+    assert result.status == "finished"
+    assert result.answer == "b only"
+    rejected = [e.error for e in events if isinstance(e, PlanRejectedLine)]
+    assert len(rejected) == 1
+    assert rejected[0].task_id == 2
+    assert "boom" in rejected[0].reason
+    assert "failed" in rejected[0].reason
+    assert result.tasks[3].value == "b"
+    assert 2 not in result.tasks  # never a task: the joiner sees the rejected line
+    assert result.plans[1].rejected == rejected
+
+
+def test_an_unexpected_exception_still_ends_the_run() -> None:
+    class Broken(ScriptedModel):
+        def stream(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def,override]
+            raise KeyError("a bug in a model adapter")
+
+    events: list[Event] = []
+    agent = Agent(Broken([]), [slow])
+
+    async def main() -> None:
+        async with agent.stream("q") as stream:
+            async for event in stream:
+                events.append(event)
+
+    with pytest.raises(ToolweaveError, match="KeyError") as caught:
+        asyncio.run(main())
+    assert isinstance(events[-1], RunFinished)
+    result = caught.value.result
+    assert result is not None
+    assert result is events[-1].result
+    assert result.status == "failed"
+    assert result.error is not None
+    assert "a bug in a model adapter" in result.error
+    assert isinstance(caught.value.__cause__, KeyError)
+
+
+def test_a_run_in_flight_reads_running_not_finished() -> None:
+    seen: list[str] = []
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        @tool(read_only=True)
+        async def look(x: str) -> str:
+            """Wait until the test has looked at the run."""
+            await gate.wait()
+            return x
+
+        model = ScriptedModel(['1. look(x="a")\njoin()\n<END_OF_PLAN>', FINISH])
+        async with Agent(model, [look]).stream("q") as stream:
+            async for event in stream:
+                if isinstance(event, TaskStarted):
+                    seen.append(stream.result.status)
+                    gate.set()
+            seen.append(stream.result.status)
+
+    asyncio.run(main())
+    assert seen == ["running", "finished"]
+
+
+# -- sync tools that can really be stopped ----------------------------------------------
+
+
+async def test_timed_out_process_tool_is_killed(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    executor = LocalExecutor()
+    try:
+        with pytest.raises(ToolError) as caught:
+            await executor.run(hang_then_mark, {"marker": str(marker), "seconds": 1.5})
+        assert caught.value.kind == "timeout"
+        await asyncio.sleep(1.8)  # past the time it would have finished
+        assert not marker.exists()
+    finally:
+        executor.close()
+
+
+async def test_cancelled_process_tool_is_killed(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    executor = LocalExecutor()
+    try:
+        call = asyncio.create_task(
+            executor.run(sleep_then_mark, {"marker": str(marker), "seconds": 1.0})
+        )
+        await asyncio.sleep(0.3)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(1.2)
+        assert not marker.exists()
+    finally:
+        executor.close()
+
+
+async def test_process_tool_results_errors_and_reuse() -> None:
+    executor = LocalExecutor()
+    try:
+        assert await executor.run(divide, {"a": 1, "b": 4}) == 0.25
+        with pytest.raises(ToolError, match="ZeroDivisionError"):
+            await executor.run(divide, {"a": 1, "b": 0})
+        first = await executor.run(pid, {})
+        assert first != os.getpid()
+        assert await executor.run(pid, {}) == first  # an idle worker is reused
+    finally:
+        executor.close()
+
+
+def test_process_isolation_needs_a_module_level_sync_function() -> None:
+    from toolweave import UserError
+
+    with pytest.raises(UserError, match="sync"):
+
+        @tool(isolation="process")
+        async def not_sync() -> None:
+            """An async tool."""
+
+    with pytest.raises(UserError, match="module level"):
+
+        @tool(isolation="process")
+        def local() -> int:
+            """Defined inside a function: a worker process could not import it."""
+            return 1
+
+
+def test_thread_tool_timeout_abandons_the_call() -> None:
+    # the documented limit of the thread default: the call is abandoned, not stopped
+    finished = threading.Event()
+
+    @tool(timeout=0.05)
+    def sleepy() -> str:
+        """Sleep past the timeout."""
+        time.sleep(0.3)
+        finished.set()
+        return "late"
+
+    executor = LocalExecutor()
+    try:
+        with pytest.raises(ToolError, match="timed out"):
+            asyncio.run(executor.run(sleepy, {}))
+        assert finished.wait(2)  # it ran on to its end
+    finally:
+        executor.close()
