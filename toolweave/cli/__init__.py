@@ -23,6 +23,7 @@ from toolweave.cli._commands import (
     tools_search,
 )
 from toolweave.cli._render import RunView, print_result
+from toolweave.cli._safe import clean
 from toolweave.errors import ToolweaveError, UserError
 from toolweave.events import RunFinished
 from toolweave.models import LocalModel, resolve_model
@@ -36,12 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``toolweave`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=False, highlight=False)
+    # markup off: text from models and tools is shown as written, never as markup
+    console = Console(stderr=False, highlight=False, markup=False, emoji=False)
     handler: Handler = args.handler
     try:
         return asyncio.run(handler(args, console))
     except UserError as exc:
-        console.print(Text(f"error: {exc}", "red"))
+        console.print(Text(f"error: {clean(exc)}", "red"))
         return 2
     except KeyboardInterrupt:
         console.print(Text("interrupted", "red"))
@@ -235,7 +237,7 @@ async def live_run(agent: Agent, request: str, console: Console) -> RunResult | 
     if not console.is_terminal:
         console.line()  # a non-terminal Live leaves its last line open
     if error is not None:
-        console.print(Text(f"{type(error).__name__}: {error}", "red"))
+        console.print(Text(f"{type(error).__name__}: {clean(error)}", "red"))
     if result is not None and result.answer is not None:
         print_result(console, result)
     return result

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from toolweave.cli._safe import one_line
 from toolweave.errors import UserError
 from toolweave.models import LocalModel, resolve_model
 from toolweave.tools import Tool, ToolRegistry
@@ -104,11 +105,11 @@ async def tools_search(args: argparse.Namespace, console: Console) -> int:
     for rank, hit in enumerate(hits, 1):
         table.add_row(
             str(rank),
-            hit.tool.name,
+            Text(one_line(hit.tool.name)),
             f"{hit.fused:.3f}",
             f"{hit.bm25:.2f}",
             f"{hit.dense:.3f}",
-            " ".join(hit.tool.description.split())[:120],
+            Text(one_line(hit.tool.description, 120)),
         )
     console.print(table)
     return 0
@@ -118,7 +119,7 @@ async def tools_list(args: argparse.Namespace, console: Console) -> int:
     registry = load_registry(args.registry)
     for item in registry:
         console.print(
-            Text(item.signature(), "bold"), Text(" ".join(item.description.split())[:200])
+            Text(one_line(item.signature()), "bold"), Text(one_line(item.description, 200))
         )
     console.print(Text(f"{len(registry)} tools", "dim"))
     return 0
@@ -143,12 +144,12 @@ async def log_command(args: argparse.Namespace, console: Console) -> int:
         table.add_row(
             run.run_id,
             time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)),
-            run.model,
+            Text(one_line(run.model)),
             run.status,
             str(run.tasks),
             str(run.prompt_tokens + run.completion_tokens),
             f"{run.wall_time:.1f}",
-            run.request,
+            Text(one_line(run.request, 200)),
         )
     console.print(table)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from toolweave._result import RunResult
+from toolweave.cli._safe import clean, one_line
 from toolweave.events import (
     Event,
     JoinDecided,
@@ -53,9 +55,14 @@ class _Row:
 
 
 class RunView:
-    """The state of one run as the terminal shows it; fed with events."""
+    """The state of one run as the terminal shows it; fed with events.
+
+    Events arrive on the event loop while `rich.live.Live` renders from its refresh
+    thread, so both go through one lock.
+    """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.rows: dict[int, _Row] = {}
         self.headers: list[str] = ["plan 1"]
         self.notes: list[Text] = []
@@ -64,14 +71,19 @@ class RunView:
 
     def handle(self, event: Event) -> None:
         """Update the view with one event."""
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.status = f"planning with {event.model}"
         elif isinstance(event, Replanned):
             self.plan_index = event.index
-            self.headers.append(f"plan {event.index + 1} (replan: {event.reason})")
+            self.headers.append(f"plan {event.index + 1} (replan: {one_line(event.reason, 200)})")
             self.status = "replanning"
         elif isinstance(event, PlanRejectedLine):
-            self.notes.append(Text(f"rejected: {event.error.line}  ({event.error.reason})", "red"))
+            line, reason = one_line(event.error.line, 200), one_line(event.error.reason, 200)
+            self.notes.append(Text(f"rejected: {line}  ({reason})", "red"))
         elif isinstance(event, PlanFinished):
             self.status = "running tools"
         elif isinstance(event, JoinDecided):
@@ -99,6 +111,10 @@ class RunView:
 
     def render(self, width: int = 100) -> RenderableType:
         """The table of tasks, fitted to `width` columns, with notes and the status."""
+        with self._lock:
+            return self._render(width)
+
+    def _render(self, width: int) -> RenderableType:
         result_width = max(10, (width - 40) // 4)
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
         table.add_column("#", justify="right", no_wrap=True)
@@ -120,11 +136,11 @@ class RunView:
                 seconds = now - row.start
             table.add_row(
                 str(tid),
-                row.task.call_text(),
+                Text(one_line(row.task.call_text(), 500)),
                 ",".join(f"${d}" for d in sorted(row.task.deps)),
                 Text(row.state, _STYLE[row.state]),
                 f"{seconds:.2f}s" if seconds is not None else "",
-                _short(row.detail),
+                Text(_short(row.detail)),
             )
         parts: list[RenderableType] = [table, *self.notes]
         if self.status:
@@ -133,9 +149,7 @@ class RunView:
 
 
 def _short(value: object) -> str:
-    if value is None:
-        return ""
-    return " ".join(str(value).split())
+    return "" if value is None else one_line(value, 500)
 
 
 def parallelism(result: RunResult) -> float:
@@ -174,5 +188,5 @@ def summary_line(result: RunResult) -> str:
 
 def print_result(console: Console, result: RunResult) -> None:
     """The answer as Markdown, then the summary line."""
-    console.print(Markdown(result.answer or "_(no answer)_"))
+    console.print(Markdown(clean(result.answer) if result.answer else "_(no answer)_"))
     console.print(Text(summary_line(result), "dim"))

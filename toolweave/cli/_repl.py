@@ -25,6 +25,7 @@ from toolweave._result import RunResult
 from toolweave.agent import Agent, RunEvents
 from toolweave.cli._render import RunView, print_result
 from toolweave.cli._runlog import RunLog, state_dir
+from toolweave.cli._safe import clean, one_line, redact_text
 from toolweave.errors import ToolweaveError
 from toolweave.events import Event, RunFinished
 from toolweave.models import LocalModel, Model, resolve_model
@@ -111,7 +112,7 @@ class Repl:
         history = state_dir() / "history"
         history.parent.mkdir(parents=True, exist_ok=True)
         self.prompt: PromptSession[str] = PromptSession(
-            history=FileHistory(str(history)),
+            history=_RedactedHistory(str(history)),
             completer=_Completer(tools),
             complete_while_typing=True,
             vi_mode=vi,
@@ -212,7 +213,7 @@ class Repl:
         if cancelled:
             self.console.print(Text("cancelled: every tool call of the run was stopped", "yellow"))
         elif error is not None:
-            self.console.print(Text(f"{type(error).__name__}: {error}", "red"))
+            self.console.print(Text(f"{type(error).__name__}: {clean(error)}", "red"))
         if result is not None:
             if result.answer is not None and not cancelled:
                 print_result(self.console, result)
@@ -237,17 +238,24 @@ class Repl:
                     live.start()
 
     async def _approve(self, tool: Tool, args: Mapping[str, object]) -> bool:
-        answer = await self._question(f"run {format_call(tool.name, args)}? [y/N] ")
+        answer = await self._question(f"run {one_line(format_call(tool.name, args), 2000)}? [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
     async def _ask_user(self, question: str) -> str:
-        return await self._question(f"{question}\n? ")
+        return await self._question(f"{clean(question, 2000)}\n? ")
 
     def switch_model(self, name: str) -> None:
         """Use another model from now on."""
         model = resolve_model(name)
         self.agent.close()
         self.agent = self._agent(model)
+
+
+class _RedactedHistory(FileHistory):
+    """The prompt's history file, with key-shaped strings replaced before writing."""
+
+    def store_string(self, string: str) -> None:
+        super().store_string(redact_text(string))
 
 
 def _newline_bindings() -> KeyBindings:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from toolweave._result import RunResult
+from toolweave.cli._safe import redact, redact_text
 
 __all__ = ["LoggedRun", "RunLog", "state_dir"]
 
@@ -61,11 +62,21 @@ class LoggedRun:
 class RunLog:
     """Append runs, list them, read one back.
 
+    What is stored is redacted by default: the values of arguments (and of result
+    fields) whose names look like credentials (``api_key``, ``token``, ``password``,
+    ``secret``, ``authorization``, ...) and strings shaped like API keys or bearer
+    tokens become ``[redacted]``.
+
     Args:
         path: The database file; ``state_dir() / "runs.sqlite"`` by default.
+        redact: Hide secrets as above; ``False`` stores everything verbatim. The
+            ``TOOLWEAVE_LOG_REDACT=0`` environment variable turns it off as well.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, redact: bool | None = None) -> None:
+        if redact is None:
+            redact = os.environ.get("TOOLWEAVE_LOG_REDACT", "1").lower() not in ("0", "false", "no")
+        self.redact = redact
         self.path = Path(path) if path is not None else state_dir() / "runs.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
@@ -77,6 +88,12 @@ class RunLog:
     def add(self, result: RunResult, model: str) -> None:
         """Record a run (its whole `RunResult.to_dict()`), replacing one with its id."""
         usage = result.usage
+        data = result.to_dict()
+        request, answer = result.request, result.answer
+        if self.redact:
+            data = redact(data)
+            request = redact_text(request)
+            answer = redact_text(answer) if answer is not None else None
         with self._connect() as db:
             db.execute(
                 "insert or replace into runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -84,15 +101,15 @@ class RunLog:
                     result.run_id,
                     time.time(),
                     model,
-                    result.request,
+                    request,
                     result.status,
-                    result.answer,
+                    answer,
                     result.wall_time,
                     usage.prompt_tokens,
                     usage.completion_tokens,
                     len(result.tasks),
                     len(result.plans),
-                    result.to_json(),
+                    json.dumps(data, ensure_ascii=False, default=str),
                 ),
             )
 

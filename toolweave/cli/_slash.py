@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
+from toolweave.cli._safe import one_line
 from toolweave.cli._trace import event_to_dict
 from toolweave.errors import UserError
 from toolweave.fetcher import TaskState
@@ -56,10 +57,10 @@ async def run_command(repl: Repl, line: str) -> bool:
             except UserError as exc:
                 console.print(Text(str(exc), "red"))
                 return True
-        console.print(f"model: {repl.agent.model.name}")
+        console.print(Text(f"model: {one_line(repl.agent.model.name)}"))
     elif command == "/history":
         for number, request in enumerate(session.requests, 1):
-            console.print(f"{number:>3}  {request}")
+            console.print(Text(f"{number:>3}  {one_line(request, 500)}"))
     elif command == "/save":
         if session.last is None or not arg:
             console.print(
@@ -72,7 +73,7 @@ async def run_command(repl: Repl, line: str) -> bool:
             path = Path(arg)
             data = json.dumps(eval_case(session.last, repl.agent.model.name), indent=2)
             await asyncio.to_thread(_write, path, data)
-            console.print(f"saved the last run as an eval case: {path}")
+            console.print(Text(f"saved the last run as an eval case: {path}"))
     elif command == "/clear":
         console.clear()
     else:
@@ -89,7 +90,7 @@ def _tools(repl: Repl, query: str) -> None:
     if not query:
         for tool in repl.tools:
             console.print(
-                Text(tool.signature(), "bold"), Text(" ".join(tool.description.split())[:160])
+                Text(one_line(tool.signature()), "bold"), Text(one_line(tool.description, 160))
             )
         return
     retriever = repl.agent.retriever
@@ -101,7 +102,9 @@ def _tools(repl: Repl, query: str) -> None:
     for column in ("tool", "fused", "bm25", "dense"):
         table.add_column(column)
     for hit in retriever.search(query, 5):
-        table.add_row(hit.tool.name, f"{hit.fused:.3f}", f"{hit.bm25:.2f}", f"{hit.dense:.3f}")
+        table.add_row(
+            Text(one_line(hit.tool.name)), f"{hit.fused:.3f}", f"{hit.bm25:.2f}", f"{hit.dense:.3f}"
+        )
     console.print(table)
 
 
