@@ -8,6 +8,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from toolweave.errors import UserError
 from toolweave.evals.metrics import Call
 from toolweave.evals.runner import report, run_eval, score
 from toolweave.evals.simulate import Simulation, simulate
@@ -157,6 +158,19 @@ async def test_runner_resumes_and_reports(tmp_path: Path) -> None:
     assert len(dots) == 6  # every case's latency, not only a median
     ElementTree.fromstring((tmp_path / "accuracy.svg").read_text())
     assert json.loads((tmp_path / "report.json").read_text()) == data
+
+
+async def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
+    await run_eval("restbench", ["oracle"], None, tmp_path, limit=2, simulation=FAST)
+    other_seed = Simulation(seed=1, latency=FAST.latency)
+    with pytest.raises(UserError, match=r"seed: 0 there, 1 now"):
+        await run_eval(
+            "restbench", ["oracle"], None, tmp_path, limit=2, seed=1, simulation=other_seed
+        )
+    scripted = ScriptedModel([])
+    with pytest.raises(UserError, match=r"model: None there, 'scripted' now"):
+        await run_eval("restbench", ["oracle"], scripted, tmp_path, limit=2, simulation=FAST)
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2  # nothing mixed in
 
 
 async def test_parallel_fc_native_function_calling_on_an_openai_endpoint() -> None:

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from isolated_tools import divide, hang_then_mark, pid, sleep_then_mark
 
-from toolweave import Agent, LocalExecutor, TaskState, ToolError, ToolRegistry, ToolweaveError, tool
+from toolweave import (
+    Agent,
+    BudgetExceeded,
+    LocalExecutor,
+    TaskState,
+    ToolError,
+    ToolRegistry,
+    ToolweaveError,
+    tool,
+)
 from toolweave.events import Event, PlanRejectedLine, RunFinished, TaskStarted
 from toolweave.models.testing import ScriptedModel
 
@@ -232,3 +241,38 @@ def test_thread_tool_timeout_abandons_the_call() -> None:
         assert finished.wait(2)  # it ran on to its end
     finally:
         executor.close()
+
+
+def test_token_budget_caps_the_plan_mid_stream() -> None:
+    lines = "\n".join(f'{i}. slow(x="item number {i} of a long plan")' for i in range(1, 101))
+    model = ScriptedModel([f"{lines}\njoin()\n<END_OF_PLAN>", FINISH])
+    agent = Agent(model, [slow], max_tokens=200, max_tasks=1000)
+    with pytest.raises(BudgetExceeded) as caught:
+        agent.run_sync("a long plan")
+    result = caught.value.result
+    assert result is not None
+    assert result.status == "budget_exceeded"
+    planner = result.calls[0]
+    assert 0 < planner.usage.completion_tokens <= 200  # the reply stopped at the budget
+    assert len(result.calls) == 1  # no joiner call past the budget
+    done = [r for r in result.tasks.values() if r.state is TaskState.SUCCEEDED]
+    assert 0 < len(done) < 100  # what arrived before the cut ran, and is kept
+
+
+def test_large_vector_index_without_hnswlib_searches_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+
+    from toolweave.tools import _vectors
+
+    monkeypatch.setattr(_vectors, "hnswlib_module", lambda: None)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = _vectors.VectorIndex(8, hnsw_threshold=100)  # "large" from 100 vectors on
+    index.add(0, vectors)
+    slots, scores = index.search(vectors[42], 3)
+    assert slots[0] == 42
+    assert scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert list(slots) == list(np.argsort(-(vectors @ vectors[42]))[:3])

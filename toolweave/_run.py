@@ -161,6 +161,7 @@ class Run:
                 replan_reason=reason,
                 known_ids=result.tasks.keys(),
                 unavailable=_unavailable(result),
+                max_tokens=self._tokens_left(),
             )
             guard = _PlanGuard()
             outcome = await execute(
@@ -195,6 +196,7 @@ class Run:
                 list(result.tasks.values()),
                 plan.rejected,
                 must_finish=index == agent.max_replans,
+                max_tokens=self._tokens_left(),
             )
             result.calls.append(
                 ModelCall(
@@ -242,6 +244,19 @@ class Run:
                 duration=finished - draft.started_at,
             )
         )
+
+    def _tokens_left(self) -> int | None:
+        """What is left of the token budget, to cap the next model call's reply.
+
+        A reply cannot then overshoot the budget; its prompt still can, once.
+        """
+        limit = self.agent.max_tokens
+        if limit is None:
+            return None
+        used = self.result.usage.total_tokens
+        if used >= limit:
+            raise BudgetExceeded(f"the run used {used} tokens, its whole budget of {limit}")
+        return limit - used
 
     def _check_tokens(self) -> None:
         limit = self.agent.max_tokens

@@ -10,6 +10,7 @@ the latency distribution per suite and strategy, and API selection by suite.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from toolweave.agent import ask_user_tool
+from toolweave.errors import UserError
 from toolweave.evals.metrics import (
     api_scores,
     argument_accuracy,
@@ -111,14 +113,24 @@ async def run_eval(
     simulation: Simulation | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Run `strategies` on a suite's cases; append each case's row to results.jsonl."""
+    """Run `strategies` on a suite's cases; append each case's row to results.jsonl.
+
+    Raises:
+        UserError: `out` holds results made with another model, seed or simulation
+            (resuming into it would mix them).
+    """
     suite = suites()[suite_name]
     cases = seeded_sample(suite.cases(), limit, seed)
-    registry = simulate(
-        suite.registry(), simulation or Simulation(seed=seed), responders=_RESPONDERS
-    )
-    retriever = Retriever(registry) if len(registry) > _RETRIEVE_ABOVE else None
+    simulation = simulation or Simulation(seed=seed)
+    settings = {
+        "model": model.name if model is not None else None,
+        "seed": seed,
+        "simulation": dataclasses.asdict(simulation),
+    }
     results = _Results(out / "results.jsonl")
+    results.claim(settings)
+    registry = simulate(suite.registry(), simulation, responders=_RESPONDERS)
+    retriever = Retriever(registry) if len(registry) > _RETRIEVE_ABOVE else None
     done = results.done()
     work = [(s, c) for s in strategies for c in cases if (suite_name, s, c.id) not in done]
     gate = asyncio.Semaphore(concurrency)
@@ -152,6 +164,27 @@ class _Results:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+
+    def claim(self, settings: dict[str, Any]) -> None:
+        """Record the run's settings beside the rows, or check them against those there.
+
+        Rows are resumed by (suite, strategy, case): a run with another model, seed or
+        simulation must not add to them, or the report would mix the two silently.
+        """
+        path = self.path.with_name("settings.json")
+        if not path.is_file():  # a new directory (or one from before settings were kept)
+            path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+            return
+        before = json.loads(path.read_text())
+        differ = sorted(k for k in {*before, *settings} if before.get(k) != settings.get(k))
+        if differ:
+            changes = "; ".join(
+                f"{k}: {before.get(k)!r} there, {settings.get(k)!r} now" for k in differ
+            )
+            raise UserError(
+                f"{self.path.parent} holds results of another run ({changes}); choose "
+                "another --out, or delete it to start over"
+            )
 
     def done(self) -> set[tuple[str, str, str]]:
         """The (suite, strategy, case) of every row so far.

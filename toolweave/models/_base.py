@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ class ModelSettings:
     max_tokens: int | None = None
     temperature: float | None = 0.0
     seed: int | None = None
+
+    def capped(self, max_tokens: int | None) -> ModelSettings:
+        """These settings with at most `max_tokens` completion tokens (`None`: as is)."""
+        if max_tokens is None or (self.max_tokens is not None and self.max_tokens <= max_tokens):
+            return self
+        return dataclasses.replace(self, max_tokens=max(max_tokens, 1))
 
 
 @dataclass(frozen=True, slots=True)

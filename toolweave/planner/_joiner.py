@@ -100,8 +100,17 @@ class Joiner:
         rejected: Sequence[PlanError] = (),
         *,
         must_finish: bool = False,
+        max_tokens: int | None = None,
     ) -> JoinReply:
         """Read the results and decide.
+
+        Args:
+            request: The user's request.
+            results: Every task of the run so far.
+            rejected: The last plan's rejected lines.
+            must_finish: No replan is allowed: the joiner must answer.
+            max_tokens: A tighter cap on the reply's tokens than the joiner's own
+                (what is left of a run's token budget).
 
         Raises:
             ModelError: The endpoint failed.
@@ -111,7 +120,8 @@ class Joiner:
         messages = joiner_messages(
             request, results, rejected, tools=self.tools, must_finish=must_finish
         )
-        async with self.model.stream(messages, self.settings) as response:
+        settings = self.settings.capped(max_tokens)
+        async with self.model.stream(messages, settings) as response:
             async for _ in response:
                 pass
         return JoinReply(

@@ -68,6 +68,7 @@ class Planner:
         replan_reason: str | None = None,
         known_ids: Iterable[int] = (),
         unavailable: Mapping[int, str] | None = None,
+        max_tokens: int | None = None,
     ) -> PlanDraft:
         """Start a plan (or a replan, given the earlier results and the reason).
 
@@ -80,6 +81,8 @@ class Planner:
             known_ids: The ids of earlier tasks, which the plan may refer to.
             unavailable: Earlier tasks without a value (failed, skipped), with why:
                 a line that refers to one is rejected.
+            max_tokens: A tighter cap on the plan's tokens than the planner's own
+                (what is left of a run's token budget).
 
         Returns:
             A `PlanDraft`: iterate it for `PlanTask`s and `PlanError`s, each as soon as
@@ -102,15 +105,19 @@ class Planner:
         )
         parser = PlanParser(tools, known_ids=known, unavailable=unavailable)
         draft = PlanDraft(_nothing())
-        draft._items = self._stream(draft, parser, messages)
+        draft._items = self._stream(draft, parser, messages, self.settings.capped(max_tokens))
         return draft
 
     async def _stream(
-        self, draft: PlanDraft, parser: PlanParser, messages: list[Message]
+        self,
+        draft: PlanDraft,
+        parser: PlanParser,
+        messages: list[Message],
+        settings: ModelSettings,
     ) -> AsyncGenerator[PlanItem, None]:
         draft.started_at = time.perf_counter()
         try:
-            async with self.model.stream(messages, self.settings) as response:
+            async with self.model.stream(messages, settings) as response:
                 try:
                     async for chunk in response:
                         if draft.first_token_at is None:

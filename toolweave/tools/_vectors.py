@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["VectorIndex"]
+__all__ = ["VectorIndex", "hnswlib_module"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -16,7 +17,9 @@ class VectorIndex:
     """Unit vectors by integer slot; inner-product (cosine) search.
 
     Brute force with numpy below `hnsw_threshold` vectors (exact; a few ms for tens
-    of thousands), HNSW (hnswlib, approximate, sub-millisecond) at or above it.
+    of thousands), HNSW (hnswlib, approximate, sub-millisecond) at or above it. Without
+    hnswlib installed (the ``scale`` extra), large sets are searched by brute force too:
+    exact, only slower.
 
     Args:
         dim: Vector size.
@@ -72,7 +75,7 @@ class VectorIndex:
         k = min(k, alive)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        if alive >= self.hnsw_threshold:
+        if alive >= self.hnsw_threshold and hnswlib_module() is not None:
             return self._search_hnsw(query, k)
         scores = self.matrix @ query
         scores[~self._alive[: self._count]] = -np.inf
@@ -86,9 +89,7 @@ class VectorIndex:
 
     def _search_hnsw(self, query: FloatArray, k: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
         if self._hnsw is None:
-            import hnswlib  # only large registries need it
-
-            index = hnswlib.Index(space="ip", dim=self.dim)
+            index = hnswlib_module().Index(space="ip", dim=self.dim)
             index.init_index(max_elements=max(2 * self._count, 1024), ef_construction=200, M=16)
             index.set_ef(max(64, 2 * k))
             self._hnsw = index
@@ -105,3 +106,13 @@ class VectorIndex:
         if needed > index.get_max_elements():
             index.resize_index(2 * needed)
         index.add_items(vectors, np.arange(slot, needed))
+
+
+@functools.cache
+def hnswlib_module() -> Any:
+    """Hnswlib if it is installed (the ``scale`` extra), else None."""
+    try:
+        import hnswlib
+    except ImportError:
+        return None
+    return hnswlib
