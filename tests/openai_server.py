@@ -17,10 +17,16 @@ from typing import Any
 class Reply:
     """How to answer one request.
 
-    text: streamed in `chunk`-character pieces; status: an HTTP error instead;
-    cut_after: abort the connection after this many pieces; finish: send a
-    finish_reason; usage: report usage in a last chunk. A request that does not ask
-    for a stream gets one JSON completion: `text` and `tool_calls` (name, arguments).
+    text: streamed in `chunk`-character pieces; status: an HTTP error instead (with
+    `headers`, e.g. Retry-After); cut_after: abort the connection after this many
+    pieces; finish: send a finish_reason; usage: report usage in a last chunk. A request
+    that does not ask for a stream gets one JSON completion: `text` and `tool_calls`.
+
+    Faults: reset: abort the connection before answering; stall: wait this many
+    seconds before answering (or, with `stall_after`, after that many pieces);
+    garbage: send this raw text as an SSE data line (malformed or truncated JSON)
+    after `garbage_after` pieces, or after them all; endless: keep streaming pieces
+    of `text` until the client hangs up (at most 100,000 pieces).
     """
 
     text: str = ""
@@ -30,6 +36,13 @@ class Reply:
     finish: bool = True
     usage: tuple[int, int] | None = (11, 7)
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False
+    stall: float = 0.0
+    stall_after: int | None = None
+    garbage: str | None = None
+    garbage_after: int | None = None
+    endless: bool = False
 
 
 @dataclass
@@ -63,13 +76,20 @@ class OpenAIServer:
             body = json.loads(await reader.readexactly(length))
             self.requests.append(body)
             reply = self.replies.popleft() if self.replies else Reply(status=503)
+            if reply.reset:
+                writer.transport.abort()
+                return
+            if reply.stall and reply.stall_after is None:
+                await asyncio.sleep(reply.stall)
             if reply.status != 200:
                 payload = json.dumps(
                     {"error": {"message": f"scripted {reply.status}", "type": "x"}}
                 )
+                extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
                 writer.write(
                     f"HTTP/1.1 {reply.status} Error\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n{payload}".encode()
+                    f"{extra}Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+                    f"{payload}".encode()
                 )
                 await writer.drain()
                 return
@@ -88,12 +108,22 @@ class OpenAIServer:
             pieces = [
                 reply.text[i : i + reply.chunk] for i in range(0, len(reply.text), reply.chunk)
             ]
+            if reply.endless:
+                for n in range(100_000):
+                    await self._event(writer, _chunk({"content": pieces[n % len(pieces)]}, None))
+                return
             for n, piece in enumerate(pieces):
                 if reply.cut_after is not None and n == reply.cut_after:
                     await writer.drain()
                     writer.transport.abort()
                     return
+                if reply.stall and n == reply.stall_after:
+                    await asyncio.sleep(reply.stall)
+                if reply.garbage is not None and n == reply.garbage_after:
+                    await self._event(writer, reply.garbage)
                 await self._event(writer, _chunk({"content": piece}, None))
+            if reply.garbage is not None and reply.garbage_after is None:
+                await self._event(writer, reply.garbage)
             if reply.finish:
                 await self._event(writer, _chunk({}, "stop"))
             if reply.usage:
@@ -103,6 +133,8 @@ class OpenAIServer:
             await self._event(writer, "[DONE]")
             writer.write(b"0\r\n\r\n")
             await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client hung up (an endless stream, a timeout): nothing to answer
         finally:
             if not writer.transport.is_closing():
                 writer.close()

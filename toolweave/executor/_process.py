@@ -115,7 +115,7 @@ class ProcessPool:
         module, qualname = str(fn.__module__), fn.__qualname__  # checked by Tool
         if module == "__main__":  # a worker imports the main module under another name
             module = _main_module_name()
-        worker = self._idle.pop() if self._idle else await asyncio.to_thread(_Worker, self._context)
+        worker = self._idle.pop() if self._idle else await self._start()
         try:
             try:
                 worker.conn.send((module, qualname, dict(kwargs)))
@@ -139,11 +139,25 @@ class ProcessPool:
         _, kind, message = reply
         raise ToolError(tool.name, f"{kind}: {message}", args=kwargs, kind="exception")
 
+    async def _start(self) -> _Worker:
+        """A new worker, started off the event loop; one cancelled while starting is killed."""
+        starting = asyncio.ensure_future(asyncio.to_thread(_Worker, self._context))
+        try:
+            return await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            starting.add_done_callback(_kill_started)
+            raise
+
     def close(self) -> None:
         """Stop the idle workers (calls in flight are killed by their own cancel)."""
         idle, self._idle = self._idle, []
         for worker in idle:
             worker.stop()
+
+
+def _kill_started(starting: asyncio.Future[_Worker]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        starting.result().kill()
 
 
 def _main_module_name() -> str:

@@ -82,14 +82,22 @@ class ModelStream:
 
     chunks: AsyncIterator[str]
     usage: Usage = field(default_factory=Usage)
-    text: str = ""
+    _parts: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def text(self) -> str:
+        """Everything received so far (joined on demand: no quadratic concatenation)."""
+        parts = self._parts
+        if len(parts) > 1:
+            parts[:] = ["".join(parts)]
+        return parts[0] if parts else ""
 
     def __aiter__(self) -> ModelStream:
         return self
 
     async def __anext__(self) -> str:
         chunk = await anext(self.chunks)
-        self.text += chunk
+        self._parts.append(chunk)
         return chunk
 
 

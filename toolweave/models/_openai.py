@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -39,9 +41,12 @@ class OpenAIModel:
         api_key: Defaults to ``$OPENAI_API_KEY``; a local server (any `base_url`)
             needs none.
         max_retries: Retries when opening a stream fails with 408/409/429/5xx, a
-            timeout or a dropped connection, with exponential backoff and jitter.
+            timeout or a dropped connection, with exponential backoff and jitter; a
+            ``Retry-After`` from the server sets the wait instead (up to
+            `max_retry_after` seconds: a longer one ends the call with a `ModelError`).
         timeout: Seconds for each HTTP request.
         retry_wait: The tenacity wait strategy between retries.
+        max_retry_after: The longest ``Retry-After`` worth waiting for, in seconds.
         client: An `openai.AsyncOpenAI` client to use as is (its own retries off).
     """
 
@@ -54,6 +59,7 @@ class OpenAIModel:
         max_retries: int = 3,
         timeout: float = 60.0,
         retry_wait: tenacity.wait.wait_base | None = None,
+        max_retry_after: float = 30.0,
         client: openai.AsyncOpenAI | None = None,
     ) -> None:
         import openai  # imported on use: it takes a while, and few runs need it
@@ -61,6 +67,7 @@ class OpenAIModel:
         self.model = model
         self.max_retries = max_retries
         self._retry_wait = retry_wait or tenacity.wait_random_exponential(multiplier=0.5, max=8)
+        self.max_retry_after = max_retry_after
         if client is None:
             base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
             api_key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -93,7 +100,10 @@ class OpenAIModel:
         stream = await self._open(messages, settings)
         prompt_estimate = sum(estimate_tokens(m["content"]) for m in messages)
         response = ModelStream(no_chunks(), Usage(prompt_estimate, 0))
-        chunks = self._chunks(stream, response)
+        # A server that ignores max_tokens (or streams forever) is cut off: no real
+        # token is longer than 32 characters on average.
+        limit = 32 * settings.max_tokens + 256 if settings.max_tokens is not None else None
+        chunks = self._chunks(stream, response, limit)
         response.chunks = chunks
         try:
             yield response
@@ -153,8 +163,8 @@ class OpenAIModel:
 
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=self._retry_wait,
-            retry=tenacity.retry_if_exception(_transient),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(self._retryable),
             reraise=True,
         )
         try:
@@ -172,7 +182,21 @@ class OpenAIModel:
             ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    async def _chunks(self, stream: Any, response: ModelStream) -> AsyncGenerator[str, None]:
+    def _retryable(self, exc: BaseException) -> bool:
+        if not _transient(exc):
+            return False
+        after = retry_after(exc)
+        return after is None or after <= self.max_retry_after
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """The server's Retry-After when it gave one, else the backoff strategy's wait."""
+        outcome = state.outcome
+        after = retry_after(outcome.exception()) if outcome is not None else None
+        return after if after is not None else float(self._retry_wait(state))
+
+    async def _chunks(
+        self, stream: Any, response: ModelStream, limit: int | None
+    ) -> AsyncGenerator[str, None]:
         finished = False
         received = 0
         try:
@@ -186,7 +210,14 @@ class OpenAIModel:
                         finished = True
                     if delta := choice.delta.content:
                         received += len(delta)
+                        if limit is not None and received > limit:
+                            raise _Runaway(received)
                         yield delta
+        except _Runaway:
+            raise ModelError(
+                f"{self.name}: the endpoint kept streaming past max_tokens ({received} "
+                "characters); stopped reading"
+            ) from None
         except Exception as exc:  # the connection broke mid-stream: httpx, openai, json
             raise ModelError(
                 f"{self.name}: the stream broke after {received} characters: "
@@ -204,6 +235,37 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in _RETRY_STATUS
     return isinstance(exc, openai.APIConnectionError)  # timeouts included
+
+
+class _Runaway(Exception):
+    """The stream went on past what max_tokens allows."""
+
+
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked to wait (``Retry-After``, ``retry-after-ms``), if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    return max((when - datetime.datetime.now(datetime.UTC)).total_seconds(), 0.0)
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -1,0 +1,121 @@
+"""The fault campaign: random DAGs, a misbehaving endpoint, hostile text. Prints figures.
+
+Usage:
+    python benchmarks/faults.py [--runs 10000] [--max-tasks 1000] [--examples 1000]
+        [--concurrency 16] [--report benchmarks/reports/faults.md]
+
+The fast subset runs in CI as tests/test_fault_campaign.py; this script runs the whole
+campaign and writes its figures to a Markdown report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # openai_server
+
+import faults_dag
+import faults_endpoint
+import faults_text
+
+
+def leftovers(threads_before: int, grace: float = 5.0) -> tuple[int, int]:
+    """Threads and worker processes still alive once abandoned calls had time to end."""
+    deadline = time.monotonic() + grace
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return max(threading.active_count() - threads_before, 0), len(multiprocessing.active_children())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--max-tasks", type=int, default=1000)
+    parser.add_argument("--examples", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--report", type=Path)
+    args = parser.parse_args()
+    threads_before = threading.active_count()
+    lines = [
+        "# Fault campaign",
+        "",
+        f"`python benchmarks/faults.py --runs {args.runs} --max-tasks {args.max_tasks} "
+        f"--examples {args.examples} --concurrency {args.concurrency} --seed {args.seed}` "
+        f"on {platform.python_implementation()} {platform.python_version()}, "
+        f"{multiprocessing.cpu_count()} cores.",
+        "",
+    ]
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    dag = asyncio.run(
+        faults_dag.campaign(
+            args.runs, max_tasks=args.max_tasks, seed=args.seed, concurrency=args.concurrency
+        )
+    )
+    say("## Random DAGs")
+    say()
+    say(f"- runs: {dag.runs} ({dag.replans} with a replan, {dag.cancelled} cancelled mid-run)")
+    say(
+        f"- tasks: {dag.tasks} (largest run {dag.largest}): {dag.succeeded} succeeded, "
+        f"{dag.failed} failed, {dag.skipped} skipped; {dag.rejected_lines} rejected lines"
+    )
+    say(
+        f"- hangs: {dag.hangs}; lost results: {dag.lost_results}; asyncio tasks left: "
+        f"{dag.leaked_tasks}; invariant violations: {len(dag.violations)}"
+    )
+    say(f"- wall time: {dag.seconds:.1f} s")
+    threads, processes = leftovers(threads_before)
+    say(f"- threads left after the campaign: {threads}; worker processes left: {processes}")
+    say()
+
+    endpoint = asyncio.run(faults_endpoint.campaign())
+    say("## Endpoint faults (loopback OpenAI-protocol server)")
+    say()
+    say("| fault | survived | seconds | outcome |")
+    say("| --- | --- | ---: | --- |")
+    for outcome in endpoint:
+        detail = outcome.detail.replace("|", "/")[:140]
+        survived = "yes" if outcome.ok else "NO"
+        say(f"| {outcome.name} | {survived} | {outcome.seconds:.2f} | {detail} |")
+    say()
+    say(f"- faults survived: {sum(o.ok for o in endpoint)} of {len(endpoint)}")
+    say()
+
+    text = faults_text.campaign(args.examples)
+    say("## Hostile text (hypothesis)")
+    say()
+    say(
+        f"- inputs tried: {text.inputs} (plans with {text.plan_items} items, "
+        f"{text.rejected_lines} rejected lines)"
+    )
+    say(
+        f"- runs answered: {text.runs_answered}; ended in a clear error with their result: "
+        f"{text.runs_failed_cleanly}; violations: {len(text.violations)}"
+    )
+    say()
+
+    violations = dag.violations + [o.name for o in endpoint if not o.ok] + text.violations
+    if threads or processes:
+        violations.append(f"{threads} thread(s), {processes} process(es) left")
+    say(f"**Total: {len(violations)} violation(s), {dag.lost_results} lost results.**")
+    for violation in violations[:50]:
+        say(f"- {violation}")
+    if args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text("\n".join(lines) + "\n")
+    return 1 if violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The fault campaign's fast subset (the whole one: python benchmarks/faults.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+
+import faults_dag
+import faults_endpoint
+import faults_text
+import pytest
+
+
+@pytest.mark.timeout(240)
+def test_random_dags_keep_every_invariant() -> None:
+    stats = asyncio.run(faults_dag.campaign(150, max_tasks=120, concurrency=8))
+    assert stats.violations == []
+    assert stats.runs == 150
+    assert stats.lost_results == 0
+    assert stats.hangs == 0
+    assert stats.leaked_tasks == 0
+    # the campaign exercised what it claims to
+    assert stats.failed > 0
+    assert stats.skipped > 0
+    assert stats.replans > 0
+    assert stats.cancelled > 0
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.timeout(240)
+def test_random_dags_alone_leave_no_asyncio_task() -> None:
+    stats = asyncio.run(faults_dag.campaign(30, max_tasks=60, concurrency=1, seed=1))
+    assert stats.violations == []
+    assert stats.leaked_tasks == 0
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("name", "replies", "check"),
+    faults_endpoint.scenarios(),
+    ids=[name for name, _, _ in faults_endpoint.scenarios()],
+)
+def test_endpoint_fault_is_survived(name: str, replies: list, check: object) -> None:
+    outcome = asyncio.run(faults_endpoint.run_scenario(name, replies, check))  # type: ignore[arg-type]
+    assert outcome.ok, outcome.detail
+
+
+@pytest.mark.timeout(240)
+def test_hostile_text_never_escapes() -> None:
+    stats = faults_text.campaign(40)
+    assert stats.violations == []
+    assert stats.inputs == 40
+    assert stats.rejected_lines > 0
+    assert stats.runs_failed_cleanly > 0
