@@ -144,3 +144,13 @@ def test_run_log_redacts_secrets_and_can_keep_them(tmp_path: Path) -> None:
     kept = verbatim.get(result.run_id)
     assert kept is not None
     assert "hunter2" in kept.result["tasks"][0]["call"]
+
+
+def test_redaction_keeps_ordinary_names() -> None:
+    from toolweave.cli._safe import redact, redact_text
+
+    kept = {"first_token_at": 1.5, "prompt_tokens": 3, "sort_key": "name", "tokenizer": "x"}
+    assert redact(kept) == kept
+    hidden = {"api_key": "a", "db_password": "b", "refresh_token": "c", "client_secret": "d"}
+    assert set(redact(hidden).values()) == {REDACTED}
+    assert redact_text("f(first_token=3, token='t')") == f"f(first_token=3, token='{REDACTED}')"

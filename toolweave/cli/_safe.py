@@ -30,9 +30,12 @@ _CONTROL = re.compile(
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
 _SECRET_NAME = re.compile(
-    r"(?:^|[_\-.])(?:(?:api|access|secret|private|auth|signing|client)[_\-]?key|apikey"
-    r"|(?:access|refresh|auth|bearer|id|session)?[_\-]?token|password|passwd|passphrase"
-    r"|secret|client[_\-]?secret|authorization|credentials?|cookie|session[_\-]?id)$",
+    r"^(?:token|apikey|password|passwd|passphrase|pwd|secret|authorization|credentials?"
+    r"|cookie)$"
+    r"|(?:api|access|secret|private|auth|signing|client)[_\-]?key$"
+    r"|(?:access|refresh|auth|bearer|id|session|api|csrf|oauth)[_\-]?token$"
+    r"|[_\-.](?:password|passwd|passphrase|secret|authorization|credentials?|cookie)$"
+    r"|session[_\-]?id$",
     re.IGNORECASE,
 )
 _SECRET_VALUE = re.compile(
@@ -57,24 +60,26 @@ def one_line(text: object, limit: int | None = None) -> str:
     return clean(" ".join(_CONTROL.sub(" ", str(text)).split()), limit)
 
 
-# `api_key="..."`, `password=hunter2`, `"token": "..."`: a secret-named field's value
-_SECRET_FIELD = re.compile(
-    r"""((?:^|[^\w])[\w\-]*(?:api[_\-]?key|apikey|token|password|passwd|passphrase|secret"""
-    r"""|authorization|credentials?|cookie)["']?\s*[=:]\s*)"""
-    r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;)}\]]+)""",
-    re.IGNORECASE,
+# `api_key="..."`, `password=hunter2`, `"token": "..."`: a field's name, then its value
+_FIELD = re.compile(
+    r"""(?<![\w\-])(["']?)([A-Za-z_][\w\-]*)\1(\s*[=:]\s*)"""
+    r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;)}\]]+)"""
 )
 
 
 def _mask_field(match: re.Match[str]) -> str:
-    value = match.group(2)
+    if not _SECRET_NAME.search(match.group(2)):
+        return match.group(0)
+    value = match.group(4)
     quote = value[0] if value[0] in "\"'" else ""
-    return f"{match.group(1)}{quote}{REDACTED}{quote}"
+    return (
+        f"{match.group(1)}{match.group(2)}{match.group(1)}{match.group(3)}{quote}{REDACTED}{quote}"
+    )
 
 
 def redact_text(text: str) -> str:
     """`text` with secret-named fields' values and key-shaped strings replaced."""
-    return _SECRET_VALUE.sub(REDACTED, _SECRET_FIELD.sub(_mask_field, text))
+    return _SECRET_VALUE.sub(REDACTED, _FIELD.sub(_mask_field, text))
 
 
 def redact(value: Any) -> Any:

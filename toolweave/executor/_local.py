@@ -93,12 +93,10 @@ class LocalExecutor:
         kwargs = tool.validate(args)
         if tool.destructive:
             await self._check_approval(tool, kwargs)
+        if self._max_concurrency is None and tool.max_concurrency is None:
+            return await self._call(tool, kwargs)  # the common case: no limit to look up
         limits = self._loop_limits()
-        run_limit = limits.run
-        tool_limit = limits.for_tool(tool)
-        if run_limit is None and tool_limit is None:
-            return await self._call(tool, kwargs)
-        async with _maybe(run_limit), _maybe(tool_limit):
+        async with _maybe(limits.run), _maybe(limits.for_tool(tool)):
             return await self._call(tool, kwargs)
 
     def close(self) -> None:
