@@ -22,7 +22,7 @@ from toolweave import Agent, ToolError, tool  # noqa: E402
 from toolweave.executor import RayExecutor, RayOptions  # noqa: E402
 from toolweave.models.testing import ScriptedModel  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("ray_instance")
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_instance")]
 
 # The workers cannot import this test module: its functions travel by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
