@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,3 +21,13 @@ def ray_instance() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the slower Ray tests unless TOOLWEAVE_RAY_SLOW=1 (``make test-ray``)."""
+    if os.environ.get("TOOLWEAVE_RAY_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="a slower Ray test: TOOLWEAVE_RAY_SLOW=1 runs it")
+    for item in items:
+        if "ray_slow" in item.keywords:
+            item.add_marker(skip)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import sys
@@ -86,3 +87,29 @@ async def test_a_ray_sweep_scores_as_a_local_run_and_resumes(tmp_path: Path) -> 
     assert {r["api_f1"] for k, r in got.items() if k[1] == "oracle-drop"} != {1.0}
     assert without_latency(report(swept)) == without_latency(report(local))
     assert (swept / "report.md").read_text().startswith("# Evaluation report")
+
+
+@pytest.mark.ray_slow
+async def test_the_eval_command_sweeps_on_a_ray_cluster(tmp_path: Path) -> None:
+    address = ray.get_runtime_context().gcs_address
+    command = ["eval", "autotools", "--strategy", "oracle", "--limit", "3", "--latency", "0"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "toolweave",
+        *command,
+        "--out",
+        str(tmp_path / "ray"),
+        "--ray",
+        address,
+        "--workers",
+        "2",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    assert "autotools" in out.decode()
+    await run_eval("autotools", ["oracle"], None, tmp_path / "local", limit=3, simulation=FAST)
+    assert rows(tmp_path / "ray") == rows(tmp_path / "local")
+    assert (tmp_path / "ray" / "report.md").is_file()
