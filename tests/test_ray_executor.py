@@ -165,6 +165,7 @@ async def test_a_remote_exception_reaches_the_joiner_as_its_last_line() -> None:
 
 async def test_a_timed_out_call_is_stopped_and_never_finishes(tmp_path: Path) -> None:
     executor = RayExecutor()
+    await executor.run(span, {"n": 0})  # a worker is up: the call starts at once
     started = time.perf_counter()
     with pytest.raises(ToolError) as info:
         await executor.run(slow_write, {"path": str(tmp_path)})
