@@ -258,3 +258,35 @@ def test_options_translate_to_ray() -> None:
         "resources": {"crawler": 1},
     }
     assert RayOptions().ray_options() == {}
+
+
+START_ONE_LINE = """
+import asyncio, os, ray
+from toolweave import tool
+from toolweave.executor import RayExecutor
+
+@tool(read_only=True)
+def where() -> int:
+    return os.getpid()
+
+executor = RayExecutor()
+assert ray.cluster_resources()["CPU"] == os.cpu_count()
+assert asyncio.run(executor.run(where, {})) != os.getpid()
+executor.close()
+assert not ray.is_initialized()
+print("ok")
+"""
+
+
+@pytest.mark.ray_slow
+async def test_one_line_starts_a_local_instance_with_the_cores_and_stops_it() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        START_ONE_LINE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    assert out.decode().strip().endswith("ok")
