@@ -137,6 +137,13 @@ async def test_six_parallel_calls_overlap_within_the_cpus() -> None:
     assert len({v["pid"] for v in spans}) == 1
 
 
+async def test_a_tools_concurrency_limit_holds_on_ray() -> None:
+    one_at_a_time = dataclasses.replace(span, max_concurrency=1)
+    executor = RayExecutor()
+    spans = await asyncio.gather(*(executor.run(one_at_a_time, {"n": i}) for i in range(3)))
+    assert peak([(v["start"], v["end"]) for v in spans]) == 1
+
+
 async def test_a_dependent_chain_passes_values_along() -> None:
     plan = "1. inc(x=1)\n2. inc(x=$1)\n3. inc(x=$2)\njoin()\n"
     model = ScriptedModel([plan, "Action: Finish(4)"])
@@ -224,6 +231,29 @@ async def test_values_that_cannot_travel_fail_clearly() -> None:
     assert result.value.message.startswith(
         "TypeError: the result (lock) cannot be sent back from the Ray worker: cannot pickle"
     )
+
+
+def make_guarded() -> Any:
+    guard = threading.Lock()
+
+    def guarded() -> str:
+        """Use a lock that cannot travel."""
+        with guard:
+            return "ran"
+
+    return tool(guarded)
+
+
+async def test_a_function_that_cannot_travel_fails_clearly() -> None:
+    guarded = make_guarded()
+    for executor in (RayExecutor(), RayExecutor(default=RayOptions(actor=True))):
+        with pytest.raises(ToolError) as info:
+            await executor.run(guarded, {})
+        assert info.value.kind == "unavailable"
+        assert info.value.message.startswith(
+            "the tool's function cannot be sent to a Ray worker (cannot pickle '_thread.lock'"
+        )
+    assert await RayExecutor(local={"guarded"}).run(guarded, {}) == "ran"
 
 
 async def test_local_tools_run_in_this_process_beside_remote_ones() -> None:

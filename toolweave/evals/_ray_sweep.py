@@ -57,7 +57,10 @@ async def run_eval_ray(
         workers: How many workers (Ray actors), each with its own model.
         address: The Ray cluster; `None` starts a local instance for the sweep and
             shuts it down after. An instance already started is used as it is.
-        worker_options: Each worker's resources (default: one CPU).
+        worker_options: Each worker's resources (default: none reserved, so that
+            more workers than CPUs can wait on endpoints side by side; set
+            ``num_cpus`` or ``num_gpus`` for a model run in the worker). Workers are
+            spread over the cluster's nodes.
         limit: A seeded sample of this many cases per suite.
         seed: The sample's and the simulated tools' seed.
         concurrency: Cases run at once by each worker.
@@ -80,7 +83,8 @@ async def run_eval_ray(
     if not total:
         return results.path
     owns_ray = start_ray(address)
-    options = (worker_options or RayOptions(num_cpus=1)).ray_options()
+    options = (worker_options or RayOptions()).ray_options()
+    options.setdefault("scheduling_strategy", "SPREAD")
     pool = [
         _Worker.options(**options, max_concurrency=concurrency).remote(  # type: ignore[attr-defined]
             model, limit, seed, simulation

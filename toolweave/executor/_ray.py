@@ -159,8 +159,9 @@ class RayExecutor(LocalExecutor):
     def close(self) -> None:
         """Kill the actors this executor started; shut Ray down if it started it."""
         super().close()
-        for actor in self._actors.values():
-            ray.kill(actor)
+        if ray.is_initialized():
+            for actor in self._actors.values():
+                ray.kill(actor)
         self._actors.clear()
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
@@ -178,15 +179,7 @@ class RayExecutor(LocalExecutor):
 
     async def _remote(self, tool: Tool, kwargs: dict[str, object], options: RayOptions) -> object:
         actor = self._actor(tool, options) if options.actor else None
-        try:
-            if actor is not None:
-                ref = actor.call.remote(kwargs)
-            else:
-                ref = _call_task.options(**options.ray_options(), name=tool.name).remote(
-                    self._function(tool), kwargs
-                )
-        except (TypeError, pickle.PicklingError) as exc:
-            raise _unsendable(tool, kwargs, exc) from exc
+        ref = self._submit(tool, kwargs, options, actor)
         try:
             packed = await ref
         except asyncio.CancelledError:  # timed out, or the run was cancelled
@@ -203,6 +196,18 @@ class RayExecutor(LocalExecutor):
             raise WorkerLost(f"{type(exc).__name__} while running {tool.name}") from exc
         return pickle.loads(packed)
 
+    def _submit(
+        self, tool: Tool, kwargs: dict[str, object], options: RayOptions, actor: Any
+    ) -> ray.ObjectRef[bytes]:
+        """Send the call to its actor, or as a task with the tool's resources."""
+        try:
+            if actor is not None:
+                return actor.call.remote(kwargs)  # type: ignore[no-any-return]
+            task = _call_task.options(**options.ray_options(), name=tool.name)
+            return task.remote(self._function(tool), kwargs)
+        except (TypeError, pickle.PicklingError) as exc:
+            raise _unsendable(tool, kwargs, exc) from exc
+
     def _stop(self, tool: Tool, ref: ray.ObjectRef[Any], actor: Any) -> None:
         """Stop a call for real: kill a task's worker; cancel or kill an actor's call."""
         if actor is None:
@@ -217,7 +222,10 @@ class RayExecutor(LocalExecutor):
         """The tool's function in the object store, put there once."""
         ref = self._functions.get(tool)
         if ref is None:
-            ref = self._functions[tool] = ray.put(tool.fn)
+            try:
+                ref = self._functions[tool] = ray.put(tool.fn)
+            except (TypeError, pickle.PicklingError) as exc:
+                raise _unsendable_function(tool, exc) from exc
         return ref
 
     def _actor(self, tool: Tool, options: RayOptions) -> Any:
@@ -225,14 +233,18 @@ class RayExecutor(LocalExecutor):
         if actor is None:
             cls: Any = _AsyncToolActor if tool.is_async else _ToolActor
             concurrency = {} if tool.is_async else {"max_concurrency": tool.max_concurrency or 1}
-            actor = cls.options(
+            factory = cls.options(
                 **options.ray_options(),
                 **concurrency,
                 name=f"toolweave.{tool.name}",
                 get_if_exists=True,
                 max_restarts=0,
                 max_task_retries=0,
-            ).remote(tool.fn)
+            )
+            try:
+                actor = factory.remote(tool.fn)
+            except (TypeError, pickle.PicklingError) as exc:
+                raise _unsendable_function(tool, exc) from exc
             self._actors[tool.name] = actor
         return actor
 
@@ -281,6 +293,12 @@ def _last_line(traceback: str) -> str:
     return lines[-1].strip() if lines else "the call failed on a Ray worker"
 
 
+def _reason(exc: BaseException) -> str:
+    """Why Ray could not serialise a value: the pickler's error, not Ray's long report."""
+    cause = exc.__cause__
+    return str(cause) if cause is not None else str(exc).splitlines()[0]
+
+
 def _unsendable(tool: Tool, kwargs: Mapping[str, object], exc: Exception) -> ToolError:
     """A clear error for arguments that cannot be serialised to a worker."""
     for name, value in kwargs.items():
@@ -293,8 +311,17 @@ def _unsendable(tool: Tool, kwargs: Mapping[str, object], exc: Exception) -> Too
             )
             break
     else:
-        message = f"the call cannot be sent to a Ray worker: {_last_line(str(exc))}"
+        message = f"the call cannot be sent to a Ray worker: {_reason(exc)}"
     return ToolError(tool.name, message, args=kwargs, kind="invalid_arguments")
+
+
+def _unsendable_function(tool: Tool, exc: Exception) -> ToolError:
+    return ToolError(
+        tool.name,
+        f"the tool's function cannot be sent to a Ray worker ({_reason(exc)}); "
+        "define it at module level, or run the tool locally",
+        kind="unavailable",
+    )
 
 
 # -- what runs on the workers ---------------------------------------------------------
