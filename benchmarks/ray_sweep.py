@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import tempfile
 import time
@@ -61,11 +60,10 @@ def scores(out: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
 async def local(out: Path, args: argparse.Namespace, concurrency: int) -> float:
     started = time.perf_counter()
     for suite, strategies in SUITES.items():
-        needs_model = any(not s.startswith("oracle") for s in strategies)
         await run_eval(
             suite,
             strategies,
-            model() if needs_model else None,
+            model(),
             out,
             limit=args.limit,
             concurrency=concurrency,
@@ -80,13 +78,10 @@ async def on_ray(out: Path, args: argparse.Namespace) -> tuple[float, float]:
     warmup = 0.0
     for suite, strategies in SUITES.items():
         begun, first = time.perf_counter(), []
-        needs_model = any(not s.startswith("oracle") for s in strategies)
         await run_eval_ray(
             [suite],
             strategies,
-            functools.partial(FunctionModel, respond, ttft=0.2, tokens_per_second=60)
-            if needs_model
-            else None,
+            model,  # made in each worker
             out,
             workers=args.workers,
             limit=args.limit,

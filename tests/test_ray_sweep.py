@@ -15,6 +15,7 @@ ray = pytest.importorskip("ray")
 
 from ray import cloudpickle  # noqa: E402
 
+from toolweave.errors import UserError  # noqa: E402
 from toolweave.evals._ray_sweep import run_eval_ray  # noqa: E402
 from toolweave.evals.runner import report, run_eval  # noqa: E402
 from toolweave.evals.simulate import Simulation  # noqa: E402
@@ -57,18 +58,19 @@ def without_latency(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_a_ray_sweep_scores_as_a_local_run_and_resumes(tmp_path: Path) -> None:
-    model = functools.partial(FunctionModel, respond)
+    model = functools.partial(FunctionModel, respond)  # made in each worker
     local, swept = tmp_path / "local", tmp_path / "ray"
-    await run_eval("autotools", ["oracle", "oracle-drop"], None, local, limit=5, simulation=FAST)
+    oracles = ["oracle", "oracle-drop"]
+    await run_eval("autotools", oracles, model(), local, limit=5, simulation=FAST)
     await run_eval("parallelqa", ["llmcompiler"], model(), local, limit=6, simulation=FAST)
 
     # a sweep interrupted after two rows: the ray sweep must run only the rest
-    await run_eval("autotools", ["oracle"], None, swept, limit=2, simulation=FAST)
+    await run_eval("autotools", ["oracle"], model(), swept, limit=2, simulation=FAST)
     totals: list[int] = []
     await run_eval_ray(
         ["autotools"],
-        ["oracle", "oracle-drop"],
-        None,
+        oracles,
+        model,
         swept,
         workers=2,
         limit=5,
@@ -87,6 +89,9 @@ async def test_a_ray_sweep_scores_as_a_local_run_and_resumes(tmp_path: Path) -> 
     assert {r["api_f1"] for k, r in got.items() if k[1] == "oracle-drop"} != {1.0}
     assert without_latency(report(swept)) == without_latency(report(local))
     assert (swept / "report.md").read_text().startswith("# Evaluation report")
+
+    with pytest.raises(UserError, match="seed: 0 there, 1 now"):  # not another run's rows
+        await run_eval_ray(["autotools"], oracles, model, swept, seed=1, limit=5)
 
 
 @pytest.mark.ray_slow

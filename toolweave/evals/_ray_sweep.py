@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import ray
+import ray.exceptions
 
-from toolweave.evals.runner import PreparedSuite, _Results, prepare_suite, run_case
+from toolweave.evals.runner import (
+    PreparedSuite,
+    _Results,
+    prepare_suite,
+    run_case,
+    run_settings,
+)
 from toolweave.evals.simulate import Simulation
 from toolweave.evals.suites import seeded_sample, suites
 from toolweave.executor._ray import RayOptions, start_ray
@@ -69,6 +76,9 @@ async def run_eval_ray(
 
     Returns:
         The path of results.jsonl.
+
+    Raises:
+        UserError: `out` holds results made with another model, seed or simulation.
     """
     results = _Results(out / "results.jsonl")
     done = results.done()
@@ -80,8 +90,6 @@ async def run_eval_ray(
         if (name, strategy, case.id) not in done
     )
     total = len(work)
-    if not total:
-        return results.path
     owns_ray = start_ray(address)
     options = (worker_options or RayOptions()).ray_options()
     options.setdefault("scheduling_strategy", "SPREAD")
@@ -89,20 +97,23 @@ async def run_eval_ray(
         _Worker.options(**options, max_concurrency=concurrency).remote(  # type: ignore[attr-defined]
             model, limit, seed, simulation
         )
-        for _ in range(min(workers, total))
+        for _ in range(max(1, min(workers, total)))
     ]
     finished = 0
 
     async def drain(worker: Any) -> None:
         nonlocal finished
         while work:
-            row = await worker.run.remote(*work.popleft())
+            row = await _get(worker.run.remote(*work.popleft()))
             results.append(row)
             finished += 1
             if progress is not None:
                 progress(finished, total)
 
     try:
+        # the model's name, as a worker made it: a resumed sweep must use the same
+        model_name = await _get(pool[0].model_name.remote()) if model is not None else None
+        results.claim(run_settings(model_name, seed, simulation))
         async with asyncio.TaskGroup() as group:
             for worker in pool:
                 for _ in range(concurrency):
@@ -113,6 +124,16 @@ async def run_eval_ray(
         if owns_ray:
             ray.shutdown()
     return results.path
+
+
+async def _get(ref: Any) -> Any:
+    """A worker's result; an exception raised there is raised here, as it was."""
+    try:
+        return await ref
+    except ray.exceptions.RayTaskError as exc:
+        if isinstance(exc.cause, Exception) and not isinstance(exc.cause, ray.exceptions.RayError):
+            raise exc.cause from exc
+        raise
 
 
 @ray.remote
@@ -128,6 +149,9 @@ class _Worker:
         self._limit, self._seed, self._simulation = limit, seed, simulation
         self._suites: dict[str, PreparedSuite] = {}
         self._loaded = asyncio.Lock()
+
+    def model_name(self) -> str | None:
+        return self._model.name if self._model is not None else None
 
     async def run(self, suite_name: str, strategy: str, case_id: str) -> dict[str, Any]:
         async with self._loaded:  # the first call loads; the others wait for it
