@@ -49,8 +49,8 @@ class RayOptions:
 
     Attributes:
         num_cpus: CPUs each call reserves (Ray's default for a task: 1; for an
-            actor: none while it runs). Fractions are allowed, e.g. 0.1 for a tool
-            that mostly waits on I/O.
+            actor: none while it runs). A tool that mostly waits on I/O is better
+            an async tool on an actor, whose calls wait side by side in one process.
         num_gpus: GPUs each call (or the tool's actor) reserves.
         memory: Bytes of memory reserved.
         resources: Custom resources needed, e.g. ``{"crawler": 1}`` for nodes
