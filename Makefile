@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-local venv install-dev install-local install-minilm bench
+.PHONY: demo test test-local test-ray venv install-dev install-local install-minilm bench
 
 venv: $(PY)
 
@@ -40,6 +40,10 @@ test: install-dev
 ## The tests that run the real local model; they fail, not skip, if it is missing.
 test-local: install-local install-dev
 	TOOLWEAVE_REQUIRE_LOCAL_MODEL=1 $(PY) -m pytest -q -m local_model
+
+## Every Ray test, the slower ones too (a local Ray instance with 2 CPUs).
+test-ray: install-dev
+	TOOLWEAVE_RAY_SLOW=1 $(PY) -m pytest -q -m ray
 
 bench: install-dev
 	$(PY) benchmarks/overhead.py

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 from helpers import make_registry
 
@@ -9,3 +12,22 @@ from toolweave import ToolRegistry
 @pytest.fixture
 def registry() -> ToolRegistry:
     return make_registry()
+
+
+@pytest.fixture(scope="session")
+def ray_instance() -> Iterator[None]:
+    """A local Ray instance with 2 CPUs, started once for the tests that use Ray."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the slower Ray tests unless TOOLWEAVE_RAY_SLOW=1 (``make test-ray``)."""
+    if os.environ.get("TOOLWEAVE_RAY_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="a slower Ray test: TOOLWEAVE_RAY_SLOW=1 runs it")
+    for item in items:
+        if "ray_slow" in item.keywords:
+            item.add_marker(skip)

@@ -52,7 +52,15 @@ EXPECTED = {
         "resolve_args",
     ],
     toolweave.fetcher: ["PlanOutcome", "Scheduler", "TaskResult", "TaskState", "execute"],
-    toolweave.executor: ["Approver", "Executor", "LocalExecutor", "is_transient"],
+    toolweave.executor: [
+        "Approver",
+        "Executor",
+        "LocalExecutor",
+        "RayExecutor",
+        "RayOptions",
+        "WorkerLost",
+        "is_transient",
+    ],
     toolweave.tools: [
         "Decomposition",
         "Embedder",

@@ -108,6 +108,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--concurrency", type=int, default=1)
     evaluate.add_argument("--latency", type=float, default=0.3, help="median tool latency, s")
     evaluate.add_argument("--out", default="eval-results", help="results directory")
+    evaluate.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="spread the cases over Ray workers: a local instance, or the cluster at "
+        "ADDRESS ('auto', 'ray://head:10001'); needs toolweave[ray]",
+    )
+    evaluate.add_argument(
+        "--workers", type=int, default=None, help="Ray workers, one model each (default: CPUs)"
+    )
     evaluate.set_defaults(handler=eval_command)
 
     demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")

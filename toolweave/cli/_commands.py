@@ -6,9 +6,10 @@ import argparse
 import hashlib
 import importlib
 import json
+import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -17,6 +18,9 @@ from toolweave.cli._safe import one_line
 from toolweave.errors import UserError
 from toolweave.models import LocalModel, resolve_model
 from toolweave.tools import Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from toolweave.evals.simulate import Simulation
 
 __all__ = [
     "eval_command",
@@ -158,7 +162,7 @@ async def log_command(args: argparse.Namespace, console: Console) -> int:
 async def eval_command(args: argparse.Namespace, console: Console) -> int:
     from rich.progress import Progress
 
-    from toolweave.evals.runner import report, run_eval
+    from toolweave.evals.runner import run_eval
     from toolweave.evals.simulate import Simulation
     from toolweave.evals.strategies import STRATEGIES
     from toolweave.evals.suites import suites
@@ -181,12 +185,16 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
     if bad := [s for s in strategies if s not in STRATEGIES]:
         raise UserError(f"unknown strategy {bad[0]!r}; choose from {', '.join(STRATEGIES)}")
     needs_model = any(not s.startswith("oracle") for s in strategies)
+    out = Path(args.out)
+    simulation = Simulation(seed=args.seed, latency=args.latency)
+    if args.ray is not None:
+        model_name = args.model if needs_model else None
+        await _eval_on_ray(args, names, strategies, model_name, simulation, console)
+        return _eval_report(out, console)
     model = resolve_model(args.model) if needs_model else None
     if isinstance(model, LocalModel):
         with console.status("loading the local model"):
             await model.load()
-    out = Path(args.out)
-    simulation = Simulation(seed=args.seed, latency=args.latency)
     with Progress(console=console) as progress:
         for name in names:
             bar = progress.add_task(name, total=None)
@@ -205,6 +213,47 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
                 simulation=simulation,
                 progress=advance,
             )
+    return _eval_report(out, console)
+
+
+async def _eval_on_ray(
+    args: argparse.Namespace,
+    names: list[str],
+    strategies: list[str],
+    model: str | None,
+    simulation: Simulation,
+    console: Console,
+) -> None:
+    """One sweep over every suite on Ray workers (each its own model), one progress bar."""
+    from rich.progress import Progress
+
+    try:
+        from toolweave.evals._ray_sweep import run_eval_ray
+    except ImportError as exc:
+        raise UserError(f"--ray needs Ray: pip install 'toolweave[ray]' ({exc})") from exc
+
+    workers = args.workers or os.cpu_count() or 1
+    with Progress(console=console) as progress:
+        bar = progress.add_task(f"{'+'.join(names)} on {workers} Ray workers", total=None)
+        await run_eval_ray(
+            names,
+            strategies,
+            model,
+            Path(args.out),
+            workers=workers,
+            address=None if args.ray == "local" else args.ray,
+            limit=args.limit,
+            seed=args.seed,
+            concurrency=args.concurrency,
+            simulation=simulation,
+            progress=lambda done, total: progress.update(bar, completed=done, total=total),
+        )
+
+
+def _eval_report(out: Path, console: Console) -> int:
+    """Write the report of results.jsonl and print its summary table."""
+    from toolweave.evals.runner import report
+
     data = report(out)
     from rich.table import Table
 

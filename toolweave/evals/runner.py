@@ -35,7 +35,15 @@ from toolweave.evals.suites import EvalCase, seeded_sample, suites
 from toolweave.models import Model
 from toolweave.tools import Retriever, ToolRegistry
 
-__all__ = ["report", "run_eval", "score"]
+__all__ = [
+    "PreparedSuite",
+    "prepare_suite",
+    "report",
+    "run_case",
+    "run_eval",
+    "run_settings",
+    "score",
+]
 
 METRICS = (
     "api_f1",
@@ -101,6 +109,59 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
     return row
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedSuite:
+    """A suite ready to run: its sampled cases, its simulated tools and their retriever."""
+
+    name: str
+    cases: list[EvalCase]
+    registry: ToolRegistry
+    retriever: Retriever | None
+
+    def case(self, case_id: str) -> EvalCase:
+        """The sampled case with this id."""
+        return next(c for c in self.cases if c.id == case_id)
+
+
+def prepare_suite(
+    suite_name: str,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    simulation: Simulation | None = None,
+) -> PreparedSuite:
+    """Sample a suite's cases and simulate its tools (the same for the same arguments)."""
+    suite = suites()[suite_name]
+    registry = simulate(
+        suite.registry(), simulation or Simulation(seed=seed), responders=_RESPONDERS
+    )
+    retriever = Retriever(registry) if len(registry) > _RETRIEVE_ABOVE else None
+    return PreparedSuite(suite_name, seeded_sample(suite.cases(), limit, seed), registry, retriever)
+
+
+def run_settings(
+    model_name: str | None, seed: int, simulation: Simulation | None
+) -> dict[str, Any]:
+    """What rows depend on besides their case: a resumed run must have the same."""
+    simulation = simulation or Simulation(seed=seed)
+    return {"model": model_name, "seed": seed, "simulation": dataclasses.asdict(simulation)}
+
+
+async def run_case(
+    suite: PreparedSuite, strategy: str, case: EvalCase, model: Model | None
+) -> dict[str, Any]:
+    """Run one strategy on one case; its results.jsonl row."""
+    tools = _offered(case, suite.registry, suite.retriever)
+    if case.ask_tool:
+        tools = ToolRegistry([*tools, ask_user_tool(_simulated_user(case))])
+    trace = await run_strategy(strategy, case, model, tools)
+    row = {"suite": suite.name, "strategy": strategy, "id": case.id, **score(case, trace)}
+    row["error"], row["answer"] = trace.error, trace.answer
+    if trace.mode is not None:
+        row["mode"] = trace.mode
+    return row
+
+
 async def run_eval(
     suite_name: str,
     strategies: Sequence[str],
@@ -119,34 +180,18 @@ async def run_eval(
         UserError: `out` holds results made with another model, seed or simulation
             (resuming into it would mix them).
     """
-    suite = suites()[suite_name]
-    cases = seeded_sample(suite.cases(), limit, seed)
-    simulation = simulation or Simulation(seed=seed)
-    settings = {
-        "model": model.name if model is not None else None,
-        "seed": seed,
-        "simulation": dataclasses.asdict(simulation),
-    }
     results = _Results(out / "results.jsonl")
-    results.claim(settings)
-    registry = simulate(suite.registry(), simulation, responders=_RESPONDERS)
-    retriever = Retriever(registry) if len(registry) > _RETRIEVE_ABOVE else None
+    results.claim(run_settings(model.name if model is not None else None, seed, simulation))
+    suite = prepare_suite(suite_name, limit=limit, seed=seed, simulation=simulation)
     done = results.done()
-    work = [(s, c) for s in strategies for c in cases if (suite_name, s, c.id) not in done]
+    work = [(s, c) for s in strategies for c in suite.cases if (suite_name, s, c.id) not in done]
     gate = asyncio.Semaphore(concurrency)
     finished = 0
 
     async def one(strategy: str, case: EvalCase) -> None:
         nonlocal finished
         async with gate:
-            tools = _offered(case, registry, retriever)
-            if case.ask_tool:
-                tools = ToolRegistry([*tools, ask_user_tool(_simulated_user(case))])
-            trace = await run_strategy(strategy, case, model, tools)
-        row = {"suite": suite_name, "strategy": strategy, "id": case.id, **score(case, trace)}
-        row["error"], row["answer"] = trace.error, trace.answer
-        if trace.mode is not None:
-            row["mode"] = trace.mode
+            row = await run_case(suite, strategy, case, model)
         results.append(row)
         finished += 1
         if progress is not None:
