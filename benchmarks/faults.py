@@ -58,9 +58,21 @@ def main() -> int:
         print(text, flush=True)
         lines.append(text)
 
+    def progress(stats: faults_dag.Stats) -> None:
+        if stats.runs % 500 == 0:
+            print(
+                f"  {stats.runs} runs, {stats.tasks} tasks, {len(stats.violations)} violations",
+                file=sys.stderr,
+                flush=True,
+            )
+
     dag = asyncio.run(
         faults_dag.campaign(
-            args.runs, max_tasks=args.max_tasks, seed=args.seed, concurrency=args.concurrency
+            args.runs,
+            max_tasks=args.max_tasks,
+            seed=args.seed,
+            concurrency=args.concurrency,
+            progress=progress,
         )
     )
     say("## Random DAGs")

@@ -23,7 +23,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -334,9 +334,17 @@ def _check_order(
 
 
 async def campaign(
-    runs: int, *, max_tasks: int = 1000, seed: int = 0, concurrency: int = 8
+    runs: int,
+    *,
+    max_tasks: int = 1000,
+    seed: int = 0,
+    concurrency: int = 8,
+    progress: Callable[[Stats], None] | None = None,
 ) -> Stats:
-    """`runs` random runs, `concurrency` at a time; the figures and any violations."""
+    """`runs` random runs, `concurrency` at a time; the figures and any violations.
+
+    `progress` is called with the figures so far after each run.
+    """
     stats = Stats()
     started = time.perf_counter()
     gate = asyncio.Semaphore(concurrency)
@@ -344,6 +352,8 @@ async def campaign(
     async def guarded(n: int) -> None:
         async with gate:
             await one_run(seed * 1_000_003 + n, max_tasks, stats, alone=concurrency == 1)
+        if progress is not None:
+            progress(stats)
 
     async with asyncio.TaskGroup() as group:
         for n in range(runs):
