@@ -1,6 +1,7 @@
 """The public API, pinned: a change to it must show up here."""
 
 import toolweave
+import toolweave.cost
 import toolweave.errors
 import toolweave.events
 import toolweave.executor
@@ -9,23 +10,32 @@ import toolweave.models
 import toolweave.models.testing
 import toolweave.plan
 import toolweave.planner
+import toolweave.session
+import toolweave.telemetry
 import toolweave.tools
 
 EXPECTED = {
     toolweave: [
         "Agent",
+        "ApprovalPending",
         "BudgetExceeded",
         "LocalExecutor",
         "ModelCall",
         "ModelError",
+        "OutputError",
+        "PendingCall",
         "PlanError",
         "PlanOutcome",
         "PlanParser",
         "PlanRecord",
         "PlanTask",
+        "Price",
+        "PriceTable",
         "Ref",
         "RunResult",
         "Scheduler",
+        "Session",
+        "SessionStore",
         "TaskState",
         "Tool",
         "ToolError",
@@ -107,7 +117,11 @@ EXPECTED = {
         "parse_join",
         "planner_messages",
     ],
+    toolweave.cost: ["FREE", "PRICES", "Price", "PriceTable", "cached_tokens", "price_calls"],
+    toolweave.session: ["Session", "SessionInfo", "SessionStore", "Turn", "TurnContext"],
+    toolweave.telemetry: ["SpanRecorder", "Telemetry", "console_provider"],
     toolweave.events: [
+        "ApprovalRequested",
         "Event",
         "EventSink",
         "JoinDecided",
@@ -125,8 +139,10 @@ EXPECTED = {
         "ToolsRetrieved",
     ],
     toolweave.errors: [
+        "ApprovalPending",
         "BudgetExceeded",
         "ModelError",
+        "OutputError",
         "PlanError",
         "ToolError",
         "ToolErrorKind",

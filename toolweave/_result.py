@@ -6,12 +6,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from toolweave.errors import PlanError
+from toolweave._state import encode_arg, jsonable, result_from_dict
+from toolweave.errors import PlanError, UserError
 from toolweave.fetcher import TaskResult, TaskState
 from toolweave.models import Usage
-from toolweave.plan import render_text
 
-__all__ = ["ModelCall", "PlanRecord", "RunResult"]
+__all__ = ["ModelCall", "PendingCall", "PlanRecord", "RunResult"]
 
 
 @dataclass(slots=True)
@@ -24,6 +24,10 @@ class ModelCall:
     finished_at: float
     first_token_at: float | None = None
     text: str = ""
+    model: str = ""
+    """The model's name, once the run has priced its calls."""
+    cost: float | None = None
+    """What the call cost, in the price table's currency; `None` if its price is unknown."""
 
     @property
     def duration(self) -> float:
@@ -50,7 +54,22 @@ class PlanRecord:
     reason: str | None = None
 
 
-RunStatus = Literal["running", "finished", "budget_exceeded", "failed", "cancelled"]
+@dataclass(frozen=True, slots=True)
+class PendingCall:
+    """A destructive call that waits for approval in a paused run.
+
+    Attributes:
+        id: The task's id: the key of its approval in `Agent.resume`.
+        tool: The tool's name.
+        args: The call's arguments, resolved and validated.
+    """
+
+    id: int
+    tool: str
+    args: dict[str, object]
+
+
+RunStatus = Literal["running", "finished", "paused", "budget_exceeded", "failed", "cancelled"]
 
 
 @dataclass(slots=True)
@@ -63,13 +82,16 @@ class RunResult:
         answer: The final answer, when the run finished.
         thought: The joiner's last thought.
         status: ``running`` until the run ends; then ``finished`` (an answer),
-            ``budget_exceeded``, ``failed`` or ``cancelled``.
+            ``paused`` (destructive calls wait for approval: see `pending` and
+            `Agent.resume`), ``budget_exceeded``, ``failed`` or ``cancelled``.
         error: Why it did not finish, in words.
         tasks: Every task of every plan, by id, with state, value or error, timings.
         plans: Every plan, in order.
         calls: Every model call, in order.
         started_at: When the run started (`time.perf_counter()`).
         finished_at: When it ended.
+        output: The answer validated into the run's ``output_type``, if it had one.
+        pending: In a paused run, the calls that wait for approval.
     """
 
     run_id: str
@@ -83,11 +105,18 @@ class RunResult:
     calls: list[ModelCall] = field(default_factory=list)
     started_at: float = 0.0
     finished_at: float = 0.0
+    output: object = None
+    pending: list[PendingCall] = field(default_factory=list)
 
     @property
     def usage(self) -> Usage:
         """Tokens of every model call, added up."""
         return sum((call.usage for call in self.calls), Usage())
+
+    @property
+    def cost(self) -> float:
+        """What the model calls cost together (calls of unknown price count 0)."""
+        return sum(call.cost or 0.0 for call in self.calls)
 
     @property
     def wall_time(self) -> float:
@@ -120,7 +149,10 @@ class RunResult:
                     "reason": plan.reason,
                     "text": plan.text,
                     "task_ids": plan.task_ids,
-                    "rejected": [{"line": e.line, "reason": e.reason} for e in plan.rejected],
+                    "rejected": [
+                        {"line": e.line, "reason": e.reason, "task_id": e.task_id}
+                        for e in plan.rejected
+                    ],
                 }
                 for plan in self.plans
             ],
@@ -133,10 +165,44 @@ class RunResult:
                     "start": round(call.started_at - self.started_at, 4),
                     "duration": round(call.duration, 4),
                     "text": call.text,
+                    "first_token": None
+                    if call.first_token_at is None
+                    else round(call.first_token_at - self.started_at, 4),
+                    "model": call.model,
+                    "cost": call.cost,
                 }
                 for call in self.calls
             ],
+            "cost": self.cost,
+            "output": jsonable(self.output),
+            "pending": [
+                {"id": p.id, "tool": p.tool, "args": jsonable(p.args)} for p in self.pending
+            ],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """A run rebuilt from `to_dict` output, ready for `Agent.resume` if paused.
+
+        Raises:
+            UserError: The data is not a run's full state.
+        """
+        return result_from_dict(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunResult:
+        """A run rebuilt from `to_json` text (see `from_dict`).
+
+        Raises:
+            UserError: The text is not a run's full state.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise UserError("a run's state is a JSON object")
+        return result_from_dict(data)
 
     def to_json(self, **kwargs: Any) -> str:
         """`to_dict` as JSON text."""
@@ -147,13 +213,8 @@ def _task_dict(result: TaskResult, origin: float) -> dict[str, Any]:
     def rel(t: float | None) -> float | None:
         return None if t is None else round(t - origin, 4)
 
-    value: Any = None
-    if result.state is TaskState.SUCCEEDED:
-        try:
-            json.dumps(result.value)
-            value = result.value
-        except (TypeError, ValueError):
-            value = render_text(result.value)
+    value = jsonable(result.value) if result.state is TaskState.SUCCEEDED else None
+    error = result.error
     return {
         "id": result.task.id,
         "call": result.task.call_text(),
@@ -165,4 +226,9 @@ def _task_dict(result: TaskResult, origin: float) -> dict[str, Any]:
         "reason": result.reason,
         "start": rel(result.started_at),
         "end": rel(result.finished_at),
+        "plan_args": encode_arg(result.task.args),
+        "thought": result.task.thought,
+        "args": None if result.args is None else jsonable(result.args),
+        "error_kind": error.kind if error else None,
+        "attempts": error.attempts if error else None,
     }

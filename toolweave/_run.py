@@ -9,13 +9,24 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from toolweave._result import ModelCall, PlanRecord, RunResult, RunStatus
-from toolweave.errors import BudgetExceeded, ModelError, PlanError, ToolweaveError
+from toolweave._approval import CALL_ID, DECISIONS, resumable_tasks
+from toolweave._output import OutputSpec, answer_text, repair_answer
+from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult, RunStatus
+from toolweave.cost import price_calls
+from toolweave.errors import (
+    ApprovalPending,
+    BudgetExceeded,
+    ModelError,
+    PlanError,
+    ToolweaveError,
+    UserError,
+)
 from toolweave.events import (
+    ApprovalRequested,
     Event,
     EventSink,
     JoinDecided,
@@ -32,8 +43,9 @@ from toolweave.events import (
 )
 from toolweave.fetcher import TaskResult, TaskState, execute
 from toolweave.plan import PlanItem, PlanTask, render_text
-from toolweave.planner import Finish, PlanDraft
+from toolweave.planner import Finish, JoinReply, PlanDraft
 from toolweave.planner._shape import PlanShape
+from toolweave.session import Session, TurnContext
 
 if TYPE_CHECKING:
     from toolweave.agent import Agent
@@ -50,18 +62,42 @@ class _PlanGuard:
 class Run:
     """One run of an agent: its state, its event log, its loop."""
 
-    def __init__(self, agent: Agent, request: str, sink: EventSink | None) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        request: str,
+        sink: EventSink | None,
+        *,
+        output: OutputSpec[object] | None = None,
+        session: Session | None = None,
+        resume: tuple[RunResult, Mapping[int, bool]] | None = None,
+    ) -> None:
         self.agent = agent
         self.sink = sink
+        self.output = output
+        self.session = session
+        self.context = session.context() if session is not None else TurnContext()
         self.result = RunResult(run_id=uuid.uuid4().hex[:12], request=request)
+        self._resume: Mapping[int, bool] | None = None
+        if resume is not None:
+            self.result, self._resume = _resumed(*resume)
+        self.spans = agent.telemetry.recorder(agent) if agent.telemetry else None
 
     def emit(self, event: Event) -> None:
         tasks = self.result.tasks
-        if isinstance(event, TaskPlanned):
+        if isinstance(event, TaskFailed) and isinstance(event.error, ApprovalPending):
+            record = tasks[event.task.id]  # not failed: it waits, and the run will pause
+            record.state, record.args = TaskState.PENDING, dict(event.error.arguments)
+            self.result.pending.append(PendingCall(event.task.id, event.task.tool, record.args))
+            event = ApprovalRequested(
+                run_id=event.run_id, task=event.task, at=event.at, args=record.args
+            )
+        elif isinstance(event, TaskPlanned):
             tasks[event.task.id] = TaskResult(event.task)
         elif isinstance(event, TaskStarted):
             record = tasks[event.task.id]
             record.state, record.started_at, record.args = TaskState.RUNNING, event.at, event.args
+            CALL_ID.set(event.task.id)  # emitted from the call's own asyncio task
         elif isinstance(event, TaskSucceeded | TaskFailed | TaskSkipped):
             record = tasks[event.task.id]
             record.finished_at = event.at
@@ -71,12 +107,15 @@ class Run:
                 record.state, record.error = TaskState.FAILED, event.error
             else:
                 record.state, record.reason = TaskState.SKIPPED, event.reason
+        if self.spans is not None:
+            self.spans.handle(event)
         if self.sink is not None:
             self.sink(event)
 
     async def run(self) -> RunResult:
         agent, result = self.agent, self.result
-        result.started_at = time.perf_counter()
+        if self._resume is None:
+            result.started_at = time.perf_counter()
         self.emit(
             RunStarted(
                 run_id=result.run_id,
@@ -87,7 +126,10 @@ class Run:
         )
         try:
             async with asyncio.timeout(agent.time_limit):
-                await self._loop()
+                if self._resume is None:
+                    await self._loop()
+                else:
+                    await self._continue(self._resume)
         except TimeoutError as exc:
             self._end(
                 "budget_exceeded",
@@ -106,7 +148,7 @@ class Run:
         except Exception as exc:  # a bug, here or in a plug-in: still a final state
             failure = ToolweaveError(f"the run failed: {type(exc).__name__}: {exc}")
             self._end("failed", failure, exc)
-        self._close(status="finished", error=None)
+        self._close(status="paused" if result.pending else "finished", error=None)
         return result
 
     def _end(
@@ -122,23 +164,29 @@ class Run:
         result = self.result
         result.status, result.error = status, error
         result.finished_at = time.perf_counter()
+        price_calls(result, self.agent)
+        waiting = {call.id for call in result.pending}
         for record in result.tasks.values():  # calls cut short by the end of the run
-            if not record.state.done:
+            if not record.state.done and record.task.id not in waiting:
                 record.state, record.reason = TaskState.SKIPPED, f"not finished: {error}"
                 record.finished_at = result.finished_at
+        if self.session is not None and status == "finished":
+            self.session.add(result)
         self.emit(RunFinished(run_id=result.run_id, result=result))
 
-    async def _loop(self) -> None:
+    async def _loop(
+        self, start: int = 0, reason: str | None = None, previous: PlanShape | None = None
+    ) -> None:
         agent, result = self.agent, self.result
-        reason: str | None = None
-        previous: PlanShape | None = None
-        for index in range(agent.max_replans + 1):
+        context = self.context
+        for index in range(start, agent.max_replans + 1):
             plan = PlanRecord(index, reason=reason)
             result.plans.append(plan)
             if index:
                 assert reason is not None
                 self.emit(Replanned(run_id=result.run_id, index=index, reason=reason))
             query = result.request if reason is None else f"{result.request} {reason}"
+            retrieving = time.perf_counter()
             tools, hits, split = await agent.offered_tools(query)
             if split is not None:
                 now = time.perf_counter()
@@ -152,14 +200,21 @@ class Run:
                     )
                 )
             if hits:
-                self.emit(ToolsRetrieved(run_id=result.run_id, query=query, hits=tuple(hits)))
+                self.emit(
+                    ToolsRetrieved(
+                        run_id=result.run_id,
+                        query=query,
+                        hits=tuple(hits),
+                        duration=time.perf_counter() - retrieving,
+                    )
+                )
             draft = agent.planner.plan(
-                result.request,
+                context.framed(result.request),
                 tools,
-                history=list(result.tasks.values()),
+                history=[*context.history, *result.tasks.values()],
                 rejected=result.plans[-2].rejected if index else (),
                 replan_reason=reason,
-                known_ids=result.tasks.keys(),
+                known_ids=[*context.values, *result.tasks],
                 unavailable=_unavailable(result),
                 max_tokens=self._tokens_left(),
             )
@@ -170,11 +225,7 @@ class Run:
                 executor=agent.executor,
                 max_concurrency=agent.max_concurrency,
                 on_event=self.emit,
-                values={
-                    tid: r.value
-                    for tid, r in result.tasks.items()
-                    if r.state is TaskState.SUCCEEDED
-                },
+                values=self._values(),
                 run_id=result.run_id,
             )
             self._check_tokens()
@@ -188,39 +239,100 @@ class Run:
                 )
             if guard.over_budget:
                 raise BudgetExceeded(f"the plan has more than {agent.max_tasks} tasks")
-            if agent.skip_join and outcome.ok and draft.tasks:
-                result.answer = render_text(result.tasks[draft.tasks[-1].id].value)
+            if result.pending:
+                return  # paused: everything that does not wait on an approval has run
+            reason = await self._join(index, plan, outcome.ok)
+            if reason is None:
                 return
-            reply = await agent.joiner.decide(
-                result.request,
-                list(result.tasks.values()),
-                plan.rejected,
-                must_finish=index == agent.max_replans,
-                max_tokens=self._tokens_left(),
-            )
-            result.calls.append(
-                ModelCall(
-                    "joiner", reply.usage, reply.started_at, reply.finished_at, text=reply.text
-                )
-            )
-            result.thought = reply.decision.thought
-            self.emit(
-                JoinDecided(
-                    run_id=result.run_id,
-                    decision=reply.decision,
-                    usage=reply.usage,
-                    duration=reply.finished_at - reply.started_at,
-                )
-            )
-            self._check_tokens()
-            if isinstance(reply.decision, Finish):
-                result.answer = reply.decision.answer
-                return
-            reason = reply.decision.reason
             previous = PlanShape.of(draft.tasks)
         raise BudgetExceeded(
             f"the joiner asked for another plan after {agent.max_replans} replan(s): {reason}"
         )
+
+    async def _join(self, index: int, plan: PlanRecord, ok: bool) -> str | None:
+        """Answer from the plan's results: ``None`` when finished, else the replan reason."""
+        agent, result = self.agent, self.result
+        if agent.skip_join and ok and plan.task_ids:
+            value = result.tasks[plan.task_ids[-1]].value
+            result.answer = render_text(value)
+            if self.output is not None:
+                result.output = self.output.validate_value(value)
+            return None
+        reply = await agent.joiner.decide(
+            self.context.framed(result.request),
+            list(result.tasks.values()),
+            plan.rejected,
+            must_finish=index == agent.max_replans,
+            max_tokens=self._tokens_left(),
+            instructions=self.output.instructions if self.output is not None else None,
+        )
+        self._record_join(reply)
+        if isinstance(reply.decision, Finish):
+            result.answer = reply.decision.answer
+            if self.output is not None:
+                result.output = await repair_answer(
+                    self.output,
+                    agent.joiner,
+                    reply,
+                    self._record_join,
+                    max_tokens=self._tokens_left(),
+                )
+                result.answer = answer_text(result.output)
+            return None
+        return reply.decision.reason
+
+    def _record_join(self, reply: JoinReply) -> None:
+        result = self.result
+        result.calls.append(
+            ModelCall("joiner", reply.usage, reply.started_at, reply.finished_at, text=reply.text)
+        )
+        result.thought = reply.decision.thought
+        self.emit(
+            JoinDecided(
+                run_id=result.run_id,
+                decision=reply.decision,
+                usage=reply.usage,
+                duration=reply.finished_at - reply.started_at,
+            )
+        )
+        self._check_tokens()
+
+    def _values(self) -> dict[int, object]:
+        """The values a new task may refer to: the session's, then this run's."""
+        values = dict(self.context.values)
+        for tid, record in self.result.tasks.items():
+            if record.state is TaskState.SUCCEEDED:
+                values[tid] = record.value
+        return values
+
+    async def _continue(self, approvals: Mapping[int, bool]) -> None:
+        """A resumed run: the waiting calls with their decisions, then on as usual."""
+        agent, result = self.agent, self.result
+        waiting = {call.id for call in result.pending}
+        result.pending = []
+        again = resumable_tasks(result.tasks, waiting)
+        token = DECISIONS.set(dict(approvals))
+        try:
+            outcome = await execute(
+                again,
+                agent.tools,
+                executor=agent.executor,
+                max_concurrency=agent.max_concurrency,
+                on_event=self.emit,
+                values=self._values(),
+                run_id=result.run_id,
+            )
+        finally:
+            DECISIONS.reset(token)
+        self._check_tokens()
+        if result.pending:
+            return  # a call further down waits for its own approval
+        plan = result.plans[-1]
+        ok = outcome.ok and all(result.tasks[t].state is TaskState.SUCCEEDED for t in plan.task_ids)
+        reason = await self._join(plan.index, plan, ok)
+        if reason is not None:
+            shape = PlanShape.of([result.tasks[t].task for t in plan.task_ids])
+            await self._loop(plan.index + 1, reason, shape)
 
     def _record_plan(self, plan: PlanRecord, draft: PlanDraft) -> None:
         result = self.result
@@ -264,6 +376,13 @@ class Run:
             raise BudgetExceeded(
                 f"the run used {self.result.usage.total_tokens} tokens, over its limit of {limit}"
             )
+        money = self.agent.max_cost
+        if money is not None:
+            price_calls(self.result, self.agent)
+            if self.result.cost > money:
+                raise BudgetExceeded(
+                    f"the run cost {self.result.cost:.6f}, over its limit of {money:g}"
+                )
 
     async def _guarded(
         self, plan: PlanRecord, draft: PlanDraft, previous: PlanShape | None, guard: _PlanGuard
@@ -316,3 +435,35 @@ def _unavailable(result: RunResult) -> dict[int, str]:
         elif record.state is TaskState.SKIPPED:
             out[tid] = f"task {tid} ({record.task.tool}) was skipped: {record.reason}"
     return out
+
+
+def _resumed(
+    paused: RunResult, approvals: Mapping[int, bool]
+) -> tuple[RunResult, Mapping[int, bool]]:
+    """A copy of a paused run to go on with, its clock moved to now (the pause left out)."""
+    if paused.status != "paused":
+        raise UserError(f"only a paused run can be resumed; this one is {paused.status}")
+    waiting = {call.id for call in paused.pending}
+    unknown = set(approvals) - waiting
+    if unknown:
+        raise UserError(
+            f"no pending call has id {sorted(unknown)}; the pending ids are {sorted(waiting)}"
+        )
+    result = RunResult.from_dict(paused.to_dict())  # a copy: the caller's stays as it was
+    for record, old in zip(result.tasks.values(), paused.tasks.values(), strict=True):
+        record.value = old.value  # in-process, values keep their Python types
+    shift = time.perf_counter() - result.finished_at
+    result.started_at += shift
+    result.finished_at += shift
+    for record in result.tasks.values():
+        if record.started_at is not None:
+            record.started_at += shift
+        if record.finished_at is not None:
+            record.finished_at += shift
+    for call in result.calls:
+        call.started_at += shift
+        call.finished_at += shift
+        if call.first_token_at is not None:
+            call.first_token_at += shift
+    result.status, result.error = "finished", None
+    return result, approvals

@@ -10,20 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+from toolweave._approval import Approve, approval_gate
+from toolweave._output import OutputSpec
 from toolweave._result import RunResult
 from toolweave._run import Run
+from toolweave.cost import Price, PriceTable
 from toolweave.errors import ToolweaveError, UserError
 from toolweave.events import Event
-from toolweave.executor import Approver, Executor, LocalExecutor
+from toolweave.executor import Executor, LocalExecutor
 from toolweave.models import LocalModel, Model, ModelSettings, resolve_model
 from toolweave.planner import Joiner, Planner, joiner_messages, planner_messages
+from toolweave.session import Session, SessionStore
+from toolweave.telemetry import Telemetry
 from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
 from toolweave.tools._decompose import Decomposition, decompose_with_model
 from toolweave.tools._registry import as_registry
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["Agent", "AskUser", "RunEvents", "ask_user_tool"]
 
@@ -66,7 +75,9 @@ class Agent:
         time_limit: At most this many seconds per run.
         max_concurrency: How many tool calls may run at once.
         approve: Asked before each call of a destructive tool; without it, such
-            calls are refused (the joiner sees the refusal).
+            calls are refused (the joiner sees the refusal). When it answers ``None``
+            (nobody has decided yet), or with ``approve="pause"``, the run pauses
+            once everything that does not wait on the call has run: see `resume`.
         executor: Where tool calls run; a `LocalExecutor` by default.
         skip_join: When a plan succeeds entirely, answer with its last task's value
             instead of calling the joiner (for plans whose last step is the answer).
@@ -81,6 +92,12 @@ class Agent:
         retrieve_above: Build a retriever when there are more tools than this.
         decompose: Before retrieving, have the model split the request into its
             intents (one short extra call); otherwise a cheap heuristic splits it.
+        prices: Prices per model (`toolweave.cost.Price`, per million tokens), before
+            the built-in table; or a whole `PriceTable`.
+        max_cost: At most this much money per run (in the prices' currency).
+        tracer_provider: The OpenTelemetry tracer provider for the run's spans; the
+            global one by default. Spans are made only where opentelemetry-api is
+            installed (the ``otel`` extra).
 
     Example:
         ```python
@@ -101,7 +118,7 @@ class Agent:
         max_tokens: int | None = None,
         time_limit: float | None = None,
         max_concurrency: int | None = None,
-        approve: Approver | None = None,
+        approve: Approve | None = None,
         executor: Executor | None = None,
         skip_join: bool = False,
         examples: str | None = None,
@@ -110,6 +127,9 @@ class Agent:
         top_k: int = 8,
         retrieve_above: int = 30,
         decompose: bool = True,
+        prices: Mapping[str, Price] | PriceTable | None = None,
+        max_cost: float | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         if max_replans < 0 or max_tasks < 1:
             raise UserError("max_replans must be >= 0 and max_tasks >= 1")
@@ -127,37 +147,123 @@ class Agent:
         self.max_tokens = max_tokens
         self.time_limit = time_limit
         self.max_concurrency = max_concurrency
-        self.executor: Executor = executor or LocalExecutor(approve=approve)
+        self.executor: Executor = executor or LocalExecutor(
+            approve=None if approve is None else approval_gate(approve)
+        )
         self.skip_join = skip_join
         self._retriever = retriever
         self.top_k = top_k
         self.retrieve_above = retrieve_above
         self.decompose = decompose
+        self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
+        self.max_cost = max_cost
+        self.telemetry = Telemetry.create(tracer_provider)
 
-    async def run(self, request: str) -> RunResult:
+    async def run(
+        self,
+        request: str,
+        *,
+        output_type: type[Any] | None = None,
+        session: Session | None = None,
+    ) -> RunResult:
         """Answer `request`.
 
+        Args:
+            request: The question or task.
+            output_type: Answer with a value of this type (a pydantic model, a
+                dataclass, a plain type), on `result.output`: the joiner answers in
+                JSON, validated, with one repair if it does not match.
+            session: A conversation (`Agent.session`) whose earlier turns the run
+                sees, and which it joins as a turn.
+
         Returns:
-            The answer with every plan, task, model call and timing.
+            The answer with every plan, task, model call and timing; ``paused`` with
+            its `pending` calls when a destructive call waits for approval.
 
         Raises:
             BudgetExceeded: A limit was reached; `.result` keeps what finished.
             PlanError: The joiner's reply was unreadable, or a replan repeated the
                 previous plan; `.result` keeps what finished.
+            OutputError: The answer did not match `output_type`, even repaired.
             ModelError: The model endpoint failed; `.result` keeps what finished.
         """
-        return await Run(self, request, None).run()
+        output = OutputSpec(output_type) if output_type is not None else None
+        return await Run(self, request, None, output=output, session=session).run()
 
-    def run_sync(self, request: str) -> RunResult:
+    async def resume(
+        self,
+        result: RunResult,
+        approvals: Mapping[int, bool],
+        *,
+        output_type: type[Any] | None = None,
+        session: Session | None = None,
+    ) -> RunResult:
+        """Go on with a paused run, given decisions for its pending calls.
+
+        Finished tasks are not run again. An approved call runs; a refused one fails
+        (the joiner sees the refusal); a pending call left out of `approvals` waits
+        again, and the run pauses again. `result` may come from `RunResult.from_json`
+        in another process; it is not changed (the resumed run is a new result).
+
+        Args:
+            result: The paused run.
+            approvals: By pending call id (`result.pending`), whether it may run.
+            output_type: As given to `run`, if it was.
+            session: As given to `run`, if it was.
+
+        Raises:
+            UserError: The run is not paused, or an id is not one of its pending calls.
+            BudgetExceeded, PlanError, OutputError, ModelError: As for `run`.
+        """
+        output = OutputSpec(output_type) if output_type is not None else None
+        run = Run(
+            self, result.request, None, output=output, session=session, resume=(result, approvals)
+        )
+        return await run.run()
+
+    def run_sync(self, request: str, *, output_type: type[Any] | None = None) -> RunResult:
         """`run` for code without an event loop."""
-        return asyncio.run(self.run(request))
+        return asyncio.run(self.run(request, output_type=output_type))
+
+    def session(
+        self,
+        session_id: str | None = None,
+        *,
+        store: SessionStore | str | Path | None = None,
+        max_history_tokens: int = 2_000,
+    ) -> Session:
+        """A conversation: a new one, or the stored one with this id.
+
+        Args:
+            session_id: Resume this conversation; a new one when `None`.
+            store: Where conversations are kept: a `SessionStore`, a database path,
+                or ``":memory:"``; the user's state directory by default.
+            max_history_tokens: About how many tokens of earlier turns the planner
+                may see; the oldest turns go first.
+
+        Raises:
+            UserError: No stored conversation has `session_id`.
+        """
+        kept = store if isinstance(store, SessionStore) else SessionStore(store)
+        if session_id is None:
+            session_id = kept.create()
+        elif not kept.exists(session_id):
+            raise UserError(f"no conversation {session_id!r} in {kept.path}")
+        return Session(self, kept, session_id, max_history_tokens=max_history_tokens)
 
     @asynccontextmanager
-    async def stream(self, request: str) -> AsyncIterator[RunEvents]:
+    async def stream(
+        self,
+        request: str,
+        *,
+        output_type: type[Any] | None = None,
+        session: Session | None = None,
+    ) -> AsyncIterator[RunEvents]:
         """Run `request` and iterate its events as they happen, in causal order.
 
         The last event is `RunFinished`; if the run ends by an error, iterating raises
-        it after that event. Leaving the block early cancels the run.
+        it after that event. Leaving the block early cancels the run. `output_type`
+        and `session` are as for `run`.
 
         Example:
             ```python
@@ -167,7 +273,8 @@ class Agent:
             ```
         """
         queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
-        run = Run(self, request, queue.put_nowait)
+        output = OutputSpec(output_type) if output_type is not None else None
+        run = Run(self, request, queue.put_nowait, output=output, session=session)
 
         async def produce() -> None:
             try:

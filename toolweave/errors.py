@@ -4,8 +4,10 @@
 ToolweaveError
  +-- UserError            the application developer misused the API
  +-- PlanError            the model's plan is unusable (parse, unknown tool, bad ref)
+ |    +-- OutputError     the answer does not match the requested output type
  +-- ModelError           the model endpoint failed (HTTP, timeout, malformed stream)
  +-- ToolError            a tool call failed (timeout, exception, invalid arguments)
+ |    +-- ApprovalPending a destructive call waits for a person's approval
  +-- BudgetExceeded       replans, tokens, time or tasks over the run's limits
 ```
 
@@ -24,8 +26,10 @@ if TYPE_CHECKING:
     from toolweave._result import RunResult
 
 __all__ = [
+    "ApprovalPending",
     "BudgetExceeded",
     "ModelError",
+    "OutputError",
     "PlanError",
     "ToolError",
     "ToolErrorKind",
@@ -69,7 +73,9 @@ class ModelError(ToolweaveError):
     """The model endpoint failed: HTTP errors, timeouts, malformed or broken streams."""
 
 
-ToolErrorKind = Literal["invalid_arguments", "timeout", "exception", "refused", "unavailable"]
+ToolErrorKind = Literal[
+    "invalid_arguments", "timeout", "exception", "refused", "unavailable", "pending_approval"
+]
 
 
 class ToolError(ToolweaveError):
@@ -79,8 +85,8 @@ class ToolError(ToolweaveError):
         tool: The tool's name.
         arguments: The arguments of the failed call (after refs were resolved).
         kind: What went wrong: ``invalid_arguments``, ``timeout``, ``exception``,
-            ``refused`` (a destructive tool without approval) or ``unavailable``
-            (the tool has no implementation).
+            ``refused`` (a destructive tool without approval), ``unavailable``
+            (the tool has no implementation) or ``pending_approval`` (no answer yet).
         message: A one-line description, fit to show to a model.
         attempts: How many attempts were made.
     """
@@ -100,6 +106,31 @@ class ToolError(ToolweaveError):
         self.message = message
         self.attempts = attempts
         super().__init__(f"{tool}: {message}")
+
+
+class OutputError(PlanError):
+    """The joiner's answer does not match the requested output type, even after a repair.
+
+    Attributes:
+        text: The answer as the joiner last wrote it.
+        problem: What did not match (pydantic's validation message).
+    """
+
+    def __init__(self, problem: str, *, text: str) -> None:
+        self.text = text
+        self.problem = problem
+        super().__init__(f"the answer does not match the output type: {problem}", line=text)
+
+
+class ApprovalPending(ToolError):
+    """A destructive call needs an approval that nobody has given yet: the run pauses.
+
+    Raised by an executor when the approver answers ``None`` (or ``approve="pause"``);
+    the run finishes what does not depend on the call, then ends ``paused``.
+    """
+
+    def __init__(self, tool: str, *, args: Mapping[str, object] | None = None) -> None:
+        super().__init__(tool, "waiting for approval", args=args, kind="pending_approval")
 
 
 class BudgetExceeded(ToolweaveError):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from toolweave.tools import ScoredTool
 
 __all__ = [
+    "ApprovalRequested",
     "Event",
     "EventSink",
     "JoinDecided",
@@ -89,6 +90,16 @@ class TaskFailed(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalRequested(TaskEvent):
+    """A destructive call waits for an approval nobody has given yet: the run will pause.
+
+    The task is not done: `Agent.resume` runs it (or refuses it) with the decision.
+    """
+
+    args: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskSkipped(TaskEvent):
     """A task will not run, because a task it depends on failed or was rejected."""
 
@@ -117,6 +128,7 @@ class ToolsRetrieved(Event):
 
     query: str
     hits: tuple[ScoredTool, ...]
+    duration: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,14 +14,17 @@ from typing import Protocol
 
 import tenacity
 
-from toolweave.errors import ToolError
+from toolweave.errors import ApprovalPending, ToolError
 from toolweave.executor._process import ProcessPool
 from toolweave.tools import Tool
 
 __all__ = ["Approver", "Executor", "LocalExecutor", "is_transient"]
 
-Approver = Callable[[Tool, Mapping[str, object]], bool | Awaitable[bool]]
-"""Decides whether a destructive tool may run with these (validated) arguments."""
+Approver = Callable[[Tool, Mapping[str, object]], bool | Awaitable[bool | None] | None]
+"""Decides whether a destructive tool may run with these (validated) arguments.
+
+``None`` means nobody has decided yet: the call raises `ApprovalPending` (a run pauses).
+"""
 
 
 class Executor(Protocol):
@@ -139,6 +142,8 @@ class LocalExecutor:
         verdict = self._approve(tool, kwargs)
         if inspect.isawaitable(verdict):
             verdict = await verdict
+        if verdict is None:
+            raise ApprovalPending(tool.name, args=kwargs)
         if not verdict:
             raise ToolError(
                 tool.name, "refused: the call was not approved", args=kwargs, kind="refused"

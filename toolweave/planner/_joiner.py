@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from toolweave.errors import PlanError
 from toolweave.fetcher import TaskResult
-from toolweave.models import Model, ModelSettings, Usage
+from toolweave.models import Message, Model, ModelSettings, Usage
 from toolweave.planner._prompts import joiner_messages
 from toolweave.tools import Tool
 
@@ -77,6 +77,8 @@ class JoinReply:
     usage: Usage = field(default_factory=Usage)
     started_at: float = 0.0
     finished_at: float = 0.0
+    messages: list[Message] = field(default_factory=list)
+    """The messages the call was made with (a typed answer's repair continues them)."""
 
 
 class Joiner:
@@ -101,6 +103,7 @@ class Joiner:
         *,
         must_finish: bool = False,
         max_tokens: int | None = None,
+        instructions: str | None = None,
     ) -> JoinReply:
         """Read the results and decide.
 
@@ -111,15 +114,28 @@ class Joiner:
             must_finish: No replan is allowed: the joiner must answer.
             max_tokens: A tighter cap on the reply's tokens than the joiner's own
                 (what is left of a run's token budget).
+            instructions: More to say about the answer (a typed answer's schema).
+
+        Raises:
+            ModelError: The endpoint failed.
+            PlanError: The reply cannot be read (no Action line); `.line` holds it.
+        """
+        messages = joiner_messages(
+            request, results, rejected, tools=self.tools, must_finish=must_finish
+        )
+        if instructions:
+            last = messages[-1]
+            messages[-1] = {"role": last["role"], "content": f"{last['content']}\n\n{instructions}"}
+        return await self.ask(messages, max_tokens=max_tokens)
+
+    async def ask(self, messages: list[Message], *, max_tokens: int | None = None) -> JoinReply:
+        """One joiner call with these messages, its reply read as a decision.
 
         Raises:
             ModelError: The endpoint failed.
             PlanError: The reply cannot be read (no Action line); `.line` holds it.
         """
         started = time.perf_counter()
-        messages = joiner_messages(
-            request, results, rejected, tools=self.tools, must_finish=must_finish
-        )
         settings = self.settings.capped(max_tokens)
         async with self.model.stream(messages, settings) as response:
             async for _ in response:
@@ -130,4 +146,5 @@ class Joiner:
             response.usage,
             started,
             time.perf_counter(),
+            messages,
         )

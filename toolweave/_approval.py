@@ -1,0 +1,83 @@
+"""Approvals that can wait: pausing a run on a destructive call, and resuming it.
+
+An approver that answers ``None`` (or ``approve="pause"``) means "nobody has decided
+yet": the executor raises `ApprovalPending`, the call's task waits (state ``pending``),
+the tasks downstream of it are put aside, and everything else runs to its end. The run
+then ends ``paused`` with its `pending` calls, and round-trips through JSON.
+
+`Agent.resume(result, approvals={call_id: bool})` runs the waiting calls again with
+their decisions, and the tasks put aside after them, never a task that finished. The
+decisions are keyed by task id: the run marks each call's asyncio task with its id
+(`CALL_ID`, set as the call starts), and the approver looks the decision up by it, so
+parallel calls never take each other's answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import Literal, TypeAlias
+
+from toolweave.fetcher import TaskResult, TaskState
+from toolweave.plan import PlanTask
+from toolweave.tools import Tool
+
+__all__ = ["CALL_ID", "DECISIONS", "Approve", "approval_gate", "resumable_tasks"]
+
+Verdict: TypeAlias = bool | None
+Approve: TypeAlias = (
+    Callable[[Tool, Mapping[str, object]], Verdict | Awaitable[Verdict]] | Literal["pause"]
+)
+"""An `Agent`'s ``approve``: a callback (``None`` from it pauses the run), or ``"pause"``."""
+
+CALL_ID: ContextVar[int | None] = ContextVar("toolweave_call_id", default=None)
+"""The id of the task whose tool call runs in the current asyncio task."""
+
+DECISIONS: ContextVar[Mapping[int, bool]] = ContextVar("toolweave_decisions", default={})  # noqa: B039
+"""Approvals given to a resumed run, by task id (the mapping is never mutated)."""
+
+
+def approval_gate(
+    approve: Approve,
+) -> Callable[[Tool, Mapping[str, object]], Awaitable[Verdict]]:
+    """An executor's approver: the resumed run's decision for this call, else `approve`."""
+
+    async def gate(tool: Tool, args: Mapping[str, object]) -> Verdict:
+        call_id = CALL_ID.get()
+        decisions = DECISIONS.get()
+        if call_id is not None and call_id in decisions:
+            return decisions[call_id]
+        if approve == "pause":
+            return None
+        verdict = approve(tool, args)
+        return await verdict if inspect.isawaitable(verdict) else verdict
+
+    return gate
+
+
+def resumable_tasks(tasks: Mapping[int, TaskResult], pending: set[int]) -> list[PlanTask]:
+    """The tasks a resume runs: the waiting calls, then what was put aside after them.
+
+    A skipped task comes back when it waited (directly or not) on a pending call and
+    on nothing that failed; in id order, so every task's inputs come before it.
+    """
+    again: set[int] = set()
+    out: list[PlanTask] = []
+    for tid in sorted(tasks):
+        record = tasks[tid]
+        task = record.task
+        if tid in pending:
+            again.add(tid)
+            out.append(task)
+        elif record.state is TaskState.SKIPPED and task.deps & again:
+            inputs_ok = all(
+                d in again
+                or (d in tasks and tasks[d].state is TaskState.SUCCEEDED)
+                or d not in tasks  # a session's earlier value
+                for d in task.deps
+            )
+            if inputs_ok:
+                again.add(tid)
+                out.append(task)
+    return out

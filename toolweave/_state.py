@@ -1,0 +1,152 @@
+"""A run's whole state as JSON, and back: what a paused run needs to resume elsewhere.
+
+`RunResult.to_dict()` writes the summary every reader knows plus what rebuilding needs
+(each task's planned arguments with their refs, its resolved arguments, its error's
+kind); `result_from_dict` reads it back. Times are kept relative to the run's start.
+
+Values travel as their JSON form (`pydantic_core.to_jsonable_python`): a tool that
+returns a dataclass or a model comes back, after a round trip, as a dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic_core import to_jsonable_python
+
+from toolweave.errors import PlanError, ToolError, ToolErrorKind, UserError
+from toolweave.fetcher import TaskResult, TaskState
+from toolweave.models import Usage
+from toolweave.plan import Arg, PlanTask, Ref, Template
+
+if TYPE_CHECKING:
+    from toolweave._result import RunResult
+
+__all__ = ["decode_arg", "encode_arg", "jsonable", "result_from_dict", "task_from_dict"]
+
+
+def jsonable(value: object) -> Any:
+    """`value` as JSON-ready data; what JSON cannot hold becomes its text."""
+    return to_jsonable_python(value, fallback=str)
+
+
+def encode_arg(value: Arg | Mapping[str, Arg]) -> Any:
+    """A planned argument as JSON: a ref is ``{"$ref": N}``, a template ``{"$template": [...]}``."""
+    if isinstance(value, Ref):
+        return {"$ref": value.task_id}
+    if isinstance(value, Template):
+        return {"$template": [encode_arg(part) for part in value.parts]}
+    if isinstance(value, list):
+        return [encode_arg(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: encode_arg(item) for key, item in value.items()}
+    return value
+
+
+def decode_arg(data: Any) -> Arg:
+    """The inverse of `encode_arg`."""
+    if isinstance(data, dict):
+        if set(data) == {"$ref"}:
+            return Ref(int(data["$ref"]))
+        if set(data) == {"$template"}:
+            parts = tuple(
+                Ref(int(p["$ref"])) if isinstance(p, dict) else str(p) for p in data["$template"]
+            )
+            return Template(parts)
+        return {str(key): decode_arg(item) for key, item in data.items()}
+    if isinstance(data, list):
+        return [decode_arg(item) for item in data]
+    return cast(Arg, data)
+
+
+def task_from_dict(data: Mapping[str, Any], origin: float = 0.0) -> TaskResult:
+    """A task's record from its `RunResult.to_dict()` entry (times plus `origin`)."""
+    args = data.get("plan_args")
+    if not isinstance(args, dict):
+        raise UserError(f"task {data.get('id')} lacks its planned arguments: not a full state")
+    task = PlanTask(
+        int(data["id"]),
+        str(data["tool"]),
+        {str(k): decode_arg(v) for k, v in args.items()},
+        frozenset(int(d) for d in data.get("deps", ())),
+        data.get("thought"),
+    )
+    record = TaskResult(task, TaskState(data["state"]))
+    record.args = data.get("args")
+    record.value = data.get("value")
+    record.reason = data.get("reason")
+    if data.get("error") is not None:
+        kind = cast(ToolErrorKind, data.get("error_kind") or "exception")
+        record.error = ToolError(
+            task.tool,
+            str(data["error"]),
+            args=record.args,
+            kind=kind,
+            attempts=int(data.get("attempts") or 1),
+        )
+    if data.get("start") is not None:
+        record.started_at = origin + float(data["start"])
+    if data.get("end") is not None:
+        record.finished_at = origin + float(data["end"])
+    return record
+
+
+def result_from_dict(data: Mapping[str, Any]) -> RunResult:
+    """Rebuild a `RunResult` from `RunResult.to_dict()` output.
+
+    Raises:
+        UserError: The data is not a run's full state (an old log entry, another file).
+    """
+    from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult
+
+    try:
+        result = RunResult(
+            run_id=str(data["run_id"]),
+            request=str(data["request"]),
+            answer=data.get("answer"),
+            thought=data.get("thought"),
+            status=data["status"],
+            error=data.get("error"),
+            started_at=0.0,
+            finished_at=float(data.get("wall_time", 0.0)),
+        )
+        for plan in data.get("plans", ()):
+            result.plans.append(
+                PlanRecord(
+                    int(plan["index"]),
+                    plan.get("text", ""),
+                    [int(i) for i in plan.get("task_ids", ())],
+                    [
+                        PlanError(e["reason"], line=e["line"], task_id=e.get("task_id"))
+                        for e in plan.get("rejected", ())
+                    ],
+                    plan.get("reason"),
+                )
+            )
+        for task in data.get("tasks", ()):
+            record = task_from_dict(task)
+            result.tasks[record.task.id] = record
+        for call in data.get("calls", ()):
+            start = float(call["start"])
+            first = call.get("first_token")
+            result.calls.append(
+                ModelCall(
+                    call["role"],
+                    Usage(int(call["prompt_tokens"]), int(call["completion_tokens"])),
+                    start,
+                    start + float(call["duration"]),
+                    None if first is None else float(first),
+                    call.get("text", ""),
+                    model=call.get("model", ""),
+                    cost=call.get("cost"),
+                )
+            )
+        result.pending = [
+            PendingCall(int(p["id"]), str(p["tool"]), dict(p["args"]))
+            for p in data.get("pending", ())
+        ]
+        result.output = data.get("output")  # its JSON form; a resume validates it again
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"not a run's state: {type(exc).__name__}: {exc}") from exc
+    return result
