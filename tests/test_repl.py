@@ -5,6 +5,7 @@ import os
 import sys
 from collections import deque
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pexpect
 import pytest
@@ -87,9 +88,12 @@ def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
         [
             Reply('1. lookup(key="a")\n2. lookup(key="b")\njoin()\n'),
             Reply("Thought: both found.\nAction: Finish(**a** is value-of-a)"),
-            Reply("1. slow(seconds=60)\njoin()\n"),
-            Reply('1. delete_file(path="/tmp/x")\njoin()\n'),
+            # follow-ups number their calls on from the conversation's (1 and 2)
+            Reply("3. slow(seconds=60)\njoin()\n"),
+            Reply('3. delete_file(path="/tmp/x")\njoin()\n'),
             Reply("Action: Finish(the file is gone)"),
+            Reply('1. lookup(key="c")\njoin()\n'),  # after /new: from 1 again
+            Reply("Action: Finish(c is value-of-c)"),
         ]
     )
     with ThreadedServer(replies) as server, (tmp_path / "pty.log").open("w") as log:
@@ -126,7 +130,9 @@ def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
             child.expect("2/2 tasks")
             child.expect("toolweave>")
             child.sendline("/usage")
+            child.expect("cost")
             child.expect("session")
+            child.expect("no price for this model")
             child.expect("toolweave>")
             child.sendline("wait for a slow thing")
             child.expect("running")
@@ -146,16 +152,64 @@ def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
             child.sendline(f"/save {tmp_path / 'case.json'}")
             child.expect("saved")
             child.expect("toolweave>")
+            child.sendline(f"/plan --svg {tmp_path / 'plan.svg'}")
+            child.expect("timeline")
+            child.expect("toolweave>")
+            child.sendline("/new")
+            child.expect("a new conversation")
+            child.expect("toolweave>")
+            child.sendline("look up c")
+            child.expect("c is value-of-c")
+            child.expect("toolweave>")
             child.sendeof()  # Ctrl-D exits
+            child.expect(r"toolweave repl --resume (\w+)")
+            conversation = child.match.group(1)
             child.expect(pexpect.EOF)
         finally:
             child.close()
         assert child.exitstatus == 0
+    # the first conversation's planner saw its first turn; the one after /new did not
+    first_follow_up = server.requests[2]["messages"][-1]["content"]
+    assert "- Asked: look up a and b" in first_follow_up
+    assert "Earlier in this conversation" not in server.requests[5]["messages"][-1]["content"]
+    svg = ElementTree.parse(tmp_path / "plan.svg").getroot()
+    assert len(svg.findall(".//{http://www.w3.org/2000/svg}rect[@class='task succeeded']")) == 1
+    # --resume continues the conversation after /new: its one turn is back
+    child = pexpect.spawn(
+        sys.executable,
+        [
+            "-m",
+            "toolweave",
+            "repl",
+            "--model",
+            "openai:scripted@http://127.0.0.1:9/v1",
+            "--tools",
+            "repl_tools:TOOLS",
+            "--resume",
+            conversation,
+        ],
+        env=env,
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 140),
+    )
+    try:
+        child.expect(f"conversation {conversation}: 1 earlier turns")
+        child.expect("toolweave>")
+        child.sendline("/history")
+        child.expect("1  look up c")
+        child.expect("toolweave>")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
     case = json.loads((tmp_path / "case.json").read_text())
     assert case["query"] == "delete /tmp/x"
     assert case["calls"][0]["args"] == {"path": "/tmp/x"}
     runs = RunLog(tmp_path / "runs.sqlite").recent()
     assert [(r.request, r.status) for r in runs] == [
+        ("look up c", "finished"),
         ("delete /tmp/x", "finished"),
         ("wait for a slow thing", "cancelled"),  # a cancelled run is logged too
         ("look up a and b", "finished"),

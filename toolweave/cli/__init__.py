@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -27,6 +27,9 @@ from toolweave.cli._safe import clean
 from toolweave.errors import ToolweaveError, UserError
 from toolweave.events import RunFinished
 from toolweave.models import LocalModel, resolve_model
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["main"]
 
@@ -84,11 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     _agent_options(repl)
     repl.add_argument("--registry", help="a registry instead of --tools (see: tools search)")
     repl.add_argument("--vi", action="store_true", help="Vi key bindings")
+    repl.add_argument("--resume", metavar="ID", help="continue a stored conversation")
     repl.set_defaults(handler=_repl)
 
-    log = commands.add_parser("log", help="list past runs, or show one")
+    log = commands.add_parser("log", help="list past runs, or show one: log [show] ID")
     log.add_argument("run_id", nargs="?", help="a run id (or a unique prefix)")
+    log.add_argument("show_id", nargs="?", help=argparse.SUPPRESS)
     log.add_argument("--limit", type=int, default=20)
+    log.add_argument("--svg", metavar="FILE", help="draw the run as a timeline in FILE")
     log.set_defaults(handler=log_command)
 
     evaluate = commands.add_parser("eval", help="run the evaluation suite")
@@ -142,6 +148,19 @@ def _agent_options(parser: argparse.ArgumentParser, *, tools: bool = True) -> No
         )
     parser.add_argument("--max-replans", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per run")
+    parser.add_argument(
+        "--trace-console",
+        action="store_true",
+        help="print the runs' OpenTelemetry spans (needs opentelemetry-sdk)",
+    )
+
+
+def _tracing(args: argparse.Namespace) -> TracerProvider | None:
+    if not args.trace_console:
+        return None
+    from toolweave.telemetry import console_provider
+
+    return console_provider()
 
 
 async def _repl(args: argparse.Namespace, console: Console) -> int:
@@ -154,7 +173,16 @@ async def _repl(args: argparse.Namespace, console: Console) -> int:
         tools, examples = load_tools(args.tools), None
     else:
         tools, examples = demo.TOOLS, demo.EXAMPLES
-    return await Repl(console, args.model, tools, examples=examples, vi=args.vi).run()
+    repl = Repl(
+        console,
+        args.model,
+        tools,
+        examples=examples,
+        vi=args.vi,
+        resume=args.resume,
+        tracer_provider=_tracing(args),
+    )
+    return await repl.run()
 
 
 async def _prepare(agent: Agent, console: Console) -> None:
@@ -176,6 +204,7 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
         max_replans=args.max_replans,
         time_limit=args.time_limit,
         examples=None if args.tools else demo.EXAMPLES,
+        tracer_provider=_tracing(args),
     )
     try:
         if args.json:
@@ -209,6 +238,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
         max_replans=args.max_replans,
         time_limit=args.time_limit,
         examples=demo.EXAMPLES,
+        tracer_provider=_tracing(args),
     )
     console.rule("toolweave demo")
     console.print(

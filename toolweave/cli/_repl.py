@@ -11,6 +11,7 @@ import asyncio
 import signal
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -30,16 +31,21 @@ from toolweave.errors import ToolweaveError
 from toolweave.events import Event, RunFinished
 from toolweave.models import LocalModel, Model, resolve_model
 from toolweave.plan import format_call
+from toolweave.session import Session as Conversation
 from toolweave.tools import Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["COMMANDS", "Repl", "Session"]
 
 COMMANDS = {
     "/help": "this list",
     "/tools": "/tools [query]: the tools, or the retriever's best matches with scores",
-    "/plan": "the last run's plan (its DAG, with states and times)",
+    "/plan": "the last run's plan (its DAG, with states and times); /plan --svg FILE: a timeline",
     "/trace": "the last run's events, as JSON",
-    "/usage": "tokens per model call in the last run, and the session's totals",
+    "/usage": "tokens and cost per model call in the last run, and the session's totals",
+    "/new": "start a new conversation (follow-ups see the earlier turns until then)",
     "/model": "/model [name]: show the model, or switch (local, openai:<model>[@url])",
     "/history": "the requests of this session",
     "/save": "/save FILE: the last run as an eval case (JSON)",
@@ -90,6 +96,8 @@ class Repl:
         examples: Plan examples for these tools, if any.
         vi: Vi key bindings instead of Emacs ones.
         log: Where runs are logged.
+        resume: Continue the stored conversation with this id.
+        tracer_provider: Where the runs' OpenTelemetry spans go.
     """
 
     def __init__(
@@ -101,6 +109,8 @@ class Repl:
         examples: str | None = None,
         vi: bool = False,
         log: RunLog | None = None,
+        resume: str | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.console = console
         self.tools = tools
@@ -118,7 +128,11 @@ class Repl:
             vi_mode=vi,
             key_bindings=_newline_bindings(),
         )
+        self.tracer_provider = tracer_provider
         self.agent = self._agent(resolve_model(model))
+        self.chat: Conversation = self.agent.session(resume)
+        if resume is not None:
+            self.session.requests.extend(turn.request for turn in self.chat.turns)
 
     def _agent(self, model: Model) -> Agent:
         return Agent(
@@ -127,7 +141,13 @@ class Repl:
             examples=self.examples,
             approve=self._approve,
             ask_user=self._ask_user,
+            tracer_provider=self.tracer_provider,
         )
+
+    def new_conversation(self) -> None:
+        """Start over: the next request sees no earlier turn."""
+        self.chat = self.agent.session(store=self.chat.store)
+        self.session = Session()
 
     async def run(self) -> int:
         """Prompt, run, repeat; returns the exit code."""
@@ -139,6 +159,10 @@ class Repl:
                 " for commands · Ctrl-C cancels a run · Ctrl-D exits",
             )
         )
+        if self.chat.turns:
+            self.console.print(
+                Text(f"conversation {self.chat.id}: {len(self.chat.turns)} earlier turns", "dim")
+            )
         if isinstance(self.agent.model, LocalModel):
             with self.console.status("loading the local model"):
                 await self.agent.model.load()
@@ -167,6 +191,7 @@ class Repl:
             self.session.requests.append(text)
             await self.ask(text)
         self.agent.close()
+        self.console.print(Text(f"conversation: toolweave repl --resume {self.chat.id}", "dim"))
         return 0
 
     async def ask(self, request: str) -> RunResult | None:
@@ -192,7 +217,7 @@ class Repl:
         with Live(view, console=self.console, refresh_per_second=8) as live:
             self.live = live
             try:
-                async with self.agent.stream(request) as stream:
+                async with self.agent.stream(request, session=self.chat) as stream:
                     run = stream
                     async for event in stream:
                         events.append(event)

@@ -38,8 +38,17 @@ async def run_command(repl: Repl, line: str) -> bool:
     elif command == "/tools":
         _tools(repl, arg)
     elif command == "/plan":
-        if session.last_view is None:
+        if session.last_view is None or session.last is None:
             console.print(Text("no run yet", "dim"))
+        elif arg.startswith("--svg"):
+            target = arg.removeprefix("--svg").strip()
+            if not target:
+                console.print(Text("/plan --svg FILE", "dim"))
+                return True
+            from toolweave.cli._timeline import timeline_svg
+
+            await asyncio.to_thread(_write, Path(target), timeline_svg(session.last.to_dict()))
+            console.print(Text(f"the last run's timeline: {target}"))
         else:
             console.print(session.last_view)
     elif command == "/trace":
@@ -74,6 +83,9 @@ async def run_command(repl: Repl, line: str) -> bool:
             data = json.dumps(eval_case(session.last, repl.agent.model.name), indent=2)
             await asyncio.to_thread(_write, path, data)
             console.print(Text(f"saved the last run as an eval case: {path}"))
+    elif command == "/new":
+        repl.new_conversation()
+        console.print(Text(f"a new conversation: {repl.chat.id}"))
     elif command == "/clear":
         console.clear()
     else:
@@ -114,7 +126,7 @@ def _usage(repl: Repl) -> None:
         console.print(Text("no run yet", "dim"))
         return
     table = Table(box=None, header_style="bold")
-    for column in ("call", "role", "prompt", "completion", "seconds"):
+    for column in ("call", "role", "prompt", "completion", "seconds", "cost"):
         table.add_column(column, justify="right" if column != "role" else "left")
     for number, call in enumerate(session.last.calls, 1):
         table.add_row(
@@ -123,13 +135,31 @@ def _usage(repl: Repl) -> None:
             str(call.usage.prompt_tokens),
             str(call.usage.completion_tokens),
             f"{call.duration:.2f}",
+            _money(call.cost),
         )
-    last = session.last.usage
-    table.add_row("", "run", str(last.prompt_tokens), str(last.completion_tokens), "")
+    last = session.last
+    table.add_row(
+        "",
+        "run",
+        str(last.usage.prompt_tokens),
+        str(last.usage.completion_tokens),
+        "",
+        _money(last.cost),
+    )
     prompt = sum(r.usage.prompt_tokens for r in session.results)
     completion = sum(r.usage.completion_tokens for r in session.results)
-    table.add_row("", "session", str(prompt), str(completion), "")
+    cost = sum(r.cost for r in session.results)
+    table.add_row("", "session", str(prompt), str(completion), "", _money(cost))
     console.print(table)
+    models = {call.model for call in last.calls}
+    if any(m.startswith("local") for m in models):
+        console.print(Text("the local model runs on this machine: it costs 0", "dim"))
+    if any(call.cost is None for call in last.calls):
+        console.print(Text("? : no price for this model (Agent(prices={...}) sets one)", "dim"))
+
+
+def _money(amount: float | None) -> str:
+    return "?" if amount is None else f"{amount:.6f}"
 
 
 def eval_case(result: object, model: str) -> dict[str, object]:
