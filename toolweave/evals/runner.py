@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from toolweave.agent import ask_user_tool
+from toolweave.cost import PriceTable
 from toolweave.errors import UserError
 from toolweave.evals.metrics import (
     api_scores,
@@ -58,7 +59,15 @@ METRICS = (
     "ask_ok",
 )
 ASK_USER = "ask_user"
-COSTS = ("latency", "llm_calls", "prompt_tokens", "completion_tokens", "replans", "tool_calls")
+COSTS = (
+    "latency",
+    "llm_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "replans",
+    "tool_calls",
+)
 
 
 def _norm(text: str) -> str:
@@ -157,6 +166,8 @@ async def run_case(
     trace = await run_strategy(strategy, case, model, tools)
     row = {"suite": suite.name, "strategy": strategy, "id": case.id, **score(case, trace)}
     row["error"], row["answer"] = trace.error, trace.answer
+    if model is not None:  # None where the price is unknown; the local model costs 0
+        row["cost"] = PriceTable().cost(model.name, trace.usage)
     if trace.mode is not None:
         row["mode"] = trace.mode
     return row
@@ -341,7 +352,8 @@ values matched (ShortcutsBench's equality); edge_f1: the dependency DAG's edges 
 matching calls; flow_acc: gold inputs taken from the right producer; fanout_ok: the
 right number of independent searches; answer_ok: the gold answer in the reply (where
 the tools can give it); ask_ok: asked the user exactly when a value was missing.
-latency in seconds, end to end; tokens per case."""
+latency in seconds, end to end; tokens and cost (the model's price, USD; 0 for the local
+model) per case."""
 
 
 def _markdown(data: dict[str, Any]) -> str:
@@ -354,6 +366,7 @@ def _markdown(data: dict[str, Any]) -> str:
         "llm_calls",
         "prompt_tokens",
         "completion_tokens",
+        "cost",
         "errors",
     ]
     for suite, strategies in data.items():
@@ -363,7 +376,7 @@ def _markdown(data: dict[str, Any]) -> str:
             cells += [_cell(entry, k) for k in METRICS]
             cells += [_cell(entry, "latency", 2), _cell(entry, "llm_calls", 1)]
             cells += [_cell(entry, "prompt_tokens", 0), _cell(entry, "completion_tokens", 0)]
-            cells.append(str(entry["errors"]))
+            cells += [_cell(entry, "cost", 6), str(entry["errors"])]
             lines.append("| " + " | ".join(cells) + " |")
         base = strategies.get("llmcompiler")
         if base and "latency" in base:
