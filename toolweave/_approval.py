@@ -15,15 +15,19 @@ parallel calls never take each other's answer.
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Literal, TypeAlias
 
+from toolweave._result import RunResult
+from toolweave.errors import UserError
 from toolweave.fetcher import TaskResult, TaskState
 from toolweave.plan import PlanTask
 from toolweave.tools import Tool
 
-__all__ = ["CALL_ID", "DECISIONS", "Approve", "approval_gate", "resumable_tasks"]
+__all__ = ["CALL_ID", "DECISIONS", "Approve", "approval_gate", "resumable_tasks", "resumed"]
 
 Verdict: TypeAlias = bool | None
 Approve: TypeAlias = (
@@ -34,7 +38,9 @@ Approve: TypeAlias = (
 CALL_ID: ContextVar[int | None] = ContextVar("toolweave_call_id", default=None)
 """The id of the task whose tool call runs in the current asyncio task."""
 
-DECISIONS: ContextVar[Mapping[int, bool]] = ContextVar("toolweave_decisions", default={})  # noqa: B039
+DECISIONS: ContextVar[Mapping[int, bool]] = ContextVar(
+    "toolweave_decisions", default=MappingProxyType({})
+)
 """Approvals given to a resumed run, by task id (the mapping is never mutated)."""
 
 
@@ -81,3 +87,33 @@ def resumable_tasks(tasks: Mapping[int, TaskResult], pending: set[int]) -> list[
                 again.add(tid)
                 out.append(task)
     return out
+
+
+def resumed(paused: RunResult, approvals: Mapping[int, bool]) -> RunResult:
+    """A copy of a paused run to go on with, its clock moved to now (the pause left out)."""
+    if paused.status != "paused":
+        raise UserError(f"only a paused run can be resumed; this one is {paused.status}")
+    waiting = {call.id for call in paused.pending}
+    unknown = set(approvals) - waiting
+    if unknown:
+        raise UserError(
+            f"no pending call has id {sorted(unknown)}; the pending ids are {sorted(waiting)}"
+        )
+    result = RunResult.from_dict(paused.to_dict())  # a copy: the caller's stays as it was
+    for record, old in zip(result.tasks.values(), paused.tasks.values(), strict=True):
+        record.value = old.value  # in-process, values keep their Python types
+    shift = time.perf_counter() - result.finished_at
+    result.started_at += shift
+    result.finished_at += shift
+    for record in result.tasks.values():
+        if record.started_at is not None:
+            record.started_at += shift
+        if record.finished_at is not None:
+            record.finished_at += shift
+    for call in result.calls:
+        call.started_at += shift
+        call.finished_at += shift
+        if call.first_token_at is not None:
+            call.first_token_at += shift
+    result.status, result.error = "finished", None
+    return result

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from toolweave._approval import CALL_ID, DECISIONS, resumable_tasks
+from toolweave._approval import CALL_ID, DECISIONS, resumable_tasks, resumed
 from toolweave._output import OutputSpec, answer_text, repair_answer
 from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult, RunStatus
 from toolweave.cost import price_calls
@@ -23,7 +23,6 @@ from toolweave.errors import (
     ModelError,
     PlanError,
     ToolweaveError,
-    UserError,
 )
 from toolweave.events import (
     ApprovalRequested,
@@ -80,7 +79,7 @@ class Run:
         self.result = RunResult(run_id=uuid.uuid4().hex[:12], request=request)
         self._resume: Mapping[int, bool] | None = None
         if resume is not None:
-            self.result, self._resume = _resumed(*resume)
+            self.result, self._resume = resumed(*resume), resume[1]
         self.spans = agent.telemetry.recorder(agent) if agent.telemetry else None
 
     def emit(self, event: Event) -> None:
@@ -435,35 +434,3 @@ def _unavailable(result: RunResult) -> dict[int, str]:
         elif record.state is TaskState.SKIPPED:
             out[tid] = f"task {tid} ({record.task.tool}) was skipped: {record.reason}"
     return out
-
-
-def _resumed(
-    paused: RunResult, approvals: Mapping[int, bool]
-) -> tuple[RunResult, Mapping[int, bool]]:
-    """A copy of a paused run to go on with, its clock moved to now (the pause left out)."""
-    if paused.status != "paused":
-        raise UserError(f"only a paused run can be resumed; this one is {paused.status}")
-    waiting = {call.id for call in paused.pending}
-    unknown = set(approvals) - waiting
-    if unknown:
-        raise UserError(
-            f"no pending call has id {sorted(unknown)}; the pending ids are {sorted(waiting)}"
-        )
-    result = RunResult.from_dict(paused.to_dict())  # a copy: the caller's stays as it was
-    for record, old in zip(result.tasks.values(), paused.tasks.values(), strict=True):
-        record.value = old.value  # in-process, values keep their Python types
-    shift = time.perf_counter() - result.finished_at
-    result.started_at += shift
-    result.finished_at += shift
-    for record in result.tasks.values():
-        if record.started_at is not None:
-            record.started_at += shift
-        if record.finished_at is not None:
-            record.finished_at += shift
-    for call in result.calls:
-        call.started_at += shift
-        call.finished_at += shift
-        if call.first_token_at is not None:
-            call.first_token_at += shift
-    result.status, result.error = "finished", None
-    return result, approvals

@@ -14,6 +14,7 @@ from rich.text import Text
 from toolweave._result import RunResult
 from toolweave.cli._safe import clean, one_line
 from toolweave.events import (
+    ApprovalRequested,
     Event,
     JoinDecided,
     PlanFinished,
@@ -39,6 +40,7 @@ _STYLE = {
     "done": "green",
     "failed": "red",
     "skipped": "bright_black",
+    "waiting": "magenta",
 }
 
 
@@ -105,6 +107,8 @@ class RunView:
             row.state, row.seconds, row.detail = "failed", event.duration, event.error.message
         elif isinstance(event, TaskSkipped):
             row.state, row.detail = "skipped", event.reason
+        elif isinstance(event, ApprovalRequested):
+            row.state, row.detail = "waiting", "for approval"
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield self.render(options.max_width)
