@@ -199,3 +199,18 @@ def test_from_json_refuses_what_is_not_a_run() -> None:
         RunResult.from_json("[1, 2]")
     with pytest.raises(UserError):
         RunResult.from_json('{"run_id": "x"}')
+
+
+async def test_identical_parallel_calls_take_their_own_decisions(call_log: Path) -> None:
+    plan = '1. delete(path="/x")\n2. delete(path="/x")\n3. report(text="$2")\njoin()\n'
+    model = ScriptedModel([plan, "Action: Finish(one went)"])
+    agent = Agent(model, TOOLS, approve="pause")
+    paused = await agent.run("Delete /x twice")
+    assert [(p.id, p.args) for p in paused.pending] == [(1, {"path": "/x"}), (2, {"path": "/x"})]
+    done = await agent.resume(paused, approvals={1: False, 2: True})
+    assert done.tasks[1].state is TaskState.FAILED
+    assert done.tasks[1].error is not None
+    assert done.tasks[1].error.kind == "refused"
+    assert done.tasks[2].state is TaskState.SUCCEEDED
+    assert done.tasks[3].value == "DELETED /X"
+    assert sorted(_calls(call_log)) == ["delete /x", "report deleted /x"]

@@ -79,7 +79,8 @@ class Run:
         self.result = RunResult(run_id=uuid.uuid4().hex[:12], request=request)
         self._resume: Mapping[int, bool] | None = None
         if resume is not None:
-            self.result, self._resume = resumed(*resume), resume[1]
+            paused, self._resume = resume
+            self.result = resumed(paused, self._resume)
         self.spans = agent.telemetry.recorder(agent) if agent.telemetry else None
 
     def emit(self, event: Event) -> None:
@@ -327,7 +328,11 @@ class Run:
         if result.pending:
             return  # a call further down waits for its own approval
         plan = result.plans[-1]
-        ok = outcome.ok and all(result.tasks[t].state is TaskState.SUCCEEDED for t in plan.task_ids)
+        ok = (
+            outcome.ok
+            and not plan.rejected
+            and all(result.tasks[t].state is TaskState.SUCCEEDED for t in plan.task_ids)
+        )
         reason = await self._join(plan.index, plan, ok)
         if reason is not None:
             shape = PlanShape.of([result.tasks[t].task for t in plan.task_ids])

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 from toolweave.fetcher import TaskResult, TaskState
 from toolweave.models import Usage
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from toolweave.agent import Agent, RunEvents
 
 __all__ = ["Session", "SessionInfo", "SessionStore", "Turn", "TurnContext"]
-
-T = TypeVar("T")
 
 _SCHEMA = """
 create table if not exists sessions (
@@ -246,10 +244,6 @@ class Session:
         self.turns = store.turns(session_id)
         self.max_history_tokens = max_history_tokens
 
-    @overload
-    async def run(self, request: str) -> RunResult: ...
-    @overload
-    async def run(self, request: str, *, output_type: type[T]) -> RunResult: ...
     async def run(self, request: str, *, output_type: type[Any] | None = None) -> RunResult:
         """`Agent.run` within the conversation; a finished run becomes a turn."""
         return await self.agent.run(request, output_type=output_type, session=self)
