@@ -117,7 +117,15 @@ EXPECTED = {
         "parse_join",
         "planner_messages",
     ],
-    toolweave.cost: ["FREE", "PRICES", "Price", "PriceTable", "cached_tokens", "price_calls"],
+    toolweave.cost: [
+        "FREE",
+        "PRICES",
+        "Price",
+        "PriceTable",
+        "cached_tokens",
+        "check_cost",
+        "price_calls",
+    ],
     toolweave.session: ["Session", "SessionInfo", "SessionStore", "Turn", "TurnContext"],
     toolweave.telemetry: ["SpanRecorder", "Telemetry", "console_provider"],
     toolweave.events: [

@@ -115,5 +115,5 @@ def resumed(paused: RunResult, approvals: Mapping[int, bool]) -> RunResult:
         call.finished_at += shift
         if call.first_token_at is not None:
             call.first_token_at += shift
-    result.status, result.error = "finished", None
+    result.status, result.error = "running", None
     return result

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from toolweave._approval import CALL_ID, DECISIONS, resumable_tasks, resumed
 from toolweave._output import OutputSpec, answer_text, repair_answer
 from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult, RunStatus
-from toolweave.cost import price_calls
+from toolweave.cost import check_cost, price_calls
 from toolweave.errors import (
     ApprovalPending,
     BudgetExceeded,
@@ -40,7 +40,7 @@ from toolweave.events import (
     TaskSucceeded,
     ToolsRetrieved,
 )
-from toolweave.fetcher import TaskResult, TaskState, execute
+from toolweave.fetcher import PlanOutcome, TaskResult, TaskState, execute
 from toolweave.plan import PlanItem, PlanTask, render_text
 from toolweave.planner import Finish, JoinReply, PlanDraft
 from toolweave.planner._shape import PlanShape
@@ -219,16 +219,7 @@ class Run:
                 max_tokens=self._tokens_left(),
             )
             guard = _PlanGuard()
-            outcome = await execute(
-                self._guarded(plan, draft, previous, guard),
-                agent.tools,
-                executor=agent.executor,
-                max_concurrency=agent.max_concurrency,
-                on_event=self.emit,
-                values=self._values(),
-                run_id=result.run_id,
-            )
-            self._check_tokens()
+            outcome = await self._execute(self._guarded(plan, draft, previous, guard))
             if isinstance(outcome.stream_error, ModelError) and not draft.tasks:
                 raise outcome.stream_error
             if outcome.stream_error is not None:
@@ -297,34 +288,35 @@ class Run:
         )
         self._check_tokens()
 
-    def _values(self) -> dict[int, object]:
-        """The values a new task may refer to: the session's, then this run's."""
+    async def _execute(self, items: AsyncIterator[PlanItem] | list[PlanTask]) -> PlanOutcome:
+        """Run tasks; they may refer to the session's values and this run's."""
         values = dict(self.context.values)
         for tid, record in self.result.tasks.items():
             if record.state is TaskState.SUCCEEDED:
                 values[tid] = record.value
-        return values
+        agent = self.agent
+        outcome = await execute(
+            items,
+            agent.tools,
+            executor=agent.executor,
+            max_concurrency=agent.max_concurrency,
+            on_event=self.emit,
+            values=values,
+            run_id=self.result.run_id,
+        )
+        self._check_tokens()
+        return outcome
 
     async def _continue(self, approvals: Mapping[int, bool]) -> None:
         """A resumed run: the waiting calls with their decisions, then on as usual."""
-        agent, result = self.agent, self.result
+        result = self.result
         waiting = {call.id for call in result.pending}
         result.pending = []
-        again = resumable_tasks(result.tasks, waiting)
         token = DECISIONS.set(dict(approvals))
         try:
-            outcome = await execute(
-                again,
-                agent.tools,
-                executor=agent.executor,
-                max_concurrency=agent.max_concurrency,
-                on_event=self.emit,
-                values=self._values(),
-                run_id=result.run_id,
-            )
+            outcome = await self._execute(resumable_tasks(result.tasks, waiting))
         finally:
             DECISIONS.reset(token)
-        self._check_tokens()
         if result.pending:
             return  # a call further down waits for its own approval
         plan = result.plans[-1]
@@ -380,13 +372,7 @@ class Run:
             raise BudgetExceeded(
                 f"the run used {self.result.usage.total_tokens} tokens, over its limit of {limit}"
             )
-        money = self.agent.max_cost
-        if money is not None:
-            price_calls(self.result, self.agent)
-            if self.result.cost > money:
-                raise BudgetExceeded(
-                    f"the run cost {self.result.cost:.6f}, over its limit of {money:g}"
-                )
+        check_cost(self.result, self.agent)
 
     async def _guarded(
         self, plan: PlanRecord, draft: PlanDraft, previous: PlanShape | None, guard: _PlanGuard

@@ -19,13 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from toolweave.errors import BudgetExceeded
 from toolweave.models import Usage
 
 if TYPE_CHECKING:
     from toolweave._result import RunResult
     from toolweave.agent import Agent
 
-__all__ = ["FREE", "PRICES", "Price", "PriceTable", "cached_tokens", "price_calls"]
+__all__ = ["FREE", "PRICES", "Price", "PriceTable", "cached_tokens", "check_cost", "price_calls"]
 
 _MILLION = 1_000_000
 
@@ -131,6 +132,20 @@ def _bare(model: str) -> str:
     kind, sep, rest = model.partition(":")
     name = rest if sep and kind == "openai" else model
     return name.partition("@")[0]
+
+
+def check_cost(result: RunResult, agent: Agent) -> None:
+    """Price the run's calls so far; raise if they cost more than the agent allows.
+
+    Raises:
+        BudgetExceeded: Over `agent.max_cost`.
+    """
+    limit = agent.max_cost
+    if limit is None:
+        return
+    price_calls(result, agent)
+    if result.cost > limit:
+        raise BudgetExceeded(f"the run cost {result.cost:.6f}, over its limit of {limit:g}")
 
 
 def price_calls(result: RunResult, agent: Agent) -> None:
