@@ -48,4 +48,5 @@ test-ray: install-dev
 bench: install-dev
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/latency.py
+	$(PY) benchmarks/telemetry.py
 	$(PY) benchmarks/retrieval.py --examples --scale 100000
