@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
+from collections import deque
+from pathlib import Path
 
 import pytest
+from openai_server import OpenAIServer, Reply
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -149,3 +154,29 @@ async def test_no_spans_without_a_provider_and_none_without_opentelemetry(
     )
     assert bare.telemetry is None
     assert (await bare.run("Italy?")).answer == "59"
+
+
+async def test_trace_console_prints_the_spans(tmp_path: Path) -> None:
+    plan = '1. capital(country="France")\njoin()\n<END_OF_PLAN>'
+    async with OpenAIServer(deque([Reply(plan), Reply("Action: Finish(Paris)")])) as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "toolweave",
+            "run",
+            "Capital of France?",
+            "--model",
+            f"openai:scripted@{server.base_url}",
+            "--trace-console",
+            env={**os.environ, "TOOLWEAVE_STATE": str(tmp_path)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert '"name": "execute_tool capital"' in text
+    assert '"name": "chat scripted"' in text
+    assert '"gen_ai.provider.name": "openai"' in text
+    assert '"name": "invoke_agent toolweave"' in text
+    assert "Paris" in text

@@ -103,7 +103,7 @@ class SpanRecorder:
                 attributes={
                     "gen_ai.operation.name": "invoke_agent",
                     "gen_ai.agent.name": "toolweave",
-                    "gen_ai.request.model": event.model,
+                    **_model(event.model),
                     "toolweave.run.id": event.run_id,
                 },
             )
@@ -158,14 +158,14 @@ class SpanRecorder:
 
     def _chat(self, event: PlanFinished | JoinDecided) -> None:
         role = "planner" if isinstance(event, PlanFinished) else "joiner"
-        model = self._models[role]
+        model = _model(self._models[role])
         span = self._tracer.start_span(
-            f"chat {model}",
+            f"chat {model['gen_ai.request.model']}",
             context=self._context,
             start_time=self._ns(event.at - event.duration),
             attributes={
                 "gen_ai.operation.name": "chat",
-                "gen_ai.request.model": model,
+                **model,
                 "toolweave.role": role,
                 **_usage(event.usage),
             },
@@ -189,6 +189,14 @@ class SpanRecorder:
             self._run.set_status(trace.Status(trace.StatusCode.ERROR, result.error or ""))
             self._run.set_attribute("error.type", result.status)
         self._run.end(self._ns(event.at))
+
+
+def _model(name: str) -> dict[str, str]:
+    """A model's name (``openai:gpt-4o``) as the conventions' model and provider."""
+    provider, sep, model = name.partition(":")
+    if not sep:
+        return {"gen_ai.request.model": name}
+    return {"gen_ai.request.model": model, "gen_ai.provider.name": provider}
 
 
 def _usage(usage: Usage) -> dict[str, int]:
