@@ -121,6 +121,7 @@ async def test_history_is_bounded_oldest_first() -> None:
     assert set(context.values) == {2}
     await chat.run("One plus one?")
     assert "- Asked: France?" not in model.calls[4][-1]["content"]
+    assert "Number its calls from 3" in model.calls[4][-1]["content"]
 
 
 def test_unknown_session_id(tmp_path: Path) -> None:

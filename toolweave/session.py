@@ -101,7 +101,12 @@ class Turn:
 
 @dataclass(frozen=True, slots=True)
 class TurnContext:
-    """What a run takes from its conversation: a preamble, earlier results, their values."""
+    """What a run takes from its conversation: a preamble, earlier results, their values.
+
+    Only the kept turns' values are known, and new task ids go on after them. A turn
+    left out once never comes back (every later context keeps a newer suffix that it
+    did not fit in), so ids that start over after it never meet its own.
+    """
 
     preamble: str = ""
     history: tuple[TaskResult, ...] = ()
