@@ -165,7 +165,7 @@ class RunResult:
                     "start": round(call.started_at - self.started_at, 4),
                     "duration": round(call.duration, 4),
                     "text": call.text,
-                    "first_token": None
+                    "first_token_at": None
                     if call.first_token_at is None
                     else round(call.first_token_at - self.started_at, 4),
                     "model": call.model,

@@ -129,7 +129,7 @@ def result_from_dict(data: Mapping[str, Any]) -> RunResult:
             result.tasks[record.task.id] = record
         for call in data.get("calls", ()):
             start = float(call["start"])
-            first = call.get("first_token")
+            first = call.get("first_token_at")
             result.calls.append(
                 ModelCall(
                     call["role"],

@@ -65,7 +65,7 @@ def timeline_svg(run: Mapping[str, Any]) -> str:
         tip = f"{role}: {float(call['duration']):.3f}s, {call.get('prompt_tokens', 0)}+"
         tip += f"{call.get('completion_tokens', 0)} tokens"
         out.append(_bar(x(start), x(end), y, _COLOURS.get(role, "#777"), tip, "call"))
-        first = call.get("first_token")
+        first = call.get("first_token_at")
         if first is not None:  # the stream's first token: tasks may start from here
             fx = x(float(first))
             out.append(
