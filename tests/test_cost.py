@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 
 import pytest
 
 from toolweave import Agent, BudgetExceeded, Price, PriceTable, ToolRegistry, tool
 from toolweave.cost import FREE, PRICES
-from toolweave.models import Usage
-from toolweave.models.testing import ScriptedModel, estimate_tokens
+from toolweave.evals.runner import report, run_eval
+from toolweave.evals.simulate import Simulation
+from toolweave.models import Message, ModelSettings, Usage
+from toolweave.models.testing import FunctionModel, ScriptedModel, estimate_tokens
 
 
 @tool(read_only=True)
@@ -93,3 +97,22 @@ async def test_a_budget_in_money() -> None:
     assert caught.value.result is not None
     assert caught.value.result.status == "budget_exceeded"
     assert caught.value.result.cost > 0.01
+
+
+async def test_the_eval_report_shows_cost(tmp_path: Path) -> None:
+    def respond(messages: list[Message], settings: ModelSettings) -> str:
+        if "Write a plan" in messages[0]["content"]:
+            return "join()\n<END_OF_PLAN>"
+        return "Action: Finish(nothing to do)"
+
+    model = FunctionModel(respond, name="openai:gpt-4o-mini")
+    await run_eval(
+        "restbench", ["llmcompiler"], model, tmp_path, limit=2, simulation=Simulation(latency=0)
+    )
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    for row in rows:
+        usage = Usage(row["prompt_tokens"], row["completion_tokens"])
+        assert row["cost"] == pytest.approx(PRICES["gpt-4o-mini"].cost(usage))
+    data = report(tmp_path)
+    assert data["restbench"]["llmcompiler"]["cost"]["mean"] > 0
+    assert "| cost |" in (tmp_path / "report.md").read_text()

@@ -293,6 +293,7 @@ def _eval_report(out: Path, console: Console) -> int:
         "ask",
         "latency s",
         "tokens",
+        "cost",
     ):
         table.add_column(column, justify="left" if column in ("suite", "strategy") else "right")
     for suite_name, entries in data.items():
@@ -316,6 +317,7 @@ def _eval_report(out: Path, console: Console) -> int:
                 mean("ask_ok"),
                 mean("latency", 2),
                 f"{tokens:.0f}",
+                mean("cost", 6),
             )
     console.print(table)
     console.print(Text(f"results: {out / 'results.jsonl'} · report: {out / 'report.md'}", "dim"))
