@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from toolweave._state import encode_arg, jsonable, result_from_dict
+from toolweave._state import jsonable, result_from_dict, task_to_dict
 from toolweave.errors import PlanError, UserError
-from toolweave.fetcher import TaskResult, TaskState
+from toolweave.fetcher import TaskResult
 from toolweave.models import Usage
 
 __all__ = ["ModelCall", "PendingCall", "PlanRecord", "RunResult"]
@@ -156,7 +156,7 @@ class RunResult:
                 }
                 for plan in self.plans
             ],
-            "tasks": [_task_dict(r, self.started_at) for r in self.tasks.values()],
+            "tasks": [task_to_dict(r, self.started_at) for r in self.tasks.values()],
             "calls": [
                 {
                     "role": call.role,
@@ -207,28 +207,3 @@ class RunResult:
     def to_json(self, **kwargs: Any) -> str:
         """`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), ensure_ascii=False, default=str, **kwargs)
-
-
-def _task_dict(result: TaskResult, origin: float) -> dict[str, Any]:
-    def rel(t: float | None) -> float | None:
-        return None if t is None else round(t - origin, 4)
-
-    value = jsonable(result.value) if result.state is TaskState.SUCCEEDED else None
-    error = result.error
-    return {
-        "id": result.task.id,
-        "call": result.task.call_text(),
-        "tool": result.task.tool,
-        "deps": sorted(result.task.deps),
-        "state": result.state.value,
-        "value": value,
-        "error": result.error.message if result.error else None,
-        "reason": result.reason,
-        "start": rel(result.started_at),
-        "end": rel(result.finished_at),
-        "plan_args": encode_arg(result.task.args),
-        "thought": result.task.thought,
-        "args": None if result.args is None else jsonable(result.args),
-        "error_kind": error.kind if error else None,
-        "attempts": error.attempts if error else None,
-    }

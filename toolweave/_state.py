@@ -23,7 +23,14 @@ from toolweave.plan import Arg, PlanTask, Ref, Template
 if TYPE_CHECKING:
     from toolweave._result import RunResult
 
-__all__ = ["decode_arg", "encode_arg", "jsonable", "result_from_dict", "task_from_dict"]
+__all__ = [
+    "decode_arg",
+    "encode_arg",
+    "jsonable",
+    "result_from_dict",
+    "task_from_dict",
+    "task_to_dict",
+]
 
 
 def jsonable(value: object) -> Any:
@@ -58,6 +65,33 @@ def decode_arg(data: Any) -> Arg:
     if isinstance(data, list):
         return [decode_arg(item) for item in data]
     return cast(Arg, data)
+
+
+def task_to_dict(result: TaskResult, origin: float = 0.0) -> dict[str, Any]:
+    """A task's record as JSON-ready data, its times relative to `origin`."""
+
+    def rel(t: float | None) -> float | None:
+        return None if t is None else round(t - origin, 4)
+
+    value = jsonable(result.value) if result.state is TaskState.SUCCEEDED else None
+    error = result.error
+    return {
+        "id": result.task.id,
+        "call": result.task.call_text(),
+        "tool": result.task.tool,
+        "deps": sorted(result.task.deps),
+        "state": result.state.value,
+        "value": value,
+        "error": result.error.message if result.error else None,
+        "reason": result.reason,
+        "start": rel(result.started_at),
+        "end": rel(result.finished_at),
+        "plan_args": encode_arg(result.task.args),
+        "thought": result.task.thought,
+        "args": None if result.args is None else jsonable(result.args),
+        "error_kind": error.kind if error else None,
+        "attempts": error.attempts if error else None,
+    }
 
 
 def task_from_dict(data: Mapping[str, Any], origin: float = 0.0) -> TaskResult:

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolweave._state import task_from_dict, task_to_dict
 from toolweave.fetcher import TaskResult, TaskState
 from toolweave.models import Usage
+from toolweave.planner._prompts import observation
 
 if TYPE_CHECKING:
     from toolweave._result import RunResult
@@ -93,8 +95,6 @@ class Turn:
 
     def tokens(self) -> int:
         """About how many prompt tokens the turn takes (four characters a token)."""
-        from toolweave.planner._prompts import observation
-
         text = f"{self.request} {self.answer}" + "".join(observation(r) for r in self.results)
         return math.ceil(len(text) / 4)
 
@@ -165,9 +165,7 @@ class SessionStore:
 
     def add(self, session_id: str, turn: Turn) -> None:
         """Append a turn to a conversation."""
-        from toolweave._result import _task_dict
-
-        tasks = json.dumps([_task_dict(r, 0.0) for r in turn.results], ensure_ascii=False)
+        tasks = json.dumps([task_to_dict(r) for r in turn.results], ensure_ascii=False)
         with self._lock, self._db:
             (count,) = self._db.execute(
                 "select count(*) from turns where session_id = ?", (session_id,)
@@ -195,8 +193,6 @@ class SessionStore:
 
     def turns(self, session_id: str) -> list[Turn]:
         """A conversation's turns, oldest first."""
-        from toolweave._state import task_from_dict
-
         with self._lock:
             rows = self._db.execute(
                 "select created, run_id, request, answer, prompt_tokens, completion_tokens, "
