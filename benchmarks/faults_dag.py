@@ -242,7 +242,8 @@ async def one_run(seed: int, max_tasks: int, stats: Stats, *, alone: bool = Fals
     if not streams:  # cancelled before the run began: nothing to check
         return
     result = streams[0].result
-    cancelled = result.status == "cancelled"
+    # the consumer stops reading when it is cancelled, even after the run has finished
+    cancelled = result.status == "cancelled" or runner.cancelled()
     stats.replans += int(replan)
     stats.cancelled += int(cancelled)
     _check(seed, events, result, cancelled, stats)
