@@ -21,13 +21,14 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
-from toolweave._result import RunResult
+from toolweave._result import PendingCall, RunResult
 from toolweave.errors import UserError
+from toolweave.events import ApprovalRequested, TaskFailed
 from toolweave.fetcher import TaskResult, TaskState
 from toolweave.plan import PlanTask
 from toolweave.tools import Tool
 
-__all__ = ["CALL_ID", "DECISIONS", "Approve", "approval_gate", "resumable_tasks", "resumed"]
+__all__ = ["CALL_ID", "DECISIONS", "Approve", "approval_gate", "hold", "resumable_tasks", "resumed"]
 
 Verdict: TypeAlias = bool | None
 Approve: TypeAlias = (
@@ -60,6 +61,14 @@ def approval_gate(
         return await verdict if inspect.isawaitable(verdict) else verdict
 
     return gate
+
+
+def hold(result: RunResult, event: TaskFailed) -> ApprovalRequested:
+    """A call that waits for approval: its task stays pending, and the run notes it."""
+    record = result.tasks[event.task.id]
+    record.state, record.args = TaskState.PENDING, dict(event.error.arguments)
+    result.pending.append(PendingCall(event.task.id, event.task.tool, record.args))
+    return ApprovalRequested(run_id=event.run_id, task=event.task, at=event.at, args=record.args)
 
 
 def resumable_tasks(tasks: Mapping[int, TaskResult], pending: set[int]) -> list[PlanTask]:

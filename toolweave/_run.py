@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from toolweave._approval import CALL_ID, DECISIONS, resumable_tasks, resumed
+from toolweave._approval import CALL_ID, DECISIONS, hold, resumable_tasks, resumed
 from toolweave._output import OutputSpec, answer_text, repair_answer
-from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult, RunStatus
+from toolweave._result import ModelCall, PlanRecord, RunResult, RunStatus
 from toolweave.cost import check_cost, price_calls
 from toolweave.errors import (
     ApprovalPending,
@@ -25,7 +25,6 @@ from toolweave.errors import (
     ToolweaveError,
 )
 from toolweave.events import (
-    ApprovalRequested,
     Event,
     EventSink,
     JoinDecided,
@@ -86,12 +85,7 @@ class Run:
     def emit(self, event: Event) -> None:
         tasks = self.result.tasks
         if isinstance(event, TaskFailed) and isinstance(event.error, ApprovalPending):
-            record = tasks[event.task.id]  # not failed: it waits, and the run will pause
-            record.state, record.args = TaskState.PENDING, dict(event.error.arguments)
-            self.result.pending.append(PendingCall(event.task.id, event.task.tool, record.args))
-            event = ApprovalRequested(
-                run_id=event.run_id, task=event.task, at=event.at, args=record.args
-            )
+            event = hold(self.result, event)  # not failed: it waits, and the run will pause
         elif isinstance(event, TaskPlanned):
             tasks[event.task.id] = TaskResult(event.task)
         elif isinstance(event, TaskStarted):
