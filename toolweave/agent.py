@@ -29,7 +29,7 @@ from toolweave.session import Session, SessionStore
 from toolweave.telemetry import Telemetry
 from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
 from toolweave.tools._decompose import Decomposition, decompose_with_model
-from toolweave.tools._registry import as_registry
+from toolweave.tools._registry import ToolSource, as_registry
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -67,7 +67,8 @@ class Agent:
     Args:
         model: The model (or a model string: ``"local"``, ``"openai:gpt-4o-mini"``,
             ``"openai:<model>@<base_url>"``) for the planner and the joiner.
-        tools: The tools the planner may call.
+        tools: The tools the planner may call, and tool sources (MCP servers,
+            OpenAPI specs; `toolweave.sources`), which connect in ``async with agent``.
         joiner_model: A different model for the joiner, if wanted.
         max_replans: How many times the joiner may ask for a new plan.
         max_tasks: At most this many tasks per plan.
@@ -110,7 +111,7 @@ class Agent:
     def __init__(
         self,
         model: Model | str = "local",
-        tools: ToolRegistry | Iterable[Tool] = (),
+        tools: ToolRegistry | Iterable[Tool | ToolSource] = (),
         *,
         joiner_model: Model | str | None = None,
         max_replans: int = 2,
@@ -136,12 +137,13 @@ class Agent:
         self.model = resolve_model(model)
         self.tools = as_registry(tools)
         if ask_user is not None:
-            self.tools = ToolRegistry([*self.tools, ask_user_tool(ask_user)])
-        if not len(self.tools):
+            self.tools = self.tools.extended([ask_user_tool(ask_user)])
+        if not len(self.tools) and not self.tools.sources:
             raise UserError("an Agent needs at least one tool")
         self.planner = Planner(self.model, examples=examples)
         self.joiner = Joiner(resolve_model(joiner_model) if joiner_model else self.model)
         self.joiner.tools = list(self.tools)
+        self.tools.on_change(lambda: setattr(self.joiner, "tools", list(self.tools)))
         self.max_replans = max_replans
         self.max_tasks = max_tasks
         self.max_tokens = max_tokens
@@ -340,6 +342,18 @@ class Agent:
         if ask is not None and ask not in offered:  # asking the user is always an option
             offered.append(ask)
         return offered, hits, split
+
+    async def __aenter__(self) -> Agent:
+        """Open the tool sources (connect to MCP servers, load specs)."""
+        await self.tools.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close the tool sources, then `close` the agent."""
+        try:
+            await self.tools.aclose()
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Release the default executor's worker threads, and a local model's weights."""

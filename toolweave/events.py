@@ -7,8 +7,11 @@ consume the same stream; none of them reaches into internals.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,16 +31,21 @@ __all__ = [
     "JoinDecided",
     "PlanFinished",
     "PlanRejectedLine",
+    "ProgressReporter",
     "Replanned",
     "RunFinished",
     "RunStarted",
     "TaskEvent",
     "TaskFailed",
     "TaskPlanned",
+    "TaskProgress",
     "TaskSkipped",
     "TaskStarted",
     "TaskSucceeded",
     "ToolsRetrieved",
+    "progress_reporter",
+    "report_progress",
+    "task_scope",
 ]
 
 
@@ -71,6 +79,21 @@ class TaskStarted(TaskEvent):
     """A task's inputs exist and its tool call started, with these resolved arguments."""
 
     args: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskProgress(TaskEvent):
+    """A running tool call reported how far it got (an MCP server's progress, say).
+
+    Attributes:
+        progress: How much is done, in the tool's own unit; it only grows.
+        total: How much there is to do, when the tool knows.
+        message: What it is doing now, in words.
+    """
+
+    progress: float
+    total: float | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,3 +192,72 @@ class RunFinished(Event):
 
 EventSink = Callable[[Event], None]
 """A consumer of events; called synchronously, in causal order, on the run's loop."""
+
+
+_Scope = tuple[EventSink, str, PlanTask, asyncio.AbstractEventLoop]
+_current: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
+    "toolweave_current_task", default=None
+)
+
+
+@contextmanager
+def task_scope(sink: EventSink | None, run_id: str, task: PlanTask) -> Iterator[None]:
+    """Make `report_progress` calls within this block events of `task` (for executors)."""
+    scope = (sink, run_id, task, asyncio.get_running_loop()) if sink is not None else None
+    token = _current.set(scope)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+ProgressReporter = Callable[[float, float | None, str | None], None]
+"""Reports a tool call's progress: how much is done, of how much, and what it is doing."""
+
+
+def progress_reporter() -> ProgressReporter:
+    """A function that reports progress for the tool call running in this context.
+
+    The function may be called later from another context or thread (a client
+    library's callback, a worker thread) and still reports to the same task; outside a
+    task of a run with an event consumer it does nothing.
+    """
+    current = _current.get()
+    if current is None:
+        return _ignore
+    sink, run_id, task, loop = current
+
+    def report(progress: float, total: float | None = None, message: str | None = None) -> None:
+        event = TaskProgress(
+            run_id=run_id, task=task, progress=progress, total=total, message=message
+        )
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:  # a worker thread: no loop runs here
+            on_loop = False
+        if on_loop:
+            sink(event)
+        else:
+            loop.call_soon_threadsafe(sink, event)
+
+    return report
+
+
+def report_progress(
+    progress: float, total: float | None = None, message: str | None = None
+) -> None:
+    """Report the progress of the tool call running in this context, as a `TaskProgress`.
+
+    A tool calls it while it runs, on the run's loop or from a sync tool's worker
+    thread; outside a task of a run with an event consumer it does nothing.
+
+    Args:
+        progress: How much is done, in the tool's own unit.
+        total: How much there is to do, if known.
+        message: What the tool is doing now.
+    """
+    progress_reporter()(progress, total, message)
+
+
+def _ignore(progress: float, total: float | None = None, message: str | None = None) -> None:
+    """Progress outside a task goes nowhere."""

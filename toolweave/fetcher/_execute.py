@@ -26,6 +26,7 @@ from toolweave.events import (
     TaskSkipped,
     TaskStarted,
     TaskSucceeded,
+    task_scope,
 )
 from toolweave.executor import Executor, LocalExecutor
 from toolweave.fetcher._scheduler import Scheduler, TaskResult, TaskState
@@ -252,7 +253,8 @@ class _Driver:
                 )
             if tool is None:
                 raise ToolError(task.tool, "no such tool", args=args, kind="unavailable")
-            value = await self.executor.run(tool, args)
+            with task_scope(self._emit, self.run_id, task):  # tools may report progress
+                value = await self.executor.run(tool, args)
         except Exception as exc:
             error = exc if isinstance(exc, ToolError) else _foreign(task, exc)
             end = result.finished_at = time.perf_counter()

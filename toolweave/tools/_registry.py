@@ -1,34 +1,116 @@
-"""`ToolRegistry`: the tools an agent may use, by name; built to hold tens of thousands."""
+"""`ToolRegistry`: the tools an agent may use, by name; built to hold tens of thousands.
+
+A registry holds tools and tool sources (MCP servers, OpenAPI specs: anything that
+implements `ToolSource`). A source's tools join the registry when it is opened
+(``async with registry``, or ``async with agent``) and follow the source's changes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Protocol, runtime_checkable
 
 from toolweave.errors import UserError
 from toolweave.tools._tool import Tool
 
-__all__ = ["ToolRegistry", "as_registry"]
+__all__ = ["ToolRegistry", "ToolSource", "as_registry"]
+
+
+@runtime_checkable
+class ToolSource(Protocol):
+    """Tools that live elsewhere (a server, a spec), listed when the source opens.
+
+    `toolweave.sources` has the MCP and OpenAPI sources; anything with these members
+    can join a `ToolRegistry`.
+    """
+
+    @property
+    def name(self) -> str:
+        """A short identifier; it prefixes the source's tool names where they clash."""
+        ...
+
+    @property
+    def tools(self) -> Sequence[Tool]:
+        """The tools the source offers now (empty until it is open)."""
+        ...
+
+    async def open(self) -> None:
+        """Connect (or load) and list the tools."""
+        ...
+
+    async def aclose(self) -> None:
+        """Disconnect; the tools' calls fail from then on."""
+        ...
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever `tools` changes."""
+        ...
 
 
 class ToolRegistry:
-    """A set of tools keyed by name, in insertion order.
+    """A set of tools keyed by name, in insertion order, and the sources they come from.
 
     Args:
-        tools: Tools to start with.
+        tools: Tools, and tool sources whose tools join when the registry opens.
 
     Example:
         ```python
         registry = ToolRegistry([search, math])
         registry.add(population)
         registry["search"]
+
+        weather = MCPSource.stdio("python weather_server.py")
+        async with ToolRegistry([weather, calculator]) as tools:
+            ...  # the server's tools are in `tools`, until the block ends
         ```
     """
 
-    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+    def __init__(self, tools: Iterable[Tool | ToolSource] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        self._sources: list[ToolSource] = []
+        self._from_sources: set[str] = set()
+        self._listeners: list[Callable[[], None]] = []
+        self._stack: AsyncExitStack | None = None
         for item in tools:
-            self.add(item)
+            if isinstance(item, Tool):
+                self.add(item)
+            elif isinstance(item, ToolSource):
+                self.add_source(item)
+            else:
+                raise UserError(f"expected a Tool or a tool source, got {item!r}")
+
+    @classmethod
+    def from_specs(cls, *specs: str) -> ToolRegistry:
+        """A registry from the command line's ``--tools`` strings, mixed as wanted.
+
+        ``mcp:stdio:COMMAND`` (an MCP server started as a subprocess), ``mcp:URL`` (an
+        MCP server over streamable HTTP), ``openapi:PATH_OR_URL`` (one tool per
+        operation of an OpenAPI 3 spec) and ``MODULE:ATTRIBUTE`` (a list of tools or a
+        registry). Sources join when the registry (or the agent) is opened with
+        ``async with``.
+
+        Example:
+            ```python
+            tools = ToolRegistry.from_specs("mcp:stdio:python server.py", "myapp:TOOLS")
+            async with Agent("local", tools=tools) as agent:
+                result = await agent.run("...")
+            ```
+        """
+        from toolweave.sources import parse_spec  # sources build on tools: import late
+
+        registry = cls()
+        for spec in specs:
+            for item in parse_spec(spec):
+                if isinstance(item, Tool):
+                    registry.add(item)
+                else:
+                    registry.add_source(item)
+        return registry
 
     def add(self, tool: Tool, *, replace: bool = False) -> Tool:
         """Add a tool; a name already taken is an error unless `replace` is true."""
@@ -38,6 +120,78 @@ class ToolRegistry:
             raise UserError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
         return tool
+
+    def extended(self, tools: Iterable[Tool]) -> ToolRegistry:
+        """A new registry with these tools, and this one's own tools and sources."""
+        own = [tool for tool in self if tool.name not in self._from_sources]
+        return ToolRegistry([*own, *self._sources, *tools])
+
+    # -- sources ----------------------------------------------------------------------
+
+    @property
+    def sources(self) -> list[ToolSource]:
+        """The tool sources, in the order they were added."""
+        return list(self._sources)
+
+    def add_source(self, source: ToolSource) -> None:
+        """Add a tool source; its tools join now if it is open, else when it opens."""
+        self._sources.append(source)
+        source.subscribe(self._sync)
+        self._sync()
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever a source's tools change the registry."""
+        self._listeners.append(callback)
+
+    async def open(self) -> None:
+        """Open every source (in order) and add their tools."""
+        if self._stack is not None:
+            return
+        async with AsyncExitStack() as stack:
+            for source in self._sources:
+                await source.open()
+                stack.push_async_callback(source.aclose)
+            self._stack = stack.pop_all()
+        self._sync()
+
+    async def aclose(self) -> None:
+        """Close every source (in reverse order); their tools leave the registry."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+        self._sync()
+
+    async def __aenter__(self) -> ToolRegistry:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _sync(self) -> None:
+        """Put the sources' current tools in, prefixing names that clash."""
+        for name in self._from_sources:
+            self._tools.pop(name, None)
+        self._from_sources.clear()
+        offered = [(source, tool) for source in self._sources for tool in source.tools]
+        counts: dict[str, int] = {}
+        for _, tool in offered:
+            counts[tool.name] = counts.get(tool.name, 0) + 1
+        for source, tool in offered:
+            named = tool
+            if counts[tool.name] > 1 or tool.name in self._tools:
+                named = dataclasses.replace(tool, name=_prefixed(source.name, tool.name))
+            if named.name in self._tools:
+                raise UserError(f"tool {named.name!r} of source {source.name!r} is already taken")
+            self._tools[named.name] = named
+            self._from_sources.add(named.name)
+        for callback in self._listeners:
+            callback()
 
     def remove(self, name: str) -> Tool:
         """Remove a tool by name and return it."""
@@ -77,6 +231,14 @@ class ToolRegistry:
         return f"ToolRegistry({len(self)} tools)"
 
 
-def as_registry(tools: ToolRegistry | Iterable[Tool]) -> ToolRegistry:
-    """Accept a registry as it is, or gather tools into a new one."""
+def as_registry(tools: ToolRegistry | Iterable[Tool | ToolSource]) -> ToolRegistry:
+    """Accept a registry as it is, or gather tools (and sources) into a new one."""
     return tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+
+
+def _prefixed(prefix: str, name: str) -> str:
+    """``prefix_name``, cut to a valid tool name (an identifier of 64 characters at most)."""
+    clean = re.sub(r"\W+", "_", prefix).strip("_") or "source"
+    if clean[0].isdigit():
+        clean = f"s{clean}"
+    return f"{clean}_{name}"[:64]

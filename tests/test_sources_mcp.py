@@ -1,0 +1,174 @@
+"""MCP servers as tool sources, against a real SDK server over stdio and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mcp")
+
+from mcp_fixtures import mcp_http_url, stdio_source
+from mcp_server import DELAY
+
+from toolweave import Agent, TaskState, Tool, ToolError, ToolRegistry, UserError, tool
+from toolweave.events import Event, TaskProgress
+from toolweave.executor import LocalExecutor
+from toolweave.models.testing import ScriptedModel
+from toolweave.sources import MCPSource
+
+FINISH = "Thought: done.\nAction: Finish({})"
+
+
+@pytest.fixture(params=["stdio", "http"])
+async def source(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MCPSource]:
+    if request.param == "stdio":
+        with (tmp_path / "server.log").open("w") as log:
+            yield stdio_source(log)
+    else:
+        async with mcp_http_url() as url:
+            yield MCPSource.http(url)
+
+
+async def test_tools_are_listed_with_flags_from_annotations(source: MCPSource) -> None:
+    async with ToolRegistry([source]) as tools:
+        assert source.name == "citydata"  # the server's own name
+        assert {"weather", "temperature", "delete_note", "count", "fail"} <= set(tools.names)
+        weather, delete, count = tools["weather"], tools["delete_note"], tools["count"]
+        assert (weather.read_only, weather.destructive, weather.retryable) == (True, False, True)
+        assert (delete.read_only, delete.destructive, delete.retryable) == (False, True, False)
+        assert (count.destructive, count.idempotent) == (False, True)
+        assert tools["crash"].destructive  # no hints: the safe choice
+        assert weather.description.startswith("Today's weather in a city")
+        assert tools["temperature"].signature() == "temperature(city: str) -> float"
+        assert weather.metadata["source"] == "citydata"
+        # the server's input schema validates the arguments like any tool's
+        with pytest.raises(ToolError) as bad:
+            await LocalExecutor().run(weather, {"city": 3})
+        assert bad.value.kind == "invalid_arguments"
+    assert len(tools) == 0  # closed: the server's tools are gone
+
+
+async def test_agent_runs_a_parallel_plan_over_the_server(source: MCPSource) -> None:
+    plan = """Thought: two lookups side by side, then the difference.
+1. temperature(city="Rome")
+2. temperature(city="Paris")
+3. weather(city="Oslo")
+4. difference(a=$1, b=$2)
+join()
+<END_OF_PLAN>"""
+    model = ScriptedModel([plan, FINISH.format("Rome is 5.5 degrees warmer than Paris.")])
+    async with Agent(model, tools=[source]) as agent:
+        result = await agent.run("How much warmer is Rome than Paris?")
+    assert result.answer == "Rome is 5.5 degrees warmer than Paris."
+    tasks = result.tasks
+    assert {tid: r.value for tid, r in tasks.items()} == {
+        1: 27.0,
+        2: 21.5,
+        3: {"city": "Oslo", "celsius": 9.0, "population": 700_000},  # structured output
+        4: 5.5,
+    }
+    # the three lookups overlapped: each started before any of them finished
+    starts = [tasks[i].started_at for i in (1, 2, 3)]
+    ends = [tasks[i].finished_at for i in (1, 2, 3)]
+    assert None not in starts
+    assert None not in ends
+    assert max(starts) < min(ends)  # type: ignore[type-var]
+    assert tasks[4].started_at >= max(tasks[i].finished_at for i in (1, 2))  # type: ignore[operator]
+    lookups = max(ends) - min(starts)  # type: ignore[type-var, operator]
+    assert lookups < 2 * DELAY  # three calls of DELAY each, run together
+    assert "4. difference(a=27.0, b=21.5) -> 5.5" in model.calls[1][1]["content"]
+
+
+def _one_call(call: str, answer: str = "ok") -> ScriptedModel:
+    return ScriptedModel([f"1. {call}\njoin()\n<END_OF_PLAN>", FINISH.format(answer)])
+
+
+async def test_destructive_tool_asks_for_approval(source: MCPSource) -> None:
+    asked: list[tuple[str, Mapping[str, object]]] = []
+
+    def approve(tool: Tool, args: Mapping[str, object]) -> bool:
+        asked.append((tool.name, args))
+        return True
+
+    async with ToolRegistry([source]) as tools:
+        refused = await Agent(_one_call('delete_note(title="groceries")'), tools).run("delete")
+        assert refused.tasks[1].state is TaskState.FAILED
+        assert refused.tasks[1].error is not None
+        assert refused.tasks[1].error.kind == "refused"
+        agent = Agent(_one_call('delete_note(title="groceries")'), tools, approve=approve)
+        approved = await agent.run("delete the groceries note")
+    assert asked == [("delete_note", {"title": "groceries"})]
+    assert approved.tasks[1].value == "deleted groceries"
+
+
+async def test_progress_notifications_become_task_events(source: MCPSource) -> None:
+    seen: list[Event] = []
+    agent = Agent(_one_call("count(n=3)"), tools=[source])
+    async with agent, agent.stream("count to three") as events:
+        async for event in events:
+            seen.append(event)
+    progress = [e for e in seen if isinstance(e, TaskProgress)]
+    assert [(e.task.id, e.progress, e.total, e.message) for e in progress] == [
+        (1, 1.0, 3.0, "counted 1"),
+        (1, 2.0, 3.0, "counted 2"),
+        (1, 3.0, 3.0, "counted 3"),
+    ]
+    assert events.result.tasks[1].value == "counted to 3"
+
+
+async def test_a_server_error_is_a_tool_error_the_joiner_sees(source: MCPSource) -> None:
+    model = _one_call('fail(reason="no data")', "It failed.")
+    async with Agent(model, tools=[source]) as agent:
+        result = await agent.run("try it")
+    task = result.tasks[1]
+    assert task.state is TaskState.FAILED
+    assert isinstance(task.error, ToolError)
+    assert "failed on purpose: no data" in task.error.message
+    assert "failed on purpose: no data" in model.calls[1][1]["content"]  # the joiner's prompt
+
+
+async def test_a_list_change_refreshes_the_registry(source: MCPSource) -> None:
+    async with ToolRegistry([source]) as tools:
+        changed = asyncio.Event()
+        tools.on_change(lambda: "extra" in tools and changed.set())  # type: ignore[func-returns-value]
+        assert "extra" not in tools
+        assert await tools["enable_extra"].fn() == "extra enabled"
+        async with asyncio.timeout(5):
+            await changed.wait()
+        assert await tools["extra"].fn() == "extra!"
+
+
+async def test_the_connection_is_reopened_once_after_a_drop(tmp_path: Path) -> None:
+    with (tmp_path / "server.log").open("w") as log:
+        async with ToolRegistry([stdio_source(log)]) as tools:
+            with pytest.raises(ToolError, match="dropped during the call; not repeated"):
+                await tools["crash"].fn()  # the server process exits
+            assert await tools["temperature"].fn(city="Oslo") == 9.0  # a new process
+
+
+async def test_clashing_names_are_prefixed_by_source(tmp_path: Path) -> None:
+    @tool(read_only=True)
+    def difference(a: float, b: float) -> float:
+        """The local difference."""
+        return a - b
+
+    with (tmp_path / "server.log").open("w") as log:
+        async with mcp_http_url() as url:
+            left = stdio_source(log, name="left")
+            right = MCPSource.http(url, name="right")
+            async with ToolRegistry([difference, left, right]) as tools:
+                assert {"difference", "left_difference", "right_difference"} <= set(tools.names)
+                assert {"left_weather", "right_weather"} <= set(tools.names)
+                assert tools["difference"] is difference
+                assert await tools["right_temperature"].fn(city="Rome") == 27.0
+                assert await tools["left_difference"].fn(a=3, b=1) == 2.0
+
+
+async def test_a_server_that_does_not_start_is_a_clear_error(tmp_path: Path) -> None:
+    source = MCPSource.stdio(["python3", "-c", "import sys; sys.exit(1)"], name="broken")
+    with pytest.raises(UserError, match="MCP server broken: cannot connect"):
+        await source.open()
+    assert source.tools == []

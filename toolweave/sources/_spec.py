@@ -1,0 +1,59 @@
+"""The ``--tools`` strings of the command line, the same in Python.
+
+```
+mcp:stdio:python server.py        an MCP server started as a subprocess
+mcp:http://127.0.0.1:8000/mcp     an MCP server over streamable HTTP
+openapi:spec.json                 an OpenAPI 3 spec (a file or an http(s) URL)
+myapp.tools:TOOLS                 a list of tools or a ToolRegistry, imported
+```
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from toolweave.errors import UserError
+from toolweave.tools import Tool, ToolRegistry
+from toolweave.tools._registry import ToolSource
+
+__all__ = ["parse_spec"]
+
+
+def parse_spec(spec: str) -> list[Tool | ToolSource]:
+    """The tools and sources that one ``--tools`` string names.
+
+    Raises:
+        UserError: The string names nothing usable; the message says what is expected.
+    """
+    kind, _, rest = spec.partition(":")
+    if kind == "mcp":
+        from toolweave.sources._mcp import MCPSource
+
+        return [MCPSource.from_target(rest)]
+    if kind == "openapi":
+        from toolweave.sources._openapi import OpenAPISource
+
+        if not rest:
+            raise UserError("openapi: wants a spec's path or URL, as in openapi:spec.json")
+        return [OpenAPISource(rest)]
+    return list(_imported(spec))
+
+
+def _imported(spec: str) -> list[Tool | ToolSource]:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UserError(
+            f"--tools wants mcp:stdio:COMMAND, mcp:URL, openapi:SPEC or MODULE:ATTRIBUTE, "
+            f"not {spec!r}"
+        )
+    try:
+        value = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"cannot load tools from {spec!r}: {exc}") from exc
+    if isinstance(value, ToolRegistry):
+        return [*value, *value.sources]
+    if isinstance(value, Tool | ToolSource):
+        return [value]
+    if isinstance(value, list | tuple) and all(isinstance(t, Tool | ToolSource) for t in value):
+        return list(value)
+    raise UserError(f"{spec} is neither a ToolRegistry nor a list of tools")
