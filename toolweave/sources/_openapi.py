@@ -1,12 +1,295 @@
-"""placeholder"""
+"""OpenAPI 3 services as a tool source: one tool per operation, called with httpx2.
+
+GET and HEAD operations are read-only (retried on timeouts and dropped connections);
+POST, PUT, PATCH and DELETE need approval unless `flags` says otherwise. A non-2xx
+answer is a `ToolError` with the status and the start of the body.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import httpx2
+
+from toolweave.errors import ToolError, UserError
+from toolweave.sources._openapi_spec import Operation, operations
+from toolweave.tools import Tool
+
 __all__ = ["OpenAPISource"]
+
+_FLAGS = frozenset({"read_only", "idempotent", "destructive"})
+_BODY_SHOWN = 300
 
 
 class OpenAPISource:
-    """placeholder."""
+    """The operations of an OpenAPI 3 service, as toolweave `Tool`s.
 
-    def __init__(self, spec: str) -> None:
-        self.spec = spec
+    The spec is read, and the HTTP client started, when the source opens:
+    ``async with source``, or inside an open `ToolRegistry` or `Agent`.
+
+    Args:
+        spec: The spec: a file (JSON, or YAML with PyYAML installed), an http(s) URL,
+            or the document itself.
+        base_url: Where the service is; by default the spec's first ``servers`` URL
+            (relative to the spec's URL), else the spec URL's origin.
+        headers: Sent with every request (API keys, for instance).
+        bearer_env: The name of an environment variable holding a bearer token, sent
+            as ``Authorization: Bearer <token>`` when the variable is set.
+        timeout: Seconds per request.
+        retries: Extra attempts for read-only operations on timeouts and dropped
+            connections.
+        flags: Behaviour flags by tool name, over the method's defaults:
+            ``{"createPet": {"destructive": False}}``.
+        name: A short identifier, used to prefix tool names that clash with others';
+            by default the spec's title.
+        transport: An httpx2 transport (for tests, or a custom network stack).
+
+    Example:
+        ```python
+        pets = OpenAPISource("https://petstore3.swagger.io/api/v3/openapi.json")
+        async with Agent("local", tools=[pets]) as agent:
+            await agent.run("Which pets are available?")
+        ```
+    """
+
+    def __init__(
+        self,
+        spec: str | Path | Mapping[str, Any],
+        *,
+        base_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        bearer_env: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 1,
+        flags: Mapping[str, Mapping[str, bool]] | None = None,
+        name: str | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._spec = spec
+        self._base_url = base_url
+        self._headers = dict(headers or {})
+        self._bearer_env = bearer_env
+        self._timeout = timeout
+        self._retries = retries
+        self._flags = {tool: dict(values) for tool, values in (flags or {}).items()}
+        for tool, values in self._flags.items():
+            if unknown := set(values) - _FLAGS:
+                raise UserError(
+                    f"flags for {tool}: unknown {sorted(unknown)}; use {sorted(_FLAGS)}"
+                )
+        self._name = name or "openapi"
+        self._named = name is not None
+        self._transport = transport
+        self._client: httpx2.AsyncClient | None = None
+        self._tools: list[Tool] = []
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- ToolSource ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The source's identifier (prefixes its tools' names where they clash)."""
+        return self._name
+
+    @property
+    def tools(self) -> list[Tool]:
+        """One tool per operation; empty while closed."""
+        return list(self._tools)
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every change of `tools`."""
+        self._listeners.append(callback)
+
+    async def open(self) -> None:
+        """Read the spec and start the HTTP client.
+
+        Raises:
+            UserError: The spec cannot be read, or is not usable OpenAPI 3.
+        """
+        if self._client is not None:
+            return
+        headers = dict(self._headers)
+        token = os.environ.get(self._bearer_env) if self._bearer_env else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        client = httpx2.AsyncClient(
+            headers=headers, timeout=self._timeout, transport=self._transport
+        )
+        try:
+            document, spec_url = await self._document(client)
+            ops = operations(document)
+            client.base_url = httpx2.URL(self._base_url or _base_url(document, spec_url))
+        except BaseException:
+            await client.aclose()
+            raise
+        title = str((document.get("info") or {}).get("title") or "")
+        if not self._named and title:
+            self._name = "_".join(title.lower().split())
+        self._client = client
+        self._set_tools([self._tool(op) for op in ops])
+
+    async def aclose(self) -> None:
+        """Stop the HTTP client; the tools leave."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+        self._set_tools([])
+
+    async def __aenter__(self) -> OpenAPISource:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _document(self, client: httpx2.AsyncClient) -> tuple[Mapping[str, Any], str | None]:
+        spec = self._spec
+        if isinstance(spec, Mapping):
+            return spec, None
+        text = str(spec)
+        if urlsplit(text).scheme in ("http", "https"):
+            try:
+                response = await client.get(text)
+                response.raise_for_status()
+            except httpx2.HTTPError as exc:
+                raise UserError(f"cannot fetch the OpenAPI spec {text}: {exc}") from exc
+            return _parse(response.text, text), text
+        return await asyncio.to_thread(_read, text), None
+
+    def _set_tools(self, tools: list[Tool]) -> None:
+        self._tools = tools
+        for callback in self._listeners:
+            callback()
+
+    def _tool(self, op: Operation) -> Tool:
+        read_only = op.method in ("GET", "HEAD", "OPTIONS")
+        flags = {
+            "read_only": read_only,
+            "idempotent": read_only or op.method in ("PUT", "DELETE"),
+            "destructive": not read_only,
+        }
+        flags.update(self._flags.get(op.name, {}))
+        if flags["read_only"]:
+            flags["destructive"] = False
+
+        async def call(**arguments: Any) -> object:
+            return await self._call(op, arguments)
+
+        return Tool.from_schema(
+            op.name,
+            op.description,
+            op.parameters,
+            call,
+            returns=op.returns,
+            return_schema=op.return_schema,
+            retries=self._retries if flags["read_only"] else 0,
+            metadata={
+                "source": self.name,
+                "kind": "openapi",
+                "operation": f"{op.method} {op.path}",
+            },
+            **flags,
+        )
+
+    async def _call(self, op: Operation, arguments: Mapping[str, Any]) -> object:
+        client = self._client
+        if client is None:
+            raise ToolError(
+                op.name, "the OpenAPI source is closed", args=arguments, kind="unavailable"
+            )
+        path, query, headers, body = op.path, {}, {}, None
+        fields: dict[str, Any] = {}
+        for arg in op.arguments:
+            if arg.name not in arguments or arguments[arg.name] is None:
+                continue
+            value = arguments[arg.name]
+            if arg.location == "path":
+                path = path.replace("{" + arg.wire + "}", quote(_text(value), safe=""))
+            elif arg.location == "query":
+                query[arg.wire] = value if isinstance(value, list) else _text(value)
+            elif arg.location == "header":
+                headers[arg.wire] = _text(value)
+            elif arg.location == "body":
+                fields[arg.wire] = value
+            else:
+                body = value
+        if fields:
+            body = fields
+        try:
+            response = await client.request(
+                op.method,
+                path.lstrip("/"),
+                params=query or None,
+                headers=headers or None,
+                json=body,
+            )
+        except httpx2.TimeoutException as exc:
+            raise TimeoutError(f"{op.method} {op.path}: {exc}") from exc  # retried if safe
+        except httpx2.TransportError as exc:
+            raise ConnectionError(f"{op.method} {op.path}: {exc}") from exc  # retried if safe
+        if not response.is_success:
+            shown = " ".join(response.text.split())[:_BODY_SHOWN]
+            raise ToolError(
+                op.name,
+                f"HTTP {response.status_code} {response.reason_phrase}"
+                + (f": {shown}" if shown else ""),
+                args=arguments,
+            )
+        if not response.content:
+            return None
+        if "json" in response.headers.get("content-type", ""):
+            return response.json()
+        return response.text
+
+
+def _read(where: str) -> Mapping[str, Any]:
+    path = Path(where).expanduser()
+    if not path.is_file():
+        raise UserError(f"no OpenAPI spec at {path}")
+    return _parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def _parse(text: str, where: str) -> Mapping[str, Any]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            import yaml
+        except ImportError:
+            raise UserError(f"{where} is not JSON (install PyYAML to read YAML specs)") from None
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UserError(f"{where} is neither JSON nor YAML: {exc}") from exc
+    if not isinstance(document, Mapping):
+        raise UserError(f"{where} is not an OpenAPI document")
+    return document
+
+
+def _base_url(document: Mapping[str, Any], spec_url: str | None) -> str:
+    servers = document.get("servers") or []
+    url = str(servers[0].get("url", "")) if servers and isinstance(servers[0], Mapping) else ""
+    if spec_url is not None:
+        url = urljoin(spec_url, url or "/")
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise UserError(
+            "the spec names no absolute server URL; give the service's address as base_url"
+        )
+    return url.rstrip("/") + "/"
+
+
+def _text(value: object) -> str:
+    """A parameter's value as it goes in a path, a query or a header."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
