@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -10,8 +14,11 @@ import pytest
 
 pytest.importorskip("mcp")
 
-from mcp_fixtures import mcp_http_url, stdio_source
+from mcp_fixtures import SERVER, mcp_http_url, stdio_source
 from mcp_server import DELAY
+from openai_server import OpenAIServer, Reply
+from openapi_service import TOKEN as PETS_TOKEN
+from openapi_service import serve as serve_pets
 
 from toolweave import Agent, TaskState, Tool, ToolError, ToolRegistry, UserError, tool
 from toolweave.events import Event, TaskProgress
@@ -172,3 +179,64 @@ async def test_a_server_that_does_not_start_is_a_clear_error(tmp_path: Path) -> 
     with pytest.raises(UserError, match="MCP server broken: cannot connect"):
         await source.open()
     assert source.tools == []
+
+
+PLAN_OVER_THREE_SOURCES = """1. temperature(city="Rome")
+2. petAge(petId=2)
+3. lookup(key="$1-$2")
+join()
+<END_OF_PLAN>"""
+
+
+async def test_tools_strings_mix_sources_in_python() -> None:
+    with serve_pets() as (url, _):
+        registry = ToolRegistry.from_specs(
+            f"mcp:stdio:{sys.executable} {SERVER}",
+            f"openapi:{url}/openapi.json",
+            "repl_tools:TOOLS",
+        )
+        assert registry.names == ["lookup", "slow", "delete_file"]  # sources join on opening
+        assert isinstance(registry.sources[0], MCPSource)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("TOOLWEAVE_OPENAPI_TOKEN", PETS_TOKEN)
+            model = ScriptedModel([PLAN_OVER_THREE_SOURCES, FINISH.format("done")])
+            async with Agent(model, tools=registry) as agent:
+                assert {"temperature", "petAge", "lookup"} <= set(agent.tools.names)
+                result = await agent.run("go")
+    assert [t.value for t in result.tasks.values()] == [27.0, 7, "value-of-27.0-7"]
+    assert registry.names == ["lookup", "slow", "delete_file"]  # closed with the agent
+
+
+async def test_cli_tools_strings_mix_sources() -> None:
+    replies = deque([Reply(PLAN_OVER_THREE_SOURCES), Reply("Action: Finish(done)")])
+    with serve_pets() as (url, store):
+        async with OpenAIServer(replies) as llm:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "toolweave",
+                "run",
+                "go",
+                "--model",
+                f"openai:scripted@{llm.base_url}",
+                "--tools",
+                f'mcp:stdio:"{sys.executable}" "{SERVER}"',
+                "--tools",
+                f"openapi:{url}/openapi.json",
+                "--tools",
+                "repl_tools:TOOLS",
+                "--json",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={
+                    **os.environ,
+                    "PYTHONPATH": str(SERVER.parent),
+                    "TOOLWEAVE_OPENAPI_TOKEN": PETS_TOKEN,
+                },
+            )
+            out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    data = json.loads(out)
+    assert data["answer"] == "done"
+    assert [t["value"] for t in data["tasks"]] == [27.0, 7, "value-of-27.0-7"]
+    assert store.authorizations == [f"Bearer {PETS_TOKEN}"]

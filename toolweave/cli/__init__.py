@@ -127,6 +127,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=eval_command)
 
+    mcp = commands.add_parser("mcp", help="serve the agent over MCP")
+    mcp_commands = mcp.add_subparsers(required=True, metavar="ACTION")
+    serve = mcp_commands.add_parser(
+        "serve", help="an MCP server with one tool, `answer`: a request in, the answer out"
+    )
+    _agent_options(serve)
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="for http (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="for http (default 8000)")
+    serve.set_defaults(handler=_mcp_serve)
+
     demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")
     _agent_options(demo, tools=False)
     demo.add_argument("--question", action="append", help="ask this instead (repeatable)")
@@ -143,8 +154,10 @@ def _agent_options(parser: argparse.ArgumentParser, *, tools: bool = True) -> No
     if tools:
         parser.add_argument(
             "--tools",
-            metavar="MODULE:ATTR",
-            help="a list of tools or a ToolRegistry to use (default: the demo tools)",
+            action="append",
+            metavar="SOURCE",
+            help="MODULE:ATTR (a list of tools or a ToolRegistry), mcp:stdio:COMMAND, "
+            "mcp:URL or openapi:SPEC; repeatable (default: the demo tools)",
         )
     parser.add_argument("--max-replans", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per run")
@@ -182,7 +195,14 @@ async def _repl(args: argparse.Namespace, console: Console) -> int:
         resume=args.resume,
         tracer_provider=_tracing(args),
     )
-    return await repl.run()
+    async with tools:  # sources (MCP servers, OpenAPI specs) connect for the session
+        return await repl.run()
+
+
+async def _mcp_serve(args: argparse.Namespace, console: Console) -> int:
+    from toolweave.cli._mcp_serve import serve_command
+
+    return await serve_command(args, console)
 
 
 async def _prepare(agent: Agent, console: Console) -> None:
@@ -206,25 +226,27 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
         examples=None if args.tools else demo.EXAMPLES,
         tracer_provider=_tracing(args),
     )
-    try:
-        if args.json:
-            try:
-                result = await agent.run(args.request)
-            except ToolweaveError as exc:
-                if exc.result is None:
-                    raise
-                result = exc.result
-            print(result.to_json(indent=2))
-            return 0 if result.status == "finished" else 1
-        await _prepare(agent, console)
-        shown = await live_run(agent, args.request, console)
-        if shown is not None:
-            from toolweave.cli._runlog import RunLog
+    async with agent:  # sources connect; the agent is closed at the end
+        return await _answer(args, agent, model.name, console)
 
-            RunLog().add(shown, model.name)
-        return 0 if shown is not None and shown.status == "finished" else 1
-    finally:
-        agent.close()
+
+async def _answer(args: argparse.Namespace, agent: Agent, model: str, console: Console) -> int:
+    if args.json:
+        try:
+            result = await agent.run(args.request)
+        except ToolweaveError as exc:
+            if exc.result is None:
+                raise
+            result = exc.result
+        print(result.to_json(indent=2))
+        return 0 if result.status == "finished" else 1
+    await _prepare(agent, console)
+    shown = await live_run(agent, args.request, console)
+    if shown is not None:
+        from toolweave.cli._runlog import RunLog
+
+        RunLog().add(shown, model)
+    return 0 if shown is not None and shown.status == "finished" else 1
 
 
 async def _demo(args: argparse.Namespace, console: Console) -> int:

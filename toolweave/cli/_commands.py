@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,22 +33,26 @@ __all__ = [
     "tools_search",
 ]
 
+_SOURCE_KINDS = ("mcp:", "openapi:")
 
-def load_tools(spec: str) -> ToolRegistry:
-    """Import ``module:attribute`` and return it as a registry."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise UserError(f"--tools wants MODULE:ATTRIBUTE, not {spec!r}")
-    try:
-        module = importlib.import_module(module_name)
-        value = getattr(module, attribute)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"cannot load tools from {spec!r}: {exc}") from exc
-    if isinstance(value, ToolRegistry):
-        return value
-    if isinstance(value, list | tuple) and all(isinstance(t, Tool) for t in value):
-        return ToolRegistry(value)
-    raise UserError(f"{spec} is neither a ToolRegistry nor a list of tools")
+
+def load_tools(specs: str | Sequence[str]) -> ToolRegistry:
+    """The registry that ``--tools`` strings name (see `ToolRegistry.from_specs`).
+
+    One ``MODULE:ATTRIBUTE`` naming a registry gives that registry itself. Sources
+    (``mcp:...``, ``openapi:...``) join when the registry is opened.
+    """
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    if len(specs) == 1 and not specs[0].startswith(_SOURCE_KINDS):
+        module_name, _, attribute = specs[0].partition(":")
+        if module_name and attribute:
+            try:
+                value = getattr(importlib.import_module(module_name), attribute)
+            except (ImportError, AttributeError) as exc:
+                raise UserError(f"cannot load tools from {specs[0]!r}: {exc}") from exc
+            if isinstance(value, ToolRegistry):
+                return value
+    return ToolRegistry.from_specs(*specs)
 
 
 def load_registry(spec: str) -> ToolRegistry:
@@ -62,6 +67,8 @@ def load_registry(spec: str) -> ToolRegistry:
     }
     if spec in builtin:
         return builtin[spec]()
+    if spec.startswith(_SOURCE_KINDS):
+        return load_tools(spec)
     path = Path(spec).expanduser()
     if path.suffix == ".json" or path.is_file():
         if not path.is_file():
@@ -95,8 +102,12 @@ async def tools_search(args: argparse.Namespace, console: Console) -> int:
     from toolweave.tools import Retriever
 
     registry = load_registry(args.registry)
-    with console.status(f"indexing {len(registry)} tools (cached after the first time)"):
-        retriever = Retriever(registry, path=_index_dir(args.registry, registry))
+    await registry.open()  # a source's tools (mcp:, openapi:) are listed when it opens
+    try:
+        with console.status(f"indexing {len(registry)} tools (cached after the first time)"):
+            retriever = Retriever(registry, path=_index_dir(args.registry, registry))
+    finally:
+        await registry.aclose()
     table = Table(box=None, header_style="bold")
     hits = retriever.search(args.query, args.k, mode=args.mode)
     widest = max((len(hit.tool.name) for hit in hits), default=4)
@@ -121,12 +132,12 @@ async def tools_search(args: argparse.Namespace, console: Console) -> int:
 
 
 async def tools_list(args: argparse.Namespace, console: Console) -> int:
-    registry = load_registry(args.registry)
-    for item in registry:
-        console.print(
-            Text(one_line(item.signature()), "bold"), Text(one_line(item.description, 200))
-        )
-    console.print(Text(f"{len(registry)} tools", "dim"))
+    async with load_registry(args.registry) as registry:
+        for item in registry:
+            console.print(
+                Text(one_line(item.signature()), "bold"), Text(one_line(item.description, 200))
+            )
+        console.print(Text(f"{len(registry)} tools", "dim"))
     return 0
 
 

@@ -24,6 +24,7 @@ from toolweave.events import (
     TaskEvent,
     TaskFailed,
     TaskPlanned,
+    TaskProgress,
     TaskSkipped,
     TaskStarted,
     TaskSucceeded,
@@ -101,6 +102,9 @@ class RunView:
         row = self.rows[tid]
         if isinstance(event, TaskStarted):
             row.state, row.start = "running", event.at
+        elif isinstance(event, TaskProgress):
+            if row.state == "running":  # a late report must not hide the result
+                row.detail = _progress(event)
         elif isinstance(event, TaskSucceeded):
             row.state, row.seconds, row.detail = "done", event.duration, event.value
         elif isinstance(event, TaskFailed):
@@ -150,6 +154,11 @@ class RunView:
         if self.status:
             parts.append(Text(f"… {self.status}", "dim italic"))
         return Group(*parts)
+
+
+def _progress(event: TaskProgress) -> str:
+    done = f"{event.progress:g}/{event.total:g}" if event.total else f"{event.progress:g}"
+    return f"{done} {event.message}" if event.message else done
 
 
 def _short(value: object) -> str:

@@ -6,6 +6,9 @@ mcp:http://127.0.0.1:8000/mcp     an MCP server over streamable HTTP
 openapi:spec.json                 an OpenAPI 3 spec (a file or an http(s) URL)
 myapp.tools:TOOLS                 a list of tools or a ToolRegistry, imported
 ```
+
+An OpenAPI source named this way sends ``$TOOLWEAVE_OPENAPI_TOKEN``, when it is set,
+as a bearer token.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from toolweave.errors import UserError
 from toolweave.tools import Tool, ToolRegistry
 from toolweave.tools._registry import ToolSource
 
-__all__ = ["parse_spec"]
+__all__ = ["OPENAPI_TOKEN_ENV", "parse_spec"]
+
+OPENAPI_TOKEN_ENV = "TOOLWEAVE_OPENAPI_TOKEN"
+"""The environment variable whose value an ``openapi:`` source sends as a bearer token."""
 
 
 def parse_spec(spec: str) -> list[Tool | ToolSource]:
@@ -35,7 +41,7 @@ def parse_spec(spec: str) -> list[Tool | ToolSource]:
 
         if not rest:
             raise UserError("openapi: wants a spec's path or URL, as in openapi:spec.json")
-        return [OpenAPISource(rest)]
+        return [OpenAPISource(rest, bearer_env=OPENAPI_TOKEN_ENV)]
     return list(_imported(spec))
 
 

@@ -1,0 +1,99 @@
+"""``toolweave mcp serve``: the agent as an MCP tool, driven by the SDK's client."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mcp")
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp_fixtures import serve_http
+from openai_server import OpenAIServer, Reply
+from repl_tools import TOOLS
+
+from toolweave import Agent
+from toolweave.cli._mcp_serve import build_server
+from toolweave.models.testing import ScriptedModel
+from toolweave.sources import MCPSource
+
+PLAN = """Thought: two lookups, then one on both.
+1. lookup(key="a")
+2. lookup(key="b")
+3. lookup(key="$1+$2")
+join()
+<END_OF_PLAN>"""
+ANSWER = "Action: Finish(value-of-value-of-a+value-of-b)"
+TESTS = Path(__file__).parent
+
+
+async def test_serve_over_stdio_answers_with_a_trace(tmp_path: Path) -> None:
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress_: float, total: float | None, message: str | None) -> None:
+        progress.append((progress_, total, message))
+
+    async with OpenAIServer(deque([Reply(PLAN), Reply(ANSWER)])) as llm:
+        command = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "toolweave", "mcp", "serve", "--model", f"openai:scripted@{llm.base_url}"]
+            + ["--tools", "repl_tools:TOOLS"],
+            env={"PYTHONPATH": str(TESTS)},
+        )
+        with (tmp_path / "serve.log").open("w") as log:
+            async with Client(stdio_client(command, errlog=log)) as client:
+                listed = await client.list_tools()
+                assert [t.name for t in listed.tools] == ["answer"]
+                assert "lookup, slow, delete_file" in (listed.tools[0].description or "")
+                result = await client.call_tool(
+                    "answer", {"request": "look a and b up"}, progress_callback=on_progress
+                )
+    assert not result.is_error
+    data = result.structured_content
+    assert isinstance(data, dict)
+    assert data["answer"] == "value-of-value-of-a+value-of-b"
+    assert data["status"] == "finished"
+    assert data["plans"] == 1
+    trace = data["trace"]
+    assert [(t["id"], t["call"], t["after"], t["state"]) for t in trace] == [
+        (1, 'lookup(key="a")', [], "succeeded"),
+        (2, 'lookup(key="b")', [], "succeeded"),
+        (3, 'lookup(key="$1+$2")', [1, 2], "succeeded"),
+    ]
+    assert trace[2]["result"] == "value-of-value-of-a+value-of-b"
+    assert all(t["seconds"] is not None for t in trace)
+    # progress: each task planned, then done, counted against the planned total
+    messages = [m for _, _, m in progress]
+    assert 'planned 1. lookup(key="a")' in messages
+    assert "plan 1 written: 3 tasks" in messages
+    assert progress[-1][:2] == (3.0, 3.0)
+    assert sum(1 for m in messages if m is not None and m.startswith("done ")) == 3
+
+
+async def test_serve_over_http_to_a_toolweave_client() -> None:
+    agent = Agent(ScriptedModel([PLAN, ANSWER]), TOOLS)
+    app = build_server(agent).streamable_http_app()
+    async with serve_http(app) as base, MCPSource.http(f"{base}/mcp") as toolweave:
+        assert [t.name for t in toolweave.tools] == ["answer"]
+        answer = toolweave.tools[0]
+        assert not answer.destructive  # the server says so: nobody approves inside it
+        value = await answer.fn(request="look a and b up")
+    assert isinstance(value, dict)
+    assert value["answer"] == "value-of-value-of-a+value-of-b"
+    assert [t["state"] for t in value["trace"]] == ["succeeded"] * 3
+
+
+async def test_a_failed_run_is_an_answer_with_its_error() -> None:
+    agent = Agent(ScriptedModel(["1. lookup(key='a')\njoin()\n<END_OF_PLAN>", "gibberish"]), TOOLS)
+    async with Client(build_server(agent)) as client:  # in-process
+        result = await client.call_tool("answer", {"request": "q"})
+    data = result.structured_content
+    assert isinstance(data, dict)
+    assert data["answer"] is None
+    assert data["status"] == "failed"
+    assert data["error"]
+    assert data["trace"][0]["result"] == "value-of-a"

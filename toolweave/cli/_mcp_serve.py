@@ -1,0 +1,161 @@
+"""``toolweave mcp serve``: the agent as one MCP tool, ``answer``, for other agents.
+
+(Needs the ``mcp`` extra; the command line imports this module only for ``mcp serve``.)
+
+A request goes in; the agent compiles it into a parallel plan, runs it, and the answer
+comes back with a compact trace (each task's call, state, time and result). While it
+runs, every task that starts or ends is an MCP progress notification.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+from rich.console import Console
+
+from toolweave.agent import Agent
+from toolweave.errors import ToolweaveError
+from toolweave.events import Event, PlanFinished, TaskFailed, TaskPlanned, TaskSucceeded
+from toolweave.fetcher import TaskState
+from toolweave.models import resolve_model
+from toolweave.plan import render_text
+
+__all__ = ["Answer", "TraceEntry", "build_server", "serve_command"]
+
+_SHOWN = 300  # characters of a result in the trace
+
+
+class TraceEntry(BaseModel):
+    """One task of the run, in short."""
+
+    id: int
+    call: str = Field(description="The call as the plan wrote it, with $N refs.")
+    after: list[int] = Field(description="The tasks whose results it used.")
+    state: Literal["pending", "running", "succeeded", "failed", "skipped"]
+    seconds: float | None = None
+    result: str | None = Field(None, description="Its value, or why it failed or was skipped.")
+
+
+class Answer(BaseModel):
+    """What the ``answer`` tool returns."""
+
+    answer: str | None = Field(description="The answer, or null when the run did not finish.")
+    status: Literal["finished", "budget_exceeded", "failed", "cancelled"]
+    error: str | None = None
+    plans: int = Field(description="How many plans it took (replans included).")
+    seconds: float = Field(description="Wall time of the run.")
+    trace: list[TraceEntry]
+
+
+def build_server(agent: Agent, *, name: str = "toolweave") -> MCPServer:
+    """An MCP server (the SDK's `MCPServer`) whose one tool, ``answer``, runs `agent`.
+
+    The agent's tool sources must be open while the server serves (``async with``).
+    """
+    tools = ", ".join(agent.tools.names[:12]) + (", ..." if len(agent.tools) > 12 else "")
+    server = MCPServer(
+        name,
+        instructions="Ask `answer` for anything its tools can find or compute; it plans the "
+        "tool calls, runs independent ones in parallel, and answers with a trace.",
+    )
+
+    @server.tool(
+        description="Answer a request by compiling it into a plan of tool calls, run in "
+        f"parallel where they are independent. Tools: {tools}.",
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,  # destructive tools are refused: nobody can approve
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def answer(request: str, ctx: Context) -> Answer:
+        """Answer one request."""
+        progress = _Progress()
+        error: ToolweaveError | None = None
+        async with agent.stream(request) as events:
+            result = events.result  # filled in as the run goes
+            try:
+                async for event in events:
+                    message = progress.update(event)
+                    if message is not None:
+                        await ctx.report_progress(progress.done, progress.total, message)
+            except ToolweaveError as exc:  # the result keeps what finished
+                error = exc
+        return Answer(
+            answer=result.answer,
+            status=result.status,
+            error=result.error or (str(error) if error else None),
+            plans=len(result.plans),
+            seconds=round(result.wall_time, 3),
+            trace=[
+                TraceEntry(
+                    id=task.task.id,
+                    call=task.task.call_text(),
+                    after=sorted(task.task.deps),
+                    state=task.state.value,
+                    seconds=round(task.duration, 3) if task.duration is not None else None,
+                    result=_outcome(task.state, task.value, task.error, task.reason),
+                )
+                for task in result.tasks.values()
+            ],
+        )
+
+    return server
+
+
+class _Progress:
+    """Counts planned and finished tasks; says what to report, if anything."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total = 0
+
+    def update(self, event: Event) -> str | None:
+        if isinstance(event, TaskPlanned):
+            self.total += 1
+            return f"planned {event.task.id}. {event.task.call_text()}"
+        if isinstance(event, TaskSucceeded | TaskFailed):
+            self.done += 1
+            state = "done" if isinstance(event, TaskSucceeded) else "failed"
+            return f"{state} {event.task.id}. {event.task.tool} in {event.duration:.2f}s"
+        if isinstance(event, PlanFinished):
+            return f"plan {event.index + 1} written: {len(event.task_ids)} tasks"
+        return None
+
+
+def _outcome(state: TaskState, value: object, error: object, reason: str | None) -> str | None:
+    if state is TaskState.SUCCEEDED:
+        text = render_text(value)
+    elif state is TaskState.FAILED:
+        text = str(error)
+    else:
+        text = reason or ""
+    return text[:_SHOWN] + ("..." if len(text) > _SHOWN else "") if text else None
+
+
+async def serve_command(args: argparse.Namespace, console: Console) -> int:
+    """``toolweave mcp serve``: serve until the client leaves (stdio) or Ctrl-C (http)."""
+    from toolweave import demo
+    from toolweave.cli._commands import load_tools
+
+    tools = load_tools(args.tools) if args.tools else demo.TOOLS
+    agent = Agent(
+        resolve_model(args.model),
+        tools,
+        max_replans=args.max_replans,
+        time_limit=args.time_limit,
+        examples=None if args.tools else demo.EXAMPLES,
+    )
+    async with agent:
+        server = build_server(agent)
+        if args.transport == "stdio":  # stdout is the protocol's: print nothing
+            await server.run_stdio_async()
+        else:
+            console.print(f"serving `answer` at http://{args.host}:{args.port}/mcp", style="dim")
+            await server.run_streamable_http_async(host=args.host, port=args.port)
+    return 0
