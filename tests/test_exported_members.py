@@ -11,6 +11,7 @@ import toolweave.models.testing
 import toolweave.plan
 import toolweave.planner
 import toolweave.session
+import toolweave.sources
 import toolweave.telemetry
 import toolweave.tools
 
@@ -82,6 +83,7 @@ EXPECTED = {
         "Tool",
         "ToolFunction",
         "ToolRegistry",
+        "ToolSource",
         "WordLlamaEmbedder",
         "decompose",
         "decompose_with_model",
@@ -135,17 +137,23 @@ EXPECTED = {
         "JoinDecided",
         "PlanFinished",
         "PlanRejectedLine",
+        "ProgressReporter",
         "Replanned",
         "RunFinished",
         "RunStarted",
         "TaskEvent",
         "TaskFailed",
         "TaskPlanned",
+        "TaskProgress",
         "TaskSkipped",
         "TaskStarted",
         "TaskSucceeded",
         "ToolsRetrieved",
+        "progress_reporter",
+        "report_progress",
+        "task_scope",
     ],
+    toolweave.sources: ["MCPSource", "OpenAPISource", "parse_spec"],
     toolweave.errors: [
         "ApprovalPending",
         "BudgetExceeded",

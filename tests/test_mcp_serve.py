@@ -40,8 +40,10 @@ async def test_serve_over_stdio_answers_with_a_trace(tmp_path: Path) -> None:
     async with OpenAIServer(deque([Reply(PLAN), Reply(ANSWER)])) as llm:
         command = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "toolweave", "mcp", "serve", "--model", f"openai:scripted@{llm.base_url}"]
-            + ["--tools", "repl_tools:TOOLS"],
+            args=[
+                *("-m", "toolweave", "mcp", "serve", "--tools", "repl_tools:TOOLS"),
+                *("--model", f"openai:scripted@{llm.base_url}"),
+            ],
             env={"PYTHONPATH": str(TESTS)},
         )
         with (tmp_path / "serve.log").open("w") as log:

@@ -1,4 +1,4 @@
-"""Tools: `@tool`, `Tool`, the `ToolRegistry` that holds them, and the `Retriever`."""
+"""Tools: `@tool`, `Tool`, the `ToolRegistry` that holds them and their sources, the `Retriever`."""
 
 from toolweave.tools._decompose import Decomposition, decompose, decompose_with_model
 from toolweave.tools._embedders import (
@@ -8,7 +8,7 @@ from toolweave.tools._embedders import (
     WordLlamaEmbedder,
     default_embedder,
 )
-from toolweave.tools._registry import ToolRegistry
+from toolweave.tools._registry import ToolRegistry, ToolSource
 from toolweave.tools._retriever import Retriever, ScoredTool
 from toolweave.tools._schema import JsonSchema
 from toolweave.tools._text import split_name, tool_document
@@ -25,6 +25,7 @@ __all__ = [
     "Tool",
     "ToolFunction",
     "ToolRegistry",
+    "ToolSource",
     "WordLlamaEmbedder",
     "decompose",
     "decompose_with_model",
