@@ -143,7 +143,6 @@ class Agent:
         self.planner = Planner(self.model, examples=examples)
         self.joiner = Joiner(resolve_model(joiner_model) if joiner_model else self.model)
         self.joiner.tools = list(self.tools)
-        self.tools.on_change(lambda: setattr(self.joiner, "tools", list(self.tools)))
         self.max_replans = max_replans
         self.max_tasks = max_tasks
         self.max_tokens = max_tokens
@@ -346,6 +345,7 @@ class Agent:
     async def __aenter__(self) -> Agent:
         """Open the tool sources (connect to MCP servers, load specs)."""
         await self.tools.open()
+        self.joiner.tools = list(self.tools)  # the joiner describes the tools a plan used
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -99,7 +99,17 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="run the evaluation suite")
     evaluate.add_argument(
-        "suite", nargs="?", help="a suite name (see --list), 'all', or 'retrieval'"
+        "suite",
+        nargs="?",
+        help="a suite name (see --list), 'all', 'retrieval', or a .jsonl file of your own "
+        "cases (run over --tools)",
+    )
+    evaluate.add_argument(
+        "--tools",
+        action="append",
+        metavar="SOURCE",
+        help="for a cases file: MODULE:ATTR, mcp:stdio:COMMAND, mcp:URL or openapi:SPEC "
+        "(repeatable)",
     )
     evaluate.add_argument("--list", action="store_true", help="list the suites")
     evaluate.add_argument(

@@ -23,6 +23,7 @@ from toolweave.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from toolweave.evals.simulate import Simulation
+    from toolweave.evals.suites import Suite
 
 __all__ = [
     "eval_command",
@@ -194,11 +195,6 @@ def _cost(result: dict[str, Any]) -> str:
 
 
 async def eval_command(args: argparse.Namespace, console: Console) -> int:
-    from rich.progress import Progress
-
-    from toolweave.evals.runner import run_eval
-    from toolweave.evals.simulate import Simulation
-    from toolweave.evals.strategies import STRATEGIES
     from toolweave.evals.suites import suites
 
     known = suites()
@@ -212,9 +208,34 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
         return 0
     if args.suite == "retrieval":
         return _retrieval(args, console)
+    if args.suite not in known and Path(args.suite).suffix in (".jsonl", ".ndjson", ".json"):
+        return await _user_cases(args, console)
     names = list(known) if args.suite == "all" else [args.suite]
     if unknown := [n for n in names if n not in known]:
         raise UserError(f"unknown suite {unknown[0]!r}; toolweave eval --list shows them")
+    return await _evaluate(args, console, names)
+
+
+async def _user_cases(args: argparse.Namespace, console: Console) -> int:
+    """``toolweave eval cases.jsonl --tools SOURCE``: your cases over your tools."""
+    from toolweave.evals.usercases import load_cases, user_suite
+
+    load_cases(args.suite)  # a malformed file fails before any server starts
+    if not args.tools:
+        raise UserError("a cases file runs over your tools: give them with --tools")
+    async with load_tools(args.tools) as tools:
+        return await _evaluate(args, console, [user_suite(args.suite, tools)])
+
+
+async def _evaluate(
+    args: argparse.Namespace, console: Console, names: Sequence[str | Suite]
+) -> int:
+    from rich.progress import Progress
+
+    from toolweave.evals.runner import run_eval
+    from toolweave.evals.simulate import Simulation
+    from toolweave.evals.strategies import STRATEGIES
+
     strategies = args.strategy or ["llmcompiler", "react", "parallel-fc"]
     if bad := [s for s in strategies if s not in STRATEGIES]:
         raise UserError(f"unknown strategy {bad[0]!r}; choose from {', '.join(STRATEGIES)}")
@@ -222,8 +243,11 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
     simulation = Simulation(seed=args.seed, latency=args.latency)
     if args.ray is not None:
+        builtin = [name for name in names if isinstance(name, str)]
+        if len(builtin) < len(names):
+            raise UserError("--ray runs the built-in suites; a cases file runs here, without it")
         model_name = args.model if needs_model else None
-        await _eval_on_ray(args, names, strategies, model_name, simulation, console)
+        await _eval_on_ray(args, builtin, strategies, model_name, simulation, console)
         return _eval_report(out, console)
     model = resolve_model(args.model) if needs_model else None
     if isinstance(model, LocalModel):
@@ -231,7 +255,7 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
             await model.load()
     with Progress(console=console) as progress:
         for name in names:
-            bar = progress.add_task(name, total=None)
+            bar = progress.add_task(name if isinstance(name, str) else name.name, total=None)
 
             def advance(done: int, total: int, bar: Any = bar) -> None:
                 progress.update(bar, completed=done, total=total)

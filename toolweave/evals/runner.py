@@ -32,7 +32,7 @@ from toolweave.evals.metrics import (
 from toolweave.evals.plots import bar_svg, box_svg
 from toolweave.evals.simulate import Simulation, simulate
 from toolweave.evals.strategies import STRATEGIES, Trace, run_strategy
-from toolweave.evals.suites import EvalCase, seeded_sample, suites
+from toolweave.evals.suites import EvalCase, Suite, seeded_sample, suites
 from toolweave.models import Model
 from toolweave.tools import Retriever, ToolRegistry
 
@@ -106,7 +106,11 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
         row["edge_f1"] = edges.f1
         row["flow_acc"] = edges.recall  # gold inputs (from task X) taken from X's match
     if case.fanout is not None:
-        independent = [c for c in trace.calls if c.tool == "search" and not c.deps]
+        independent = [
+            c
+            for c in trace.calls
+            if not c.deps and c.tool != ASK_USER and case.fanout_tool in (None, c.tool)
+        ]
         row["fanout_ok"] = float(len(independent) == case.fanout)
     if case.ask_tool:
         asked = len(trace.calls) - len(calls)
@@ -133,19 +137,22 @@ class PreparedSuite:
 
 
 def prepare_suite(
-    suite_name: str,
+    suite_name: str | Suite,
     *,
     limit: int | None = None,
     seed: int = 0,
     simulation: Simulation | None = None,
 ) -> PreparedSuite:
-    """Sample a suite's cases and simulate its tools (the same for the same arguments)."""
-    suite = suites()[suite_name]
-    registry = simulate(
-        suite.registry(), simulation or Simulation(seed=seed), responders=_RESPONDERS
-    )
+    """Sample a suite's cases and simulate its tools (the same for the same arguments).
+
+    A `Suite` of your own cases keeps its real tools (`Suite.simulated` is false).
+    """
+    suite = suite_name if isinstance(suite_name, Suite) else suites()[suite_name]
+    registry = suite.registry()
+    if suite.simulated:
+        registry = simulate(registry, simulation or Simulation(seed=seed), responders=_RESPONDERS)
     retriever = Retriever(registry) if len(registry) > _RETRIEVE_ABOVE else None
-    return PreparedSuite(suite_name, seeded_sample(suite.cases(), limit, seed), registry, retriever)
+    return PreparedSuite(suite.name, seeded_sample(suite.cases(), limit, seed), registry, retriever)
 
 
 def run_settings(
@@ -174,7 +181,7 @@ async def run_case(
 
 
 async def run_eval(
-    suite_name: str,
+    suite_name: str | Suite,
     strategies: Sequence[str],
     model: Model | None,
     out: Path,
@@ -187,6 +194,9 @@ async def run_eval(
 ) -> Path:
     """Run `strategies` on a suite's cases; append each case's row to results.jsonl.
 
+    `suite_name` names a built-in suite, or is a `Suite` (your own cases: see
+    `toolweave.evals.usercases`), whose tools are simulated if it says so.
+
     Raises:
         UserError: `out` holds results made with another model, seed or simulation
             (resuming into it would mix them).
@@ -195,7 +205,7 @@ async def run_eval(
     results.claim(run_settings(model.name if model is not None else None, seed, simulation))
     suite = prepare_suite(suite_name, limit=limit, seed=seed, simulation=simulation)
     done = results.done()
-    work = [(s, c) for s in strategies for c in suite.cases if (suite_name, s, c.id) not in done]
+    work = [(s, c) for s in strategies for c in suite.cases if (suite.name, s, c.id) not in done]
     gate = asyncio.Semaphore(concurrency)
     finished = 0
 

@@ -43,6 +43,7 @@ class EvalCase:
         answer_checkable: Whether the tools can produce it: not for LLMCompiler's sets,
             whose search is simulated offline (their gold answers only feed the oracle).
         fanout: How many independent lookups the request needs (structure checks).
+        fanout_tool: The tool those lookups call (``None``: any tool).
         tools: The tools offered for this case (a domain's), or all of the suite's.
         gold_partial: The gold calls are only some of those the task needs: selection
             is scored on recall, not precision.
@@ -59,6 +60,7 @@ class EvalCase:
     answer: str | None = None
     answer_checkable: bool = False
     fanout: int | None = None
+    fanout_tool: str | None = "search"
     tools: tuple[str, ...] | None = None
     gold_partial: bool = False
     offer_gold: bool = False
@@ -83,13 +85,18 @@ class Missing:
 
 @dataclass(frozen=True, slots=True)
 class Suite:
-    """A named set of cases and the registry their tools come from."""
+    """A named set of cases and the registry their tools come from.
+
+    The built-in suites' tools are descriptions, simulated in an evaluation; a suite
+    of your own cases (`toolweave.evals.usercases`) has real tools (`simulated` false).
+    """
 
     name: str
     description: str
     registry: Callable[[], ToolRegistry]
     cases: Callable[[], list[EvalCase]]
     tags: tuple[str, ...] = field(default=())
+    simulated: bool = True
 
 
 T = TypeVar("T")
