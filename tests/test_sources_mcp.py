@@ -21,7 +21,8 @@ from openapi_service import TOKEN as PETS_TOKEN
 from openapi_service import serve as serve_pets
 
 from toolweave import Agent, TaskState, Tool, ToolError, ToolRegistry, UserError, tool
-from toolweave.events import Event, TaskProgress
+from toolweave.cli._render import RunView
+from toolweave.events import Event, TaskProgress, report_progress
 from toolweave.executor import LocalExecutor
 from toolweave.models.testing import ScriptedModel
 from toolweave.sources import MCPSource
@@ -124,6 +125,31 @@ async def test_progress_notifications_become_task_events(source: MCPSource) -> N
         (1, 3.0, 3.0, "counted 3"),
     ]
     assert events.result.tasks[1].value == "counted to 3"
+    # the REPL shows the latest report on the task's row while it runs
+    view = RunView()
+    for event in seen[: seen.index(progress[-1]) + 1]:
+        view.handle(event)
+    assert (view.rows[1].state, view.rows[1].detail) == ("running", "3/3 counted 3")
+
+
+async def test_python_tools_report_progress_too() -> None:
+    @tool(read_only=True)
+    def crunch(n: int) -> int:
+        """Work through n items in a worker thread."""
+        for i in range(n):
+            report_progress(i + 1, n)
+        return n
+
+    seen: list[Event] = []
+    agent = Agent(_one_call("crunch(n=2)"), tools=[crunch])
+    async with agent.stream("crunch") as events:
+        async for event in events:
+            seen.append(event)
+    assert [(e.progress, e.total) for e in seen if isinstance(e, TaskProgress)] == [
+        (1, 2),
+        (2, 2),
+    ]
+    report_progress(1.0)  # outside a run: nowhere to go, no error
 
 
 async def test_a_server_error_is_a_tool_error_the_joiner_sees(source: MCPSource) -> None:
@@ -156,22 +182,21 @@ async def test_the_connection_is_reopened_once_after_a_drop(tmp_path: Path) -> N
             assert await tools["temperature"].fn(city="Oslo") == 9.0  # a new process
 
 
-async def test_clashing_names_are_prefixed_by_source(tmp_path: Path) -> None:
+async def test_clashing_names_are_prefixed_by_source() -> None:
     @tool(read_only=True)
     def difference(a: float, b: float) -> float:
         """The local difference."""
         return a - b
 
-    with (tmp_path / "server.log").open("w") as log:
-        async with mcp_http_url() as url:
-            left = stdio_source(log, name="left")
-            right = MCPSource.http(url, name="right")
-            async with ToolRegistry([difference, left, right]) as tools:
-                assert {"difference", "left_difference", "right_difference"} <= set(tools.names)
-                assert {"left_weather", "right_weather"} <= set(tools.names)
-                assert tools["difference"] is difference
-                assert await tools["right_temperature"].fn(city="Rome") == 27.0
-                assert await tools["left_difference"].fn(a=3, b=1) == 2.0
+    async with mcp_http_url() as one, mcp_http_url() as two:
+        left, right = MCPSource.http(one, name="left"), MCPSource.http(two, name="right")
+        async with ToolRegistry([difference, left, right]) as tools:
+            assert {"difference", "left_difference", "right_difference"} <= set(tools.names)
+            assert {"left_weather", "right_weather"} <= set(tools.names)
+            assert "count" not in tools  # both servers have it: each under its prefix
+            assert tools["difference"] is difference
+            assert await tools["right_temperature"].fn(city="Rome") == 27.0
+            assert await tools["left_difference"].fn(a=3, b=1) == 2.0
 
 
 async def test_a_server_that_does_not_start_is_a_clear_error(tmp_path: Path) -> None:
