@@ -1,8 +1,8 @@
 """Tool sources: the cost of a call through MCP (stdio, streamable HTTP) and OpenAPI,
 against a direct Python tool, and whether calls through one shared session overlap.
 
-Every server runs on this machine (a subprocess, or loopback in this process); the
-tools sleep a set time. Figures:
+Every server runs on this machine, the MCP ones in processes of their own, the
+OpenAPI one on a thread here; the tools sleep a set time. Figures:
 
 - per call: the mean time of one call of a no-op tool, one after another (the direct
   Python tool is the floor);
@@ -73,6 +73,10 @@ SPEC = {
 }
 
 
+class Service(ThreadingHTTPServer):
+    request_queue_size = 128  # the default (5) drops connections of a 16-way fan-out
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -122,10 +126,8 @@ async def measure(
 
 
 async def main(args: argparse.Namespace) -> None:
-    import uvicorn
-
     @tool(read_only=True)
-    def noop() -> int:
+    async def noop() -> int:
         """Nothing."""
         return 1
 
@@ -144,21 +146,32 @@ async def main(args: argparse.Namespace) -> None:
         await registry.open()
         return registry
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = mcp_server().streamable_http_app()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 - uvicorn has no startup event
-        await asyncio.sleep(0.01)
+    with socket.socket() as sock:  # a free port for the HTTP server's own process
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--serve-http",
+        str(port),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    for _ in range(500):  # until it accepts connections (it imports for a second or two)
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        break
 
     async def http() -> ToolRegistry:
         registry = ToolRegistry([MCPSource.http(f"http://127.0.0.1:{port}/mcp")])
         await registry.open()
         return registry
 
-    service = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    service = Service(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=service.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     spec = Path(__file__).with_name(".bench_spec.json")
@@ -181,13 +194,16 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         spec.unlink()
         service.shutdown()
-        server.should_exit = True
-        await serving
+        server.terminate()
+        await server.wait()
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--serve"]:
         mcp_server().run("stdio")
+        sys.exit(0)
+    if sys.argv[1:2] == ["--serve-http"]:
+        mcp_server().run("streamable-http", port=int(sys.argv[2]))
         sys.exit(0)
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
