@@ -23,11 +23,15 @@ def stdio_source(log: IO[str], *, name: str | None = None) -> MCPSource:
 
 
 @asynccontextmanager
-async def serve_http(app: object) -> AsyncIterator[str]:
-    """Serve an ASGI app on a free loopback port until the block ends; yield its URL."""
+async def serve_http(app: object, *, port: int = 0, force: bool = False) -> AsyncIterator[str]:
+    """Serve an ASGI app on loopback until the block ends; yield its URL.
+
+    A free port unless `port` is given; `force` drops open connections at the end (a
+    server that goes away under its clients).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on")  # type: ignore[arg-type]
     server = uvicorn.Server(config)
@@ -39,6 +43,7 @@ async def serve_http(app: object) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        server.force_exit = force
         await task
         sock.close()
 

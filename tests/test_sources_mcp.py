@@ -14,7 +14,8 @@ import pytest
 
 pytest.importorskip("mcp")
 
-from mcp_fixtures import SERVER, mcp_http_url, stdio_source
+import mcp_server
+from mcp_fixtures import SERVER, mcp_http_url, serve_http, stdio_source
 from mcp_server import DELAY
 from openai_server import OpenAIServer, Reply
 from openapi_service import TOKEN as PETS_TOKEN
@@ -180,6 +181,20 @@ async def test_the_connection_is_reopened_once_after_a_drop(tmp_path: Path) -> N
             with pytest.raises(ToolError, match="dropped during the call; not repeated"):
                 await tools["crash"].fn()  # the server process exits
             assert await tools["temperature"].fn(city="Oslo") == 9.0  # a new process
+
+
+async def test_an_http_server_that_restarts_is_reconnected() -> None:
+    async with serve_http(mcp_server.build().streamable_http_app(), force=True) as base:
+        port = int(base.rpartition(":")[2])
+        source = MCPSource.http(f"{base}/mcp")
+        await source.open()
+    # the server went away under the open source, and comes back on the same port
+    async with serve_http(mcp_server.build().streamable_http_app(), port=port):
+        try:
+            temperature = {t.name: t for t in source.tools}["temperature"]
+            assert await temperature.fn(city="Oslo") == 9.0
+        finally:
+            await source.aclose()
 
 
 async def test_clashing_names_are_prefixed_by_source() -> None:

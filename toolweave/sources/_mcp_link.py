@@ -2,8 +2,9 @@
 
 The SDK's transports belong to the task that opens them, so a task of their own holds
 the connection: it connects, lists (through a callback), relists when the server says
-its tools changed, and reconnects once after a drop. Calls borrow the connection; a
-call that finds it dropped asks for the reconnection and waits for it.
+its tools changed. After a drop, the first call that wants the connection asks for a
+new one and waits for it; if that one attempt fails, the link gives up (its calls fail
+as unavailable) rather than retry without end.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Link:
         self._generation = 0
         self.down: BaseException | None = None
         """Why the link gave up (the reconnection failed), if it did."""
-        self._closing = self._renew = self._stale = False
+        self._closing = self._renew = self._stale = self._lost = self._idle = False
         self._wake = asyncio.Event()
         self._state = asyncio.Condition()
 
@@ -51,7 +52,7 @@ class Link:
         """Connect and list; raise what went wrong (bound it with `asyncio.timeout`)."""
         if self._group is not None:
             return
-        self._closing = self._renew = self._stale = False
+        self._closing = self._renew = self._stale = self._lost = self._idle = False
         self.down = None
         self._wake, self._state = asyncio.Event(), asyncio.Condition()  # this loop's
         group = asyncio.TaskGroup()
@@ -80,22 +81,30 @@ class Link:
         self._owner = None
 
     async def connection(self) -> tuple[Client, int] | None:
-        """The client and its generation once connected; `None` if closed or given up."""
+        """The client and its generation once connected; `None` if closed or given up.
+
+        After a drop, the first call to want the connection asks for the reconnection.
+        """
         async with self._state:
+            if self._idle:
+                self._ask_renew()
             await self._state.wait_for(lambda: self._client is not None or self._settled)
             return (self._client, self._generation) if self._client is not None else None
 
     async def reconnect(self, generation: int) -> None:
         """After a drop seen on `generation`: ask for a new connection, wait for it."""
-        if generation == self._generation and not self._renew:
-            self._renew = True
-            self._wake.set()
+        if generation == self._generation:
+            self._ask_renew()
         async with self._state:
             await self._state.wait_for(lambda: self._generation > generation or self._settled)
 
     @property
     def _settled(self) -> bool:
         return self.down is not None or self._group is None or self._closing
+
+    def _ask_renew(self) -> None:
+        self._renew = True
+        self._wake.set()
 
     # -- the owner task -----------------------------------------------------------------
 
@@ -120,9 +129,15 @@ class Link:
                     return
             finally:
                 self._client = None
+            # dropped: wait for a call to want the connection (a server that restarts
+            # has until then), then try once
+            self._idle = True
+            while not (self._renew or self._closing):
+                await self._wake.wait()
+                self._wake.clear()
+            self._idle = self._renew = self._lost = False
             if self._closing:
                 return
-            self._renew = False
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[tuple[Client, Subscription | None]]:
@@ -148,7 +163,7 @@ class Link:
                 while True:
                     await self._wake.wait()
                     self._wake.clear()
-                    if self._closing or self._renew:
+                    if self._closing or self._renew or self._lost:
                         return
                     if self._stale:
                         self._stale = False
@@ -162,9 +177,8 @@ class Link:
             async for _ in changes:
                 self._relist_soon()
         except (SubscriptionLost, MCPError, anyio.ClosedResourceError):
-            if not self._closing:  # the connection is gone: reconnect
-                self._renew = True
-                self._wake.set()
+            self._lost = True  # the connection is gone
+            self._wake.set()
 
     async def _on_message(self, message: object) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification):
