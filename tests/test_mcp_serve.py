@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("mcp")
 
+import mcp_types
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_fixtures import serve_http
@@ -17,7 +18,7 @@ from openai_server import OpenAIServer, Reply
 from repl_tools import TOOLS
 
 from toolweave import Agent
-from toolweave.cli._mcp_serve import build_server
+from toolweave.cli._mcp_serve import ask_client, build_server
 from toolweave.models.testing import ScriptedModel
 from toolweave.sources import MCPSource
 
@@ -82,7 +83,7 @@ async def test_serve_over_http_to_a_toolweave_client() -> None:
     async with serve_http(app) as base, MCPSource.http(f"{base}/mcp") as toolweave:
         assert [t.name for t in toolweave.tools] == ["answer"]
         answer = toolweave.tools[0]
-        assert not answer.destructive  # the server says so: nobody approves inside it
+        assert answer.destructive  # among the agent's tools, delete_file is
         value = await answer.fn(request="look a and b up")
     assert isinstance(value, dict)
     assert value["answer"] == "value-of-value-of-a+value-of-b"
@@ -99,3 +100,35 @@ async def test_a_failed_run_is_an_answer_with_its_error() -> None:
     assert data["status"] == "failed"
     assert data["error"]
     assert data["trace"][0]["result"] == "value-of-a"
+
+
+@pytest.mark.parametrize(
+    ("action", "approve", "state"),
+    [("accept", True, "succeeded"), ("accept", False, "failed"), ("decline", None, "failed")],
+)
+async def test_destructive_calls_ask_the_client(
+    action: str, approve: bool | None, state: str
+) -> None:
+    asked: list[str] = []
+
+    async def elicit(
+        context: object, params: mcp_types.ElicitRequestParams
+    ) -> mcp_types.ElicitResult:
+        asked.append(params.message)
+        content = None if approve is None else {"approve": approve}
+        return mcp_types.ElicitResult(action=action, content=content)  # type: ignore[arg-type]
+
+    plan = '1. delete_file(path="notes.txt")\njoin()\n<END_OF_PLAN>'
+    agent = Agent(ScriptedModel([plan, "Action: Finish(ok)"]), TOOLS, approve=ask_client)
+    # elicitation needs a back-channel: connections of the handshake era (2025) have one
+    server = build_server(agent)
+    async with Client(server, elicitation_callback=elicit, mode="legacy") as client:
+        result = await client.call_tool("answer", {"request": "delete my notes"})
+    assert asked == ["Allow delete_file(path='notes.txt')? Delete a file."]
+    data = result.structured_content
+    assert isinstance(data, dict)
+    assert data["trace"][0]["state"] == state
+    if state == "succeeded":
+        assert data["trace"][0]["result"] == "deleted notes.txt"
+    else:
+        assert "refused" in data["trace"][0]["result"]

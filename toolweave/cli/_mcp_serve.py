@@ -10,6 +10,8 @@ runs, every task that starts or ends is an MCP progress notification.
 from __future__ import annotations
 
 import argparse
+import contextvars
+from collections.abc import Mapping
 from typing import Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -23,10 +25,38 @@ from toolweave.events import Event, PlanFinished, TaskFailed, TaskPlanned, TaskS
 from toolweave.fetcher import TaskState
 from toolweave.models import resolve_model
 from toolweave.plan import render_text
+from toolweave.tools import Tool
 
-__all__ = ["Answer", "TraceEntry", "build_server", "serve_command"]
+__all__ = ["Answer", "TraceEntry", "ask_client", "build_server", "serve_command"]
 
 _SHOWN = 300  # characters of a result in the trace
+_request: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
+    "toolweave_mcp_request", default=None
+)
+
+
+class Approval(BaseModel):
+    """What the client is asked before a destructive call."""
+
+    approve: bool = Field(description="Let this call run?")
+
+
+async def ask_client(tool: Tool, args: Mapping[str, object]) -> bool:
+    """An `approve` callback: ask the MCP client whose request runs (elicitation).
+
+    Connections of the handshake era (protocol 2025) can be asked; a 2026-07-28
+    connection has no back-channel for it. A client that cannot be asked, declines or
+    cancels refuses the call.
+    """
+    ctx = _request.get()
+    if ctx is None:
+        return False
+    call = f"{tool.name}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+    try:
+        reply = await ctx.elicit(f"Allow {call}? {tool.description}".strip(), Approval)
+    except Exception:  # the client does not support elicitation, or it failed
+        return False
+    return reply.action == "accept" and reply.data.approve
 
 
 class TraceEntry(BaseModel):
@@ -55,6 +85,7 @@ def build_server(agent: Agent, *, name: str = "toolweave") -> MCPServer:
     """An MCP server (the SDK's `MCPServer`) whose one tool, ``answer``, runs `agent`.
 
     The agent's tool sources must be open while the server serves (``async with``).
+    With ``approve=ask_client``, the agent asks the MCP client before a destructive call.
     """
     tools = ", ".join(agent.tools.names[:12]) + (", ..." if len(agent.tools) > 12 else "")
     server = MCPServer(
@@ -67,8 +98,8 @@ def build_server(agent: Agent, *, name: str = "toolweave") -> MCPServer:
         description="Answer a request by compiling it into a plan of tool calls, run in "
         f"parallel where they are independent. Tools: {tools}.",
         annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,  # destructive tools are refused: nobody can approve
+            read_only_hint=all(t.read_only for t in agent.tools),
+            destructive_hint=any(t.destructive for t in agent.tools),
             idempotent_hint=False,
             open_world_hint=True,
         ),
@@ -77,6 +108,7 @@ def build_server(agent: Agent, *, name: str = "toolweave") -> MCPServer:
         """Answer one request."""
         progress = _Progress()
         error: ToolweaveError | None = None
+        _request.set(ctx)  # for `ask_client`, in the run's tasks
         async with agent.stream(request) as events:
             result = events.result  # filled in as the run goes
             try:
@@ -150,6 +182,7 @@ async def serve_command(args: argparse.Namespace, console: Console) -> int:
         max_replans=args.max_replans,
         time_limit=args.time_limit,
         examples=None if args.tools else demo.EXAMPLES,
+        approve=ask_client,
     )
     async with agent:
         server = build_server(agent)
