@@ -57,7 +57,7 @@ def _imported(spec: str) -> list[Tool | ToolSource]:
     except (ImportError, AttributeError) as exc:
         raise UserError(f"cannot load tools from {spec!r}: {exc}") from exc
     if isinstance(value, ToolRegistry):
-        return [*value, *value.sources]
+        return [*value.own_tools, *value.sources]
     if isinstance(value, Tool | ToolSource):
         return [value]
     if isinstance(value, list | tuple) and all(isinstance(t, Tool | ToolSource) for t in value):

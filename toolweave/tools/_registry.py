@@ -123,8 +123,12 @@ class ToolRegistry:
 
     def extended(self, tools: Iterable[Tool]) -> ToolRegistry:
         """A new registry with these tools, and this one's own tools and sources."""
-        own = [tool for tool in self if tool.name not in self._from_sources]
-        return ToolRegistry([*own, *self._sources, *tools])
+        return ToolRegistry([*self.own_tools, *self._sources, *tools])
+
+    @property
+    def own_tools(self) -> list[Tool]:
+        """The tools added directly, not through a source."""
+        return [tool for tool in self if tool.name not in self._from_sources]
 
     # -- sources ----------------------------------------------------------------------
 
@@ -185,9 +189,12 @@ class ToolRegistry:
         for source, tool in offered:
             named = tool
             if counts[tool.name] > 1 or tool.name in self._tools:
-                named = dataclasses.replace(tool, name=_prefixed(source.name, tool.name))
-            if named.name in self._tools:
-                raise UserError(f"tool {named.name!r} of source {source.name!r} is already taken")
+                name = base = _prefixed(source.name, tool.name)
+                for n in range(2, len(self._tools) + 3):  # never raises: sync runs on changes
+                    if name not in self._tools:
+                        break
+                    name = f"{base[:60]}_{n}"
+                named = dataclasses.replace(tool, name=name)
             self._tools[named.name] = named
             self._from_sources.add(named.name)
         for callback in self._listeners:
