@@ -212,6 +212,9 @@ async def test_clashing_names_are_prefixed_by_source() -> None:
             assert tools["difference"] is difference
             assert await tools["right_temperature"].fn(city="Rome") == 27.0
             assert await tools["left_difference"].fn(a=3, b=1) == 2.0
+            with pytest.raises(ToolError) as failed:  # errors name the tool as renamed
+                await tools["right_fail"].fn(reason="x")
+            assert failed.value.tool == "right_fail"
 
 
 async def test_a_server_that_does_not_start_is_a_clear_error(tmp_path: Path) -> None:

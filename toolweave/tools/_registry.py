@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from toolweave.errors import UserError
+from toolweave.errors import ToolError, UserError
 from toolweave.tools._tool import Tool
 
 __all__ = ["ToolRegistry", "ToolSource", "as_registry"]
@@ -194,7 +194,7 @@ class ToolRegistry:
                     if name not in self._tools:
                         break
                     name = f"{base[:60]}_{n}"
-                named = dataclasses.replace(tool, name=name)
+                named = _renamed(tool, name)
             self._tools[named.name] = named
             self._from_sources.add(named.name)
         for callback in self._listeners:
@@ -241,6 +241,36 @@ class ToolRegistry:
 def as_registry(tools: ToolRegistry | Iterable[Tool | ToolSource]) -> ToolRegistry:
     """Accept a registry as it is, or gather tools (and sources) into a new one."""
     return tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+
+
+def _renamed(tool: Tool, name: str) -> Tool:
+    """`tool` under another name; its errors say the name the plan used."""
+    fn = tool.fn
+    if fn is None:
+        return dataclasses.replace(tool, name=name)
+
+    def renamed(error: ToolError) -> ToolError:
+        return ToolError(
+            name, error.message, args=error.arguments, kind=error.kind, attempts=error.attempts
+        )
+
+    if tool.is_async:
+
+        async def call_async(**kwargs: Any) -> Any:
+            try:
+                return await fn(**kwargs)
+            except ToolError as exc:
+                raise renamed(exc) from exc
+
+        return dataclasses.replace(tool, name=name, fn=call_async)
+
+    def call(**kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except ToolError as exc:
+            raise renamed(exc) from exc
+
+    return dataclasses.replace(tool, name=name, fn=call)
 
 
 def _prefixed(prefix: str, name: str) -> str:
