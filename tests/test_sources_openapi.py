@@ -195,3 +195,28 @@ async def test_bad_specs_are_clear_errors(tmp_path: Path) -> None:
     }
     with pytest.raises(UserError, match="points nowhere"):
         await OpenAPISource(dangling).open()
+
+
+async def test_a_large_spec_goes_through_the_retriever(service: tuple[str, PetStore]) -> None:
+    url, _ = service
+    topics = ["weather", "stocks", "flights", "recipes", "movies", "football", "music"]
+    paths = {
+        f"/{topic}/{n}": {
+            "get": {
+                "operationId": f"{topic}_{n}",
+                "summary": f"Look up {topic} facts, part {n}.",
+                "responses": {"200": {"description": "Facts."}},
+            }
+        }
+        for topic in topics
+        for n in range(6)
+    }
+    paths["/pets/{petId}/age"] = SPEC["paths"]["/pets/{petId}/age"]
+    spec = {**SPEC, "paths": paths}
+    source = OpenAPISource(spec, base_url=f"{url}/api", bearer_env="PETS_TOKEN")
+    agent = Agent(ScriptedModel([]), tools=[source], decompose=False, top_k=5)
+    async with agent:
+        assert len(agent.tools) == 43
+        offered, hits, _ = await agent.offered_tools("How old is my pet?")
+    assert len(offered) == 5
+    assert hits[0].tool.name == "petAge"
