@@ -183,6 +183,29 @@ async def test_the_connection_is_reopened_once_after_a_drop(tmp_path: Path) -> N
             assert await tools["temperature"].fn(city="Oslo") == 9.0  # a new process
 
 
+async def test_runs_open_the_sources_they_need() -> None:
+    plan = '1. temperature(city="Rome")\njoin()\n<END_OF_PLAN>'
+    async with mcp_http_url() as url:
+        tools = ToolRegistry([MCPSource.http(url)])
+        agents = [
+            Agent(ScriptedModel([plan, FINISH.format(f"answer {i}")]), tools) for i in range(2)
+        ]
+        results = await asyncio.gather(*(agent.run("Rome?") for agent in agents))
+        assert len(tools) == 0  # closed again after the last run
+    assert [r.answer for r in results] == ["answer 0", "answer 1"]
+    assert [r.tasks[1].value for r in results] == [27.0, 27.0]
+
+
+def test_run_sync_connects_for_the_call(tmp_path: Path) -> None:
+    plan = '1. temperature(city="Oslo")\njoin()\n<END_OF_PLAN>'
+    with (tmp_path / "server.log").open("w") as log:
+        agent = Agent(ScriptedModel([plan, FINISH.format("9 degrees")]), [stdio_source(log)])
+        result = agent.run_sync("How cold is Oslo?")
+    assert result.answer == "9 degrees"
+    assert result.tasks[1].value == 9.0
+    assert len(agent.tools) == 0
+
+
 async def test_an_http_server_that_restarts_is_reconnected() -> None:
     async with serve_http(mcp_server.build().streamable_http_app(), force=True) as base:
         port = int(base.rpartition(":")[2])

@@ -189,7 +189,8 @@ class Agent:
             ModelError: The model endpoint failed; `.result` keeps what finished.
         """
         output = OutputSpec(output_type) if output_type is not None else None
-        return await Run(self, request, None, output=output, session=session).run()
+        async with self._sources_open():
+            return await Run(self, request, None, output=output, session=session).run()
 
     async def resume(
         self,
@@ -220,11 +221,22 @@ class Agent:
         run = Run(
             self, result.request, None, output=output, session=session, resume=(result, approvals)
         )
-        return await run.run()
+        async with self._sources_open():
+            return await run.run()
 
     def run_sync(self, request: str, *, output_type: type[Any] | None = None) -> RunResult:
-        """`run` for code without an event loop."""
+        """`run` for code without an event loop (tool sources connect for the call)."""
         return asyncio.run(self.run(request, output_type=output_type))
+
+    @asynccontextmanager
+    async def _sources_open(self) -> AsyncIterator[None]:
+        """The tool sources open for a run: already (``async with agent``), or for it."""
+        if not self.tools.sources:
+            yield
+            return
+        async with self.tools:
+            self.joiner.tools = list(self.tools)
+            yield
 
     def session(
         self,
@@ -279,7 +291,8 @@ class Agent:
 
         async def produce() -> None:
             try:
-                await run.run()
+                async with self._sources_open():
+                    await run.run()
             except ToolweaveError as exc:
                 queue.put_nowait(exc)
             finally:

@@ -7,6 +7,7 @@ implements `ToolSource`). A source's tools join the registry when it is opened
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import difflib
 import re
@@ -76,6 +77,8 @@ class ToolRegistry:
         self._from_sources: set[str] = set()
         self._listeners: list[Callable[[], None]] = []
         self._stack: AsyncExitStack | None = None
+        self._depth = 0
+        self._opened: asyncio.Event | None = None
         for item in tools:
             if isinstance(item, Tool):
                 self.add(item)
@@ -148,18 +151,40 @@ class ToolRegistry:
         self._listeners.append(callback)
 
     async def open(self) -> None:
-        """Open every source (in order) and add their tools."""
-        if self._stack is not None:
+        """Open every source (in order) and add their tools.
+
+        Opening nests: an open registry opened again stays open until the last
+        `aclose` (an agent's run opens its registry, already open or not).
+        """
+        self._depth += 1
+        if self._depth > 1:
+            if self._opened is not None:
+                await self._opened.wait()  # another task is opening it
+            if self._stack is None:
+                self._depth -= 1
+                raise UserError("the registry's tool sources failed to open")
             return
-        async with AsyncExitStack() as stack:
-            for source in self._sources:
-                await source.open()
-                stack.push_async_callback(source.aclose)
-            self._stack = stack.pop_all()
+        self._opened = asyncio.Event()
+        try:
+            async with AsyncExitStack() as stack:
+                for source in self._sources:
+                    await source.open()
+                    stack.push_async_callback(source.aclose)
+                self._stack = stack.pop_all()
+        except BaseException:
+            self._depth -= 1
+            raise
+        finally:
+            self._opened.set()
         self._sync()
 
     async def aclose(self) -> None:
-        """Close every source (in reverse order); their tools leave the registry."""
+        """Close every source (in reverse order) at the last close; their tools leave."""
+        if self._depth == 0:
+            return
+        self._depth -= 1
+        if self._depth:
+            return
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
