@@ -210,7 +210,11 @@ async def _repl(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _mcp_serve(args: argparse.Namespace, console: Console) -> int:
-    from toolweave.cli._mcp_serve import serve_command
+    try:
+        from toolweave.cli._mcp_serve import serve_command
+    except ImportError as exc:
+        message = f"mcp serve needs the `mcp` extra: pip install 'toolweave[mcp]' ({exc})"
+        raise UserError(message) from exc
 
     return await serve_command(args, console)
 

@@ -33,8 +33,10 @@ def parse_spec(spec: str) -> list[Tool | ToolSource]:
     """
     kind, _, rest = spec.partition(":")
     if kind == "mcp":
-        from toolweave.sources._mcp import MCPSource
-
+        try:
+            from toolweave.sources._mcp import MCPSource
+        except ImportError as exc:
+            raise UserError(str(exc)) from exc
         return [MCPSource.from_target(rest)]
     if kind == "openapi":
         from toolweave.sources._openapi import OpenAPISource
