@@ -1,14 +1,19 @@
-"""Tool retrieval: Recall@1/5/10, NDCG@5, Complete@5, latency and build time.
+"""Tool retrieval: the ablation table (Recall@1/5/10, NDCG@5, Complete@5, latency).
 
 Sets: ToolE single-tool (199 tools), ToolE multi-tool, Seal-Tools in-domain test
-(4,076 tools), ShortcutsBench registry (1,414 APIs) with the WorkflowLLM queries; each
-for BM25 alone, dense alone and the hybrid retriever. With --examples, tool documents
-also hold example questions written by the local model at index time (cached in
-evals/cache/, written with --write-examples); no test query is ever used for them.
+(4,076 tools), ShortcutsBench registry (1,414 APIs) with the WorkflowLLM queries. Rows:
+BM25 alone, dense alone, hybrid, then each stage added in turn: example questions
+(written by the local model from the tools' own documents, cached in evals/cache/,
+written with --write-examples; no test query is ever used for them), families,
+diversity, and with --rerank N the local model's second stage on N queries.
+
+The stages' settings were chosen on the dev part (every fifth query of each set);
+the figures to report are the test part's (the other four fifths, the default).
 --scale N times a synthetic registry of N tools.
 
-Usage: python benchmarks/retrieval.py [--sets a,b] [--embedder wordllama|minilm]
-           [--examples] [--write-examples] [--limit N] [--scale 100000]
+Usage: python benchmarks/retrieval.py [--sets a,b] [--part dev|test|all]
+           [--embedder wordllama|minilm] [--examples] [--write-examples] [--limit N]
+           [--rerank N] [--llm-decompose] [--scale 100000]
 """
 
 from __future__ import annotations
@@ -20,13 +25,21 @@ import resource
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from toolweave.evals.retrieval import RetrievalCase, evaluate, retrieval_sets
+from toolweave.evals.retrieval import (
+    ABLATION,
+    REGISTRY_OF,
+    RetrievalCase,
+    ablation,
+    evaluate,
+    holdout,
+    retrieval_sets,
+)
 from toolweave.tools import Embedder, MiniLMEmbedder, Retriever, Tool, WordLlamaEmbedder
 
 CACHE = Path(__file__).resolve().parents[1] / "evals" / "cache"
-REGISTRY_OF = {"toole-single": "toole", "toole-multi": "toole"}
 
 
 def examples_for(set_name: str, tools: list[Tool], write: bool) -> dict[str, list[str]]:
@@ -122,46 +135,63 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="toole-single,toole-multi,sealtools,shortcutsbench")
     parser.add_argument("--embedder", default="wordllama", choices=["wordllama", "minilm"])
-    parser.add_argument("--examples", action="store_true")
+    parser.add_argument("--part", default="test", choices=["dev", "test", "all"])
+    parser.add_argument("--examples", action="store_true", help="examples in every row")
     parser.add_argument("--write-examples", action="store_true")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument(
+        "--rerank", type=int, default=0, help="run the local-model rerank row on N queries"
+    )
     parser.add_argument(
         "--llm-decompose", action="store_true", help="split queries with the local model"
     )
     parser.add_argument("--scale", type=int, default=0)
     args = parser.parse_args()
     embedder: Embedder = WordLlamaEmbedder() if args.embedder == "wordllama" else MiniLMEmbedder()
-    header = (
-        f"{'set':<16}{'mode':<8}{'queries':>8}{'R@1':>6}{'R@5':>6}{'R@10':>6}{'NDCG@5':>8}"
+    reranker = None
+    if args.rerank:
+        from toolweave.models import LocalModel
+        from toolweave.tools import ModelReranker
+
+        reranker = ModelReranker(LocalModel())
+    print(f"embedder: {embedder.name}; queries: {args.part} part (every fifth case is dev)")
+    print(
+        f"{'set':<16}{'stage':<12}{'queries':>8}{'R@1':>6}{'R@5':>6}{'R@10':>6}{'NDCG@5':>8}"
         f"{'C@5':>6}{'p50 ms':>8}{'p95 ms':>8}{'build s':>8}"
     )
-    print(
-        f"embedder: {embedder.name}; example questions: "
-        f"{'on' if args.examples or args.write_examples else 'off'}"
-    )
-    print(header)
     for name in [s for s in args.sets.split(",") if s]:
         spec = retrieval_sets()[name]
-        registry = list(spec.registry())
-        examples = (
-            examples_for(name, registry, args.write_examples)
-            if (args.examples or args.write_examples)
-            else {}
-        )
-        start = time.perf_counter()
-        retriever = Retriever(registry, embedder=embedder, examples=examples)
-        build = time.perf_counter() - start
-        cases = spec.cases()
+        if args.write_examples:
+            examples_for(name, list(spec.registry()), True)
+        cases = holdout(spec.cases(), args.part)
         cases = cases[:: max(1, len(cases) // args.limit)][: args.limit] if args.limit else cases
-        parts = llm_parts(cases) if args.llm_decompose else None
-        for report in evaluate(retriever, cases, set_name=name, build_s=build, parts=parts):
+        if args.llm_decompose:
+            registry = list(spec.registry())
+            examples = examples_for(name, registry, False)
+            retriever = Retriever(registry, embedder=embedder, examples=examples)
+            reports = evaluate(
+                retriever, cases, set_name=name, stages=ABLATION[2:6], parts=llm_parts(cases)
+            )
+        else:
+            stages = [replace(s, examples=True) for s in ABLATION] if args.examples else ABLATION
+            reports = ablation(
+                name,
+                cases,
+                stages=stages,
+                embedder=embedder,
+                reranker=reranker,
+                rerank_cases=args.rerank,
+            )
+        for report in reports:
             r = report.row()
             print(
-                f"{name:<16}{report.mode:<8}{report.queries:>8}{r['recall@1']:>6}{r['recall@5']:>6}"
-                f"{r['recall@10']:>6}{r['ndcg@5']:>8}{r['complete@5']:>6}{r['p50_ms']:>8}"
-                f"{r['p95_ms']:>8}{r['build_s']:>8}",
+                f"{name:<16}{report.stage:<12}{report.queries:>8}{r['recall@1']:>6}"
+                f"{r['recall@5']:>6}{r['recall@10']:>6}{r['ndcg@5']:>8}{r['complete@5']:>6}"
+                f"{r['p50_ms']:>8}{r['p95_ms']:>8}{r['build_s']:>8}",
                 flush=True,
             )
+        if reranker is not None and reranker.expected_ms is not None:
+            print(f"  second stage alone: {reranker.expected_ms:.0f} ms a query (median, recent)")
     if args.scale:
         scale_run(args.scale, embedder)
 

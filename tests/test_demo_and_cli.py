@@ -155,4 +155,5 @@ async def test_cli_eval_list_and_retrieval() -> None:
         assert name in out
     code, out = await _cli("eval", "retrieval", "--limit", "10")
     assert code == 0, out
-    assert out.count("hybrid") == 4  # one row per set
+    for stage in ("bm25", "dense", "hybrid", "+examples", "+families", "+diversify"):
+        assert out.count(stage) == 4, stage  # the ablation: one row per set and stage

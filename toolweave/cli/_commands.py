@@ -362,24 +362,20 @@ def _eval_report(out: Path, console: Console) -> int:
 def _retrieval(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from toolweave.evals.retrieval import evaluate, retrieval_sets
+    from toolweave.evals.retrieval import ablation, retrieval_sets
     from toolweave.evals.suites import seeded_sample
-    from toolweave.tools import Retriever
 
     table = Table(header_style="bold", box=None)
-    columns = ("set", "mode", "queries", "recall@1", "recall@5", "recall@10", "ndcg@5")
-    for column in (*columns, "complete@5", "p50_ms", "build_s"):
-        table.add_column(column, justify="left" if column in ("set", "mode") else "right")
+    columns = ("set", "stage", "queries", "recall@1", "recall@5", "recall@10", "ndcg@5")
+    columns += ("complete@5", "p50_ms", "p95_ms", "build_s")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("set", "stage") else "right")
     for name, spec in retrieval_sets().items():
-        with console.status(f"indexing {name}"):
-            start = time.perf_counter()
-            retriever = Retriever(spec.registry())
-            build = time.perf_counter() - start
         cases = seeded_sample(spec.cases(), args.limit, args.seed)
-        with console.status(f"searching {len(cases)} {name} queries"):
-            reports = evaluate(retriever, cases, set_name=name, build_s=build)
+        with console.status(f"{name}: indexing, then {len(cases)} queries for each stage"):
+            reports = ablation(name, cases)
         for report in reports:
             row = report.row()
-            table.add_row(*(str(row[c]) for c in (*columns, "complete@5", "p50_ms", "build_s")))
+            table.add_row(*(str(row[c]) for c in columns))
     console.print(table)
     return 0

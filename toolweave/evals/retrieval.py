@@ -7,14 +7,15 @@ latency (p50, p95) and the index build time.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import math
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from toolweave.errors import UserError
 from toolweave.evals.registries import (
     _read,
     data_dir,
@@ -23,14 +24,21 @@ from toolweave.evals.registries import (
     load_toole,
     safe_name,
 )
-from toolweave.tools import Embedder, Retriever, ToolRegistry
+from toolweave.tools import Embedder, Retriever, Tool, ToolRegistry
+from toolweave.tools._examples import ExampleWriter
+from toolweave.tools._rerank import Reranker
 from toolweave.tools._retriever import Mode
 
 __all__ = [
+    "ABLATION",
     "RetrievalCase",
     "RetrievalReport",
     "RetrievalSet",
+    "Stages",
+    "ablation",
+    "cached_examples",
     "evaluate",
+    "holdout",
     "retrieval_sets",
 ]
 
@@ -99,12 +107,65 @@ def retrieval_sets() -> dict[str, RetrievalSet]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Stages:
+    """Which retrieval stages run: one row of the ablation table.
+
+    Attributes:
+        name: The row's label.
+        mode: ``hybrid``, or one side alone (``bm25``, ``dense``).
+        examples: Tool documents hold the cached example questions (where a cache
+            exists for the registry, see `cached_examples`).
+        families: Families lift their members.
+        diversify: Near-copies are kept out of the top k.
+        rerank: The second stage reorders the top candidates (needs a reranker).
+    """
+
+    name: str
+    mode: Mode = "hybrid"
+    examples: bool = False
+    families: bool = False
+    diversify: bool = False
+    rerank: bool = False
+
+
+ABLATION = (
+    Stages("bm25", mode="bm25"),
+    Stages("dense", mode="dense"),
+    Stages("hybrid"),
+    Stages("+examples", examples=True),
+    Stages("+families", examples=True, families=True),
+    Stages("+diversify", examples=True, families=True, diversify=True),
+    Stages("+rerank", examples=True, families=True, diversify=True, rerank=True),
+)
+"""Each stage added in turn to the one before (bm25 and dense: the two sides alone)."""
+
+
+def cached_examples(registry_name: str, tools: Iterable[Tool]) -> dict[str, list[str]]:
+    """The example questions cached in ``evals/cache/examples-<registry>.json``, by tool.
+
+    They were written by the local model from each tool's own document, never from a
+    query of the test sets (`ExampleWriter`).
+    """
+    cache = data_dir().parent / "cache" / f"examples-{registry_name}.json"
+    return ExampleWriter(None, cache).cached(tools) if cache.is_file() else {}
+
+
+def holdout(cases: Sequence[RetrievalCase], part: str) -> list[RetrievalCase]:
+    """Every fifth case (``dev``, to tune on), the others (``test``), or ``all``."""
+    if part == "all":
+        return list(cases)
+    if part not in ("dev", "test"):
+        raise ValueError(f"part must be dev, test or all, not {part!r}")
+    return [c for i, c in enumerate(cases) if (i % 5 == 0) == (part == "dev")]
+
+
 @dataclass(slots=True)
 class RetrievalReport:
     """Averaged metrics of one retriever mode on one set."""
 
     set: str
-    mode: str
+    stage: str
     queries: int
     recall: dict[int, float] = field(default_factory=dict)
     ndcg5: float = 0.0
@@ -117,7 +178,7 @@ class RetrievalReport:
         """A flat dict, for tables and JSON."""
         return {
             "set": self.set,
-            "mode": self.mode,
+            "stage": self.stage,
             "queries": self.queries,
             **{f"recall@{k}": round(100 * v, 1) for k, v in self.recall.items()},
             "ndcg@5": round(100 * self.ndcg5, 1),
@@ -133,38 +194,39 @@ def evaluate(
     cases: Sequence[RetrievalCase],
     *,
     set_name: str = "",
-    modes: Iterable[Mode] = ("bm25", "dense", "hybrid"),
+    stages: Iterable[Stages] = ABLATION[:3],
     ks: Sequence[int] = (1, 5, 10),
     build_s: float = 0.0,
     parts: Mapping[str, Sequence[str]] | None = None,
 ) -> list[RetrievalReport]:
-    """Run every case through each mode of `retriever` and average the metrics.
+    """Run every case through each stage setting of `retriever`; average the metrics.
 
-    `parts` gives, by query, its intents as a model split them (see
-    `decompose_with_model`); without it the retriever splits queries itself.
+    The retriever's documents are what they are (`Stages.examples` is the caller's to
+    honour). `parts` gives, by query, its intents as a model split them (see
+    `decompose_with_model`); without it the retriever splits queries itself. A
+    `Stages.rerank` row runs the retriever's reranker (an error without one), and its
+    latency is the whole query's, second stage included.
     """
     reports = []
     depth = max(ks)
-    for mode in modes:
+    for stage in stages:
+        if stage.rerank:
+            runs = asyncio.run(_reranked(retriever, cases, depth, stage))
+        else:
+            runs = [_timed(retriever, case, depth, stage, parts) for case in cases]
         hits = dict.fromkeys(ks, 0.0)
         ndcg = complete = 0.0
-        latencies = []
-        for case in cases:
-            start = time.perf_counter()
-            split = parts.get(case.query) if parts else None
-            ranked = retriever.search(case.query, depth, mode=mode, parts=split)
-            found = [s.tool.name for s in ranked]
-            latencies.append((time.perf_counter() - start) * 1000)
+        latencies = sorted(ms for _, ms in runs)
+        for case, (found, _) in zip(cases, runs, strict=True):
             for k in ks:
                 hits[k] += len(case.gold.intersection(found[:k])) / len(case.gold)
             ndcg += _ndcg(found[:5], case.gold)
             complete += case.gold <= set(found[:5])
         n = max(len(cases), 1)
-        latencies.sort()
         reports.append(
             RetrievalReport(
                 set_name,
-                mode,
+                stage.name,
                 len(cases),
                 {k: v / n for k, v in hits.items()},
                 ndcg / n,
@@ -177,20 +239,99 @@ def evaluate(
     return reports
 
 
+def _timed(
+    retriever: Retriever,
+    case: RetrievalCase,
+    depth: int,
+    stage: Stages,
+    parts: Mapping[str, Sequence[str]] | None,
+) -> tuple[list[str], float]:
+    start = time.perf_counter()
+    ranked = retriever.search(
+        case.query,
+        depth,
+        mode=stage.mode,
+        parts=parts.get(case.query) if parts else None,
+        families=stage.families,
+        diversify=stage.diversify,
+    )
+    return [s.tool.name for s in ranked], (time.perf_counter() - start) * 1000
+
+
+async def _reranked(
+    retriever: Retriever, cases: Sequence[RetrievalCase], depth: int, stage: Stages
+) -> list[tuple[list[str], float]]:
+    out = []
+    for case in cases:
+        start = time.perf_counter()
+        first = retriever.search(
+            case.query,
+            max(depth, retriever.rerank_depth),
+            mode=stage.mode,
+            families=stage.families,
+            diversify=stage.diversify,
+        )
+        if retriever.reranker is None:
+            raise UserError("the rerank stage needs a Retriever built with a reranker")
+        ranked = await retriever.reranker.rerank(case.query, first[: retriever.rerank_depth])
+        found = [s.tool.name for s in ranked]
+        found += [s.tool.name for s in first[retriever.rerank_depth :]]
+        out.append((found, (time.perf_counter() - start) * 1000))
+    return out
+
+
 def _ndcg(found: Sequence[str], gold: frozenset[str]) -> float:
     dcg = sum(1 / math.log2(i + 2) for i, name in enumerate(found) if name in gold)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(len(gold), len(found) or 5)))
     return dcg / ideal if ideal else 0.0
 
 
-def run_set(
-    name: str, *, embedder: Embedder | None = None, limit: int | None = None, **kwargs: Any
+def ablation(
+    name: str,
+    cases: Sequence[RetrievalCase],
+    *,
+    stages: Sequence[Stages] = ABLATION[:-1],
+    embedder: Embedder | None = None,
+    reranker: Reranker | None = None,
+    rerank_cases: int = 50,
 ) -> list[RetrievalReport]:
-    """Build a retriever for one named set and evaluate it (all modes)."""
+    """The ablation table of one retrieval set: each stage added in turn.
+
+    The registry is indexed twice: without example questions and, where the registry
+    has a cache of them, with. A rerank row runs on the first `rerank_cases` cases
+    only (the second stage takes about a second a query on the local model).
+
+    Args:
+        name: A set of `retrieval_sets`.
+        cases: Its cases (all, or a sample).
+        stages: The rows.
+        embedder: The dense side; WordLlama by default.
+        reranker: The second stage, for a rerank row.
+        rerank_cases: How many cases the rerank row runs.
+    """
     spec = retrieval_sets()[name]
-    registry = spec.registry()
-    start = time.perf_counter()
-    retriever = Retriever(registry, embedder=embedder, **kwargs)
-    build = time.perf_counter() - start
-    cases = spec.cases()[:limit] if limit else spec.cases()
-    return evaluate(retriever, cases, set_name=name, build_s=build)
+    tools = list(spec.registry())
+    examples = cached_examples(REGISTRY_OF.get(name, name), tools)
+    reports: list[RetrievalReport] = []
+    built: dict[bool, tuple[Retriever, float]] = {}
+    for stage in stages:
+        with_examples = stage.examples and bool(examples)
+        if with_examples not in built:
+            start = time.perf_counter()
+            retriever = Retriever(
+                tools,
+                embedder=embedder,
+                examples=examples if with_examples else None,
+                reranker=reranker,
+            )
+            built[with_examples] = (retriever, time.perf_counter() - start)
+        retriever, build_s = built[with_examples]
+        if stage.rerank and reranker is None:
+            continue
+        rows = cases[:rerank_cases] if stage.rerank else cases
+        reports += evaluate(retriever, rows, set_name=name, stages=[stage], build_s=build_s)
+    return reports
+
+
+REGISTRY_OF = {"toole-single": "toole", "toole-multi": "toole"}
+"""The registry a set's queries are asked of, where its name differs from the set's."""

@@ -8,7 +8,9 @@ from toolweave.tools._embedders import (
     WordLlamaEmbedder,
     default_embedder,
 )
+from toolweave.tools._families import FamilyOf, by_prefix, by_suffix, family_of
 from toolweave.tools._registry import ToolRegistry, ToolSource
+from toolweave.tools._rerank import ModelReranker, Reranker
 from toolweave.tools._retriever import Retriever, ScoredTool
 from toolweave.tools._schema import JsonSchema
 from toolweave.tools._text import split_name, tool_document
@@ -17,9 +19,12 @@ from toolweave.tools._tool import Tool, ToolFunction, tool
 __all__ = [
     "Decomposition",
     "Embedder",
+    "FamilyOf",
     "HashingEmbedder",
     "JsonSchema",
     "MiniLMEmbedder",
+    "ModelReranker",
+    "Reranker",
     "Retriever",
     "ScoredTool",
     "Tool",
@@ -27,9 +32,12 @@ __all__ = [
     "ToolRegistry",
     "ToolSource",
     "WordLlamaEmbedder",
+    "by_prefix",
+    "by_suffix",
     "decompose",
     "decompose_with_model",
     "default_embedder",
+    "family_of",
     "split_name",
     "tool",
     "tool_document",

@@ -1,14 +1,20 @@
 """`Retriever`: pick the right tools out of thousands, Toolshed-style.
 
-Each tool is indexed as one enhanced document (name words, description, parameters,
-return value, optional example questions). A query is split into its intents, each
-intent searched with BM25 and with dense embeddings, the two rankings fused by
-reciprocal rank, and the per-intent lists merged so that every intent keeps its best
-tools.
+Each tool is indexed as one enhanced document (name words, description, family,
+parameters, return value, optional example questions). A query is split into its
+intents; each intent is searched with BM25 and with dense embeddings over one shared
+candidate pool, and the two sides fused. Then, each stage switchable:
+
+1. families: a tool is lifted by how well its siblings (same provider, server, spec)
+   serve the request and its other intents (`sibling_support`);
+2. diversity: near-copies of one API are kept out of each intent's top k (`diversify`);
+3. the per-intent lists are merged so that every intent keeps its best tools;
+4. in `asearch`, a second stage (`Reranker`) may reorder the top candidates.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +28,12 @@ from toolweave.models import Model
 from toolweave.tools._bm25 import BM25Index
 from toolweave.tools._decompose import decompose, decompose_with_model
 from toolweave.tools._embedders import Embedder, default_embedder
+from toolweave.tools._examples import ExampleWriter
+from toolweave.tools._families import FamilyOf, family_of, sibling_support
+from toolweave.tools._mmr import diversify as _mmr
+from toolweave.tools._mmr import near_copies
 from toolweave.tools._registry import ToolRegistry
+from toolweave.tools._rerank import Reranker
 from toolweave.tools._text import tokenize, tool_document, tool_fingerprint
 from toolweave.tools._tool import Tool
 from toolweave.tools._vectors import VectorIndex
@@ -30,7 +41,7 @@ from toolweave.tools._vectors import VectorIndex
 __all__ = ["Mode", "Retriever", "ScoredTool"]
 
 Mode = Literal["hybrid", "bm25", "dense"]
-_FORMAT = 1
+_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +71,8 @@ class Retriever:
         embedder: The dense side; `WordLlamaEmbedder` by default.
         path: A directory to keep the index in: loaded if there, brought up to date
             with `tools` (only new or changed tools are embedded), saved back.
-        examples: Example questions per tool name, added to its document.
+        examples: Example questions per tool name, added to its document (an index
+            loaded from `path` keeps the ones it was saved with for the other tools).
         candidates: How deep each ranking goes before fusion.
         fusion: ``zscore`` (default): each side's scores standardized over the
             candidates, then added with `weights`, so a side counts by how much its
@@ -68,6 +80,18 @@ class Retriever:
         rrf_k: The reciprocal-rank-fusion constant.
         weights: Weights of the BM25 and the dense side in the fusion.
         hnsw_threshold: From this many tools on, dense search is approximate (HNSW).
+        families: Names each tool's family (`family_of` by default: `Tool.family` or
+            the metadata; `by_suffix` and `by_prefix` read it from names); `None`
+            for no families.
+        family_weight: How much a family's support lifts its members, in standard
+            deviations of the fused score; 0 turns the stage off.
+        diversity: Relevance taken off a near-copy of a tool already in the top k, in
+            standard deviations; 0 turns the stage off.
+        duplicate_similarity: Similarity (document cosine, or overlap of the words
+            other than the family's) from which two tools count as near-copies.
+        reranker: The second stage of `asearch` (e.g. `ModelReranker`); `None` for
+            none.
+        rerank_depth: How many candidates the second stage sees.
 
     Example:
         ```python
@@ -89,6 +113,12 @@ class Retriever:
         rrf_k: int = 60,
         weights: tuple[float, float] = (0.5, 1.0),
         hnsw_threshold: int = 50_000,
+        families: FamilyOf | None = family_of,
+        family_weight: float = 0.5,
+        diversity: float = 3.0,
+        duplicate_similarity: float = 0.85,
+        reranker: Reranker | None = None,
+        rerank_depth: int = 10,
     ) -> None:
         self.embedder = embedder or default_embedder()
         self.path = Path(path).expanduser() if path is not None else None
@@ -97,12 +127,21 @@ class Retriever:
         self.fusion = fusion
         self.rrf_k = rrf_k
         self.weights = weights
+        self.families = families
+        self.family_weight = family_weight
+        self.diversity = diversity
+        self.duplicate_similarity = duplicate_similarity
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
         self._bm25 = BM25Index()
         self._vectors = VectorIndex(self.embedder.dim, hnsw_threshold=hnsw_threshold)
         self._tools: list[Tool | None] = []
         self._keys: list[str] = []  # fingerprint + examples, per slot
         self._docs: list[str] = []
         self._tokens: list[list[str]] = []
+        self._families: list[str | None] = []
+        self._content: list[frozenset[str]] = []  # document words less the family's
+        self._codes: np.ndarray | None = None
         self._slot: dict[str, int] = {}
         changed = self._load() if self.path is not None else False
         changed |= self.sync(tools)
@@ -125,6 +164,42 @@ class Retriever:
     def document(self, name: str) -> str:
         """The enhanced document indexed for a tool."""
         return self._docs[self._slot[name]]
+
+    def family(self, name: str) -> str | None:
+        """The family a tool is indexed in, if any."""
+        return self._families[self._slot[name]]
+
+    async def aenrich(
+        self, model: Model | None, cache: str | Path, *, max_tools: int = 1_000
+    ) -> int:
+        """Add example questions, written by `model` and cached, to the tools' documents.
+
+        Toolshed's enhanced documents: retrieval then matches the way people ask. The
+        local model writes a tool's questions in 3 to 8 seconds on 2 cores (about an
+        hour and a half per 1,000 tools, once: they are cached by the tool's content),
+        so a registry of more than `max_tools` tools uses the cache only. Only the
+        tools whose questions are new are re-indexed.
+
+        Args:
+            model: The writer; `None` to use the cache only.
+            cache: The JSON file the questions are kept in.
+            max_tools: The largest registry the model writes questions for.
+
+        Returns:
+            How many tools' documents changed.
+        """
+        tools = self.tools
+        writer = ExampleWriter(model if len(tools) <= max_tools else None, cache)
+        if writer.model is not None:
+            found = await writer.write(tools)
+        else:
+            found = writer.cached(tools)
+        fresh = {n: q for n, q in found.items() if self.examples.get(n) != q}
+        self.examples.update(fresh)
+        self.sync([*tools])
+        if fresh and self.path is not None:
+            self.save()
+        return len(fresh)
 
     def sync(self, tools: ToolRegistry | Iterable[Tool]) -> bool:
         """Make the index hold exactly `tools`; returns whether anything changed.
@@ -152,9 +227,13 @@ class Retriever:
         for tool in tools:
             if tool.name in self._slot:
                 self.remove(tool.name)
-        docs = [tool_document(t, self.examples.get(t.name, ())) for t in tools]
+        families = [self._family_of(t) for t in tools]
+        docs = [
+            tool_document(t, self.examples.get(t.name, ()), family=f)
+            for t, f in zip(tools, families, strict=True)
+        ]
         vectors = self.embedder.embed(docs) if docs else None
-        self._append(list(tools), docs, [tokenize(d) for d in docs], vectors)
+        self._append(list(tools), docs, [tokenize(d) for d in docs], vectors, families)
 
     def remove(self, name: str) -> None:
         """Take a tool out of the index."""
@@ -162,6 +241,7 @@ class Retriever:
         if slot is None:
             raise KeyError(f"no tool named {name!r} is indexed")
         self._tools[slot] = None
+        self._codes = None
         self._bm25.remove(slot)
         self._vectors.remove(slot)
 
@@ -171,6 +251,7 @@ class Retriever:
         docs: Sequence[str],
         tokens: Sequence[list[str]],
         vectors: np.ndarray | None,
+        families: Sequence[str | None],
         keys: Sequence[str] | None = None,
     ) -> None:
         if not tools:
@@ -178,17 +259,25 @@ class Retriever:
         start = len(self._tools)
         assert vectors is not None
         self._vectors.add(start, vectors)
+        self._codes = None
         for offset, tool in enumerate(tools):
             slot = start + offset
             self._tools.append(tool)
             self._keys.append(keys[offset] if keys else self._key(tool))
             self._docs.append(docs[offset])
             self._tokens.append(tokens[offset])
+            self._families.append(families[offset])
+            own = set(tokenize(families[offset] or ""))
+            self._content.append(frozenset(tokens[offset]) - own)
             self._slot[tool.name] = slot
             self._bm25.add(slot, tokens[offset])
 
+    def _family_of(self, tool: Tool) -> str | None:
+        return self.families(tool) if self.families is not None else None
+
     def _key(self, tool: Tool) -> str:
-        return tool_fingerprint(tool) + json.dumps(self.examples.get(tool.name, []))
+        extra = [self._family_of(tool), self.examples.get(tool.name, [])]
+        return tool_fingerprint(tool) + json.dumps(extra)
 
     # -- search ---------------------------------------------------------------------
 
@@ -200,6 +289,8 @@ class Retriever:
         mode: Mode = "hybrid",
         split: bool = True,
         parts: Sequence[str] | None = None,
+        families: bool = True,
+        diversify: bool = True,
     ) -> list[ScoredTool]:
         """The `k` tools that best serve `query`.
 
@@ -210,57 +301,149 @@ class Retriever:
             split: Decompose multi-intent queries (cheaply, see `decompose`) and merge
                 the per-intent results.
             parts: The query's intents, if already known (`asearch` asks a model).
+            families: Let a family whose members serve the request lift them (off
+                when the retriever was built with ``family_weight=0``).
+            diversify: Keep near-copies of one API out of the top k (maximal marginal
+                relevance; off when the retriever was built with ``diversity=0``).
         """
         if not self._slot or k <= 0:
             return []
-        queries = list(parts) if parts else decompose(query) if split else [query]
-        if len(queries) == 1:
-            return self._rank(query, k, mode)
-        rankings = [self._rank(q, k, mode) for q in [query, *queries]]
-        return _merge(rankings, k)
-
-    async def asearch(
-        self, query: str, k: int = 5, *, model: Model | None = None, mode: Mode = "hybrid"
-    ) -> list[ScoredTool]:
-        """`search`, with the query split into its intents by `model` when one is given."""
-        if model is None:
-            return self.search(query, k, mode=mode)
-        split = await decompose_with_model(model, query)
-        return self.search(query, k, mode=mode, parts=split.parts)
-
-    def _rank(self, query: str, k: int, mode: Mode) -> list[ScoredTool]:
-        depth = max(self.candidates, k)
-        bm25 = self._bm25.scores(tokenize(query), self._vectors.size)
-        vector = self.embedder.embed([query])[0]
-        lexical = _top(bm25, depth, positive=True)
-        semantic, _ = self._vectors.search(vector, depth)
-        if mode == "bm25":
-            pool = lexical
-        elif mode == "dense":
-            pool = semantic
-        else:
-            pool = np.union1d(lexical, semantic)
+        intents = list(parts) if parts else decompose(query) if split else [query]
+        queries = [query] if len(intents) == 1 else [query, *intents]
+        pool, bm25, dense, fused = self._score(queries, mode)
         if not len(pool):
             return []
-        b = bm25[pool]
-        d = self._vectors.matrix[pool] @ vector
+        if families and self.family_weight > 0 and self.families is not None:
+            relevance = [_zscore(row) for row in fused]
+            support = sibling_support(self._family_codes()[pool], relevance)
+            fused = np.stack(relevance) + self.family_weight * support
+        rankings = []
+        for row, text in enumerate(queries):
+            order = np.argsort(-fused[row], kind="stable")
+            if diversify and self.diversity > 0:
+                head = order[: max(4 * k, 20)]
+                slots = pool[head]
+                similarity = near_copies(
+                    self._vectors.matrix[slots], [self._content[s] for s in slots.tolist()]
+                )
+                picked = _mmr(
+                    _zscore(fused[row][head]),
+                    similarity,
+                    k,
+                    penalty=self.diversity,
+                    threshold=self.duplicate_similarity,
+                )
+                order = head[picked]
+            rankings.append(
+                [
+                    ScoredTool(
+                        self._tool(int(pool[i])),
+                        float(fused[row, i]),
+                        float(bm25[row, i]),
+                        float(dense[row, i]),
+                        text,
+                    )
+                    for i in order[:k].tolist()
+                ]
+            )
+        return rankings[0] if len(rankings) == 1 else _merge(rankings, k)
+
+    async def asearch(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        model: Model | None = None,
+        mode: Mode = "hybrid",
+        rerank: bool | Literal["auto"] = "auto",
+        budget_ms: float | None = None,
+    ) -> list[ScoredTool]:
+        """`search`, then the second stage; the query split by `model` when one is given.
+
+        Args:
+            query: The request.
+            k: How many tools.
+            model: A model to split the request into its intents (Toolshed's query
+                decomposition); without one the request is split cheaply.
+            mode: As in `search`.
+            rerank: Reorder the top ``rerank_depth`` candidates with the retriever's
+                `reranker`: ``True`` always (an error without one), ``False`` never,
+                ``"auto"`` where there is one and its expected latency fits
+                `budget_ms`.
+            budget_ms: What the second stage may take for this query, in milliseconds
+                (``None``: no limit).
+        """
+        parts = (await decompose_with_model(model, query)).parts if model is not None else None
+        if rerank is True and self.reranker is None:
+            raise UserError("rerank=True needs a Retriever built with a reranker")
+        expected = self.reranker.expected_ms if self.reranker is not None else None
+        second = self.reranker is not None and (
+            rerank is True
+            or (
+                rerank == "auto"
+                and (budget_ms is None or expected is None or expected <= budget_ms)
+            )
+        )
+        if not second or self.reranker is None:
+            return self.search(query, k, mode=mode, parts=parts)
+        candidates = self.search(query, max(k, self.rerank_depth), mode=mode, parts=parts)
+        return (await self.reranker.rerank(query, candidates))[:k]
+
+    def _score(
+        self, queries: Sequence[str], mode: Mode
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate pool of all `queries`, and each query's scores over it.
+
+        Returns the pool's slots and, one row per query, the BM25, dense and fused
+        scores of every candidate.
+        """
+        size = self._vectors.size
+        lexical = [self._bm25.scores(tokenize(q), size) for q in queries]
+        vectors = self.embedder.embed(list(queries))
+        pools: list[np.ndarray] = []
+        for b, v in zip(lexical, vectors, strict=True):
+            if mode != "dense":
+                pools.append(_top(b, self.candidates, positive=True))
+            if mode != "bm25":
+                pools.append(self._vectors.search(v, self.candidates)[0])
+        pool = functools.reduce(np.union1d, pools) if pools else np.zeros(0, np.int64)
+        bm25 = np.stack([b[pool] for b in lexical])
+        dense = vectors @ self._vectors.matrix[pool].T
         if mode == "bm25":
-            fused = b
+            fused = bm25
         elif mode == "dense":
-            fused = d
+            fused = dense
         elif self.fusion == "rrf":
-            fused = self.weights[0] / (self.rrf_k + 1 + _ranks(b)) + self.weights[1] / (
-                self.rrf_k + 1 + _ranks(d)
+            fused = np.stack(
+                [
+                    self.weights[0] / (self.rrf_k + 1 + _ranks(b))
+                    + self.weights[1] / (self.rrf_k + 1 + _ranks(d))
+                    for b, d in zip(bm25, dense, strict=True)
+                ]
             )
         else:  # z-scores over the candidate pool: each side counts by how much it stands out
-            fused = self.weights[0] * _zscore(b) + self.weights[1] * _zscore(d)
-        order = np.argsort(-fused, kind="stable")[:k]
-        out = []
-        for i in order.tolist():
-            tool = self._tools[int(pool[i])]
-            assert tool is not None
-            out.append(ScoredTool(tool, float(fused[i]), float(b[i]), float(d[i]), query))
-        return out
+            fused = np.stack(
+                [
+                    self.weights[0] * _zscore(b) + self.weights[1] * _zscore(d)
+                    for b, d in zip(bm25, dense, strict=True)
+                ]
+            )
+        return pool, bm25, dense, fused
+
+    def _tool(self, slot: int) -> Tool:
+        tool = self._tools[slot]
+        assert tool is not None
+        return tool
+
+    def _family_codes(self) -> np.ndarray:
+        """Each slot's family as an integer (-1: none), rebuilt after a change."""
+        if self._codes is None or len(self._codes) != len(self._families):
+            numbers: dict[str, int] = {}
+            self._codes = np.array(
+                [-1 if f is None else numbers.setdefault(f, len(numbers)) for f in self._families],
+                np.int64,
+            )
+        return self._codes
 
     # -- persistence ----------------------------------------------------------------
 
@@ -282,6 +465,8 @@ class Retriever:
                     "key": self._keys[s],
                     "doc": self._docs[s],
                     "tokens": " ".join(self._tokens[s]),
+                    "family": self._families[s],
+                    "examples": self.examples.get(name, []),
                 }
                 for name, s in named
             ],
@@ -300,6 +485,9 @@ class Retriever:
         if meta.get("format") != _FORMAT or meta.get("embedder") != self.embedder.name:
             return True  # another format or embedder: rebuild
         entries = meta["entries"]
+        for entry in entries:  # questions given to the constructor win over the saved ones
+            if entry["examples"]:
+                self.examples.setdefault(entry["name"], entry["examples"])
         vectors = np.load(vector_file)
         placeholders = [_Placeholder(e["name"]) for e in entries]
         self._append(
@@ -307,6 +495,7 @@ class Retriever:
             [e["doc"] for e in entries],
             [e["tokens"].split() for e in entries],
             vectors,
+            [e["family"] for e in entries],
             keys=[e["key"] for e in entries],
         )
         return False

@@ -49,19 +49,34 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in split_name(text) if w not in _STOP]
 
 
-def tool_document(tool: Tool, examples: Sequence[str] = (), topics: Iterable[str] = ()) -> str:
+def tool_document(
+    tool: Tool,
+    examples: Sequence[str] = (),
+    topics: Iterable[str] = (),
+    family: str | None = None,
+) -> str:
     """One enhanced document for a tool, as Toolshed builds its tool knowledge base.
 
-    It holds the name as words, the description, each parameter (name words, type,
-    description, enum values), the return value, and optional example questions and
-    key topics.
+    It holds the name as words, the description, the family it belongs to (`family`,
+    else `Tool.family`), each parameter (name words, type, description, enum values),
+    the return value, and optional example questions and key topics. A tool without
+    a description is described from its name, parameters and family, so that dense
+    search has a sentence to match and its name words count twice.
     """
-    lines = [" ".join(split_name(tool.name)), tool.description.strip()]
+    family = family or tool.family
+    name = " ".join(split_name(tool.name))
     props = tool.parameters.get("properties", {})
-    for name, prop in props.items():
+    description = tool.description.strip()
+    if not description:
+        given = ", ".join(" ".join(split_name(p)) for p in props)
+        description = name.capitalize() + (f", given {given}" if given else "") + "."
+    lines = [name, description]
+    if family:
+        lines.append(f"provided by {' '.join(split_name(family))}")
+    for pname, prop in props.items():
         if not isinstance(prop, dict):
             continue
-        parts = [" ".join(split_name(name))]
+        parts = [" ".join(split_name(pname))]
         if desc := prop.get("description"):
             parts.append(str(desc))
         if enum := prop.get("enum"):

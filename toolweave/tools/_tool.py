@@ -54,6 +54,8 @@ class Tool:
             arguments and result picklable).
         returns: What the tool returns, in words (from the docstring's Returns section).
         metadata: Free-form data about the tool (source, app, original id, ...).
+        family: The provider, server, spec or toolkit the tool belongs to, if any; the
+            retriever lets a family that serves a request lift its members.
     """
 
     name: str
@@ -68,6 +70,7 @@ class Tool:
     isolation: Isolation = "thread"
     returns: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    family: str | None = None
     _params: type[pydantic.BaseModel] | None = field(default=None, repr=False)
     _schema: JsonSchema | None = field(default=None, repr=False)
     _return_schema: JsonSchema | None = field(default=None, repr=False)
@@ -125,7 +128,7 @@ class Tool:
             returns: What the tool returns, in words.
             return_schema: A JSON schema of the return value, if known.
             **flags: Behaviour flags: read_only, idempotent, destructive, timeout,
-                retries, max_concurrency, metadata.
+                retries, max_concurrency, metadata, family.
         """
         schema = dict(parameters or {"type": "object", "properties": {}})
         if schema.get("type", "object") != "object":
