@@ -366,9 +366,10 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
     from toolweave.evals.suites import seeded_sample
 
     table = Table(header_style="bold", box=None)
-    columns = ("set", "stage", "queries", "recall@1", "recall@5", "recall@10", "ndcg@5")
-    columns += ("complete@5", "p50_ms", "p95_ms", "build_s")
-    for column in columns:
+    columns = (
+        "set stage queries recall@1 recall@5 recall@10 ndcg@5 complete@5 p50_ms p95_ms build_s"
+    )
+    for column in columns.split():
         table.add_column(column, justify="left" if column in ("set", "stage") else "right")
     for name, spec in retrieval_sets().items():
         cases = seeded_sample(spec.cases(), args.limit, args.seed)
@@ -376,6 +377,6 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
             reports = ablation(name, cases)
         for report in reports:
             row = report.row()
-            table.add_row(*(str(row[c]) for c in columns))
+            table.add_row(*(str(row[c]) for c in columns.split()))
     console.print(table)
     return 0
