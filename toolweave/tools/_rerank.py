@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from toolweave.models import Message, Model, ModelSettings
 
 if TYPE_CHECKING:
-    from toolweave.tools._retriever import ScoredTool
+    from toolweave.tools._fusion import ScoredTool
 
 __all__ = ["ModelReranker", "Reranker"]
 

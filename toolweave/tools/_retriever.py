@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -30,10 +29,12 @@ from toolweave.tools._decompose import decompose, decompose_with_model
 from toolweave.tools._embedders import Embedder, default_embedder
 from toolweave.tools._examples import ExampleWriter
 from toolweave.tools._families import FamilyOf, family_of, sibling_support
+from toolweave.tools._fusion import ScoredTool, fuse, merge, top, zscore
 from toolweave.tools._mmr import diversify as _mmr
 from toolweave.tools._mmr import near_copies
 from toolweave.tools._registry import ToolRegistry
 from toolweave.tools._rerank import Reranker
+from toolweave.tools._store import Entry, Placeholder, read_index, write_index
 from toolweave.tools._text import tokenize, tool_document, tool_fingerprint
 from toolweave.tools._tool import Tool
 from toolweave.tools._vectors import VectorIndex
@@ -41,26 +42,6 @@ from toolweave.tools._vectors import VectorIndex
 __all__ = ["Mode", "Retriever", "ScoredTool"]
 
 Mode = Literal["hybrid", "bm25", "dense"]
-_FORMAT = 2
-
-
-@dataclass(frozen=True, slots=True)
-class ScoredTool:
-    """A retrieved tool with the parts of its score.
-
-    Attributes:
-        tool: The tool.
-        fused: The score it was ranked by (the fused score in hybrid mode).
-        bm25: Its BM25 score for the (sub-)query that found it.
-        dense: Its cosine similarity to that query.
-        query: The (sub-)query that found it.
-    """
-
-    tool: Tool
-    fused: float
-    bm25: float
-    dense: float
-    query: str
 
 
 class Retriever:
@@ -314,7 +295,7 @@ class Retriever:
         if not len(pool):
             return []
         if families and self.family_weight > 0 and self.families is not None:
-            relevance = [_zscore(row) for row in fused]
+            relevance = [zscore(row) for row in fused]
             support = sibling_support(self._family_codes()[pool], relevance)
             fused = np.stack(relevance) + self.family_weight * support
         rankings = []
@@ -327,7 +308,7 @@ class Retriever:
                     self._vectors.matrix[slots], [self._content[s] for s in slots.tolist()]
                 )
                 picked = _mmr(
-                    _zscore(fused[row][head]),
+                    zscore(fused[row][head]),
                     similarity,
                     k,
                     penalty=self.diversity,
@@ -346,7 +327,7 @@ class Retriever:
                     for i in order[:k].tolist()
                 ]
             )
-        return rankings[0] if len(rankings) == 1 else _merge(rankings, k)
+        return rankings[0] if len(rankings) == 1 else merge(rankings, k)
 
     async def asearch(
         self,
@@ -403,7 +384,7 @@ class Retriever:
         pools: list[np.ndarray] = []
         for b, v in zip(lexical, vectors, strict=True):
             if mode != "dense":
-                pools.append(_top(b, self.candidates, positive=True))
+                pools.append(top(b, self.candidates, positive=True))
             if mode != "bm25":
                 pools.append(self._vectors.search(v, self.candidates)[0])
         pool = functools.reduce(np.union1d, pools) if pools else np.zeros(0, np.int64)
@@ -413,21 +394,8 @@ class Retriever:
             fused = bm25
         elif mode == "dense":
             fused = dense
-        elif self.fusion == "rrf":
-            fused = np.stack(
-                [
-                    self.weights[0] / (self.rrf_k + 1 + _ranks(b))
-                    + self.weights[1] / (self.rrf_k + 1 + _ranks(d))
-                    for b, d in zip(bm25, dense, strict=True)
-                ]
-            )
-        else:  # z-scores over the candidate pool: each side counts by how much it stands out
-            fused = np.stack(
-                [
-                    self.weights[0] * _zscore(b) + self.weights[1] * _zscore(d)
-                    for b, d in zip(bm25, dense, strict=True)
-                ]
-            )
+        else:
+            fused = fuse(bm25, dense, method=self.fusion, weights=self.weights, rrf_k=self.rrf_k)
         return pool, bm25, dense, fused
 
     def _tool(self, slot: int) -> Tool:
@@ -452,94 +420,38 @@ class Retriever:
         target = Path(path).expanduser() if path is not None else self.path
         if target is None:
             raise UserError("Retriever.save needs a path (or a Retriever built with path=)")
-        target.mkdir(parents=True, exist_ok=True)
         named = sorted(self._slot.items(), key=lambda item: item[1])
+        entries = [
+            Entry(
+                name,
+                self._keys[s],
+                self._docs[s],
+                self._tokens[s],
+                self._families[s],
+                self.examples.get(name, []),
+            )
+            for name, s in named
+        ]
         live = [slot for _, slot in named]
-        meta = {
-            "format": _FORMAT,
-            "embedder": self.embedder.name,
-            "dim": self.embedder.dim,
-            "entries": [
-                {
-                    "name": name,
-                    "key": self._keys[s],
-                    "doc": self._docs[s],
-                    "tokens": " ".join(self._tokens[s]),
-                    "family": self._families[s],
-                    "examples": self.examples.get(name, []),
-                }
-                for name, s in named
-            ],
-        }
         vectors = self._vectors.matrix[live] if live else np.zeros((0, self.embedder.dim))
-        np.save(target / "vectors.npy", vectors.astype(np.float32))
-        (target / "index.json").write_text(json.dumps(meta, ensure_ascii=False))
+        write_index(target, self.embedder, entries, vectors)
         return target
 
     def _load(self) -> bool:
         assert self.path is not None
-        meta_file, vector_file = self.path / "index.json", self.path / "vectors.npy"
-        if not meta_file.is_file() or not vector_file.is_file():
-            return True
-        meta = json.loads(meta_file.read_text())
-        if meta.get("format") != _FORMAT or meta.get("embedder") != self.embedder.name:
-            return True  # another format or embedder: rebuild
-        entries = meta["entries"]
+        loaded = read_index(self.path, self.embedder)
+        if loaded is None:
+            return True  # none there, or another format or embedder: rebuild
+        entries, vectors = loaded
         for entry in entries:  # questions given to the constructor win over the saved ones
-            if entry["examples"]:
-                self.examples.setdefault(entry["name"], entry["examples"])
-        vectors = np.load(vector_file)
-        placeholders = [_Placeholder(e["name"]) for e in entries]
+            if entry.examples:
+                self.examples.setdefault(entry.name, entry.examples)
         self._append(
-            placeholders,  # type: ignore[arg-type]
-            [e["doc"] for e in entries],
-            [e["tokens"].split() for e in entries],
+            [Placeholder(e.name) for e in entries],  # type: ignore[misc]
+            [e.doc for e in entries],
+            [e.tokens for e in entries],
             vectors,
-            [e["family"] for e in entries],
-            keys=[e["key"] for e in entries],
+            [e.family for e in entries],
+            keys=[e.key for e in entries],
         )
         return False
-
-
-@dataclass(frozen=True, slots=True)
-class _Placeholder:
-    """A loaded entry until `sync` adopts the live tool of the same name and content."""
-
-    name: str
-
-
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    ranks = np.empty(len(scores), np.float32)
-    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores))
-    return ranks
-
-
-def _zscore(scores: np.ndarray) -> np.ndarray:
-    spread = float(scores.std())
-    return (scores - scores.mean()) / spread if spread > 1e-9 else np.zeros_like(scores)
-
-
-def _top(scores: np.ndarray, k: int, *, positive: bool) -> np.ndarray:
-    candidates = np.flatnonzero(scores > 0) if positive else np.arange(len(scores))
-    if len(candidates) > k:
-        part = np.argpartition(-scores[candidates], k - 1)[:k]
-        candidates = candidates[part]
-    return candidates[np.argsort(-scores[candidates], kind="stable")]
-
-
-def _merge(rankings: Sequence[list[ScoredTool]], k: int) -> list[ScoredTool]:
-    """Round-robin over the rankings, the whole query's first.
-
-    Each intent keeps its best tools; duplicates keep their first, best place. The
-    whole query goes first because it ranks better at 1 than any single intent.
-    """
-    out: list[ScoredTool] = []
-    seen: set[str] = set()
-    for depth in range(k):
-        for ranking in rankings:
-            if depth < len(ranking) and ranking[depth].tool.name not in seen:
-                seen.add(ranking[depth].tool.name)
-                out.append(ranking[depth])
-                if len(out) == k:
-                    return out
-    return out
