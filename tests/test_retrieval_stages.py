@@ -110,7 +110,7 @@ def test_diversified_top_k_holds_one_copy_of_each_api() -> None:
 
 def test_diversify_picks_by_marginal_relevance() -> None:
     vectors = np.array([[1, 0], [1, 0], [0.6, 0.8], [0, 1]], np.float32)
-    similarity = near_copies(vectors, [frozenset()] * 4)
+    similarity = near_copies(vectors, [frozenset()] * 4, np.arange(4))
     relevance = np.array([3.0, 2.9, 1.0, 0.5], np.float32)
     assert diversify(relevance, similarity, 3) == [0, 2, 3]  # the copy of 0 goes last
     assert diversify(relevance, similarity, 3, penalty=0) == [0, 1, 2]
@@ -120,11 +120,15 @@ def test_diversify_picks_by_marginal_relevance() -> None:
 
 
 def test_near_copies_see_through_the_provider_name() -> None:
-    vectors = np.eye(3, dtype=np.float32)  # the embedder sees three different texts
-    words = [frozenset({"rate", "exchang"}), frozenset({"rate", "exchang"}), frozenset({"joke"})]
-    similarity = near_copies(vectors, words)
-    assert similarity[0, 1] == similarity[1, 0] == 1.0
+    vectors = np.eye(4, dtype=np.float32)  # the embedder sees four different texts
+    rates = frozenset({"rate", "exchang"})
+    words = [rates, rates, frozenset({"joke"}), rates]
+    similarity = near_copies(vectors, words, np.array([0, 1, 2, 0], np.int64))
+    assert similarity[0, 1] == similarity[1, 0] == 1.0  # one API, two providers
     assert similarity[0, 2] == 0.0
+    assert similarity[0, 3] == 0.0  # one provider's two APIs are not copies
+    alone = near_copies(vectors, words, np.array([-1, -1, 2, 0], np.int64))
+    assert not alone[:2].any()  # no family, nobody's copy
 
 
 def test_a_tool_without_description_is_found_by_its_name() -> None:

@@ -7,9 +7,12 @@ whose relevance, less its similarity to what is already picked, is highest; only
 similarity above `threshold` counts, so that related but different tools (a forecast
 and a hotel booking) are not pushed apart, only copies.
 
-Two documents that differ only by their provider's name embed less alike than their
-content is (the name weighs a lot in a short document), so `near_copies` takes the
-larger of the vectors' cosine and the overlap of the words other than the family's.
+Copies come from different providers, so the stage works over families: two tools
+of one family are never copies of each other, and a registry without families is left
+as it is. Two documents that differ only by their provider's name embed less alike
+than their content is (the name weighs a lot in a short document), so `near_copies`
+takes the larger of the vectors' cosine and the overlap of the words other than the
+family's.
 """
 
 from __future__ import annotations
@@ -23,24 +26,33 @@ __all__ = ["diversify", "near_copies"]
 
 
 def near_copies(
-    vectors: npt.NDArray[np.float32], words: Sequence[frozenset[str]]
+    vectors: npt.NDArray[np.float32],
+    words: Sequence[frozenset[str]],
+    families: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float32]:
-    """Pairwise similarity of candidates: cosine of their vectors or word overlap.
+    """Pairwise similarity of candidates that may be copies of one API.
+
+    Only tools of two different families (providers) can be copies: two similar
+    tools of one provider are different APIs (rates and historical rates), and the
+    request may need both; a tool without a family is nobody's copy.
 
     Args:
         vectors: Each candidate's unit document vector.
         words: Each candidate's document words, its family's left out.
+        families: Each candidate's family code; ``-1`` for none.
 
     Returns:
-        The larger of the cosine and the Jaccard overlap, for every pair.
+        For every pair of two families, the larger of the vectors' cosine and the
+        words' Jaccard overlap; 0 for the other pairs.
     """
-    similarity = np.asarray(vectors @ vectors.T, np.float32)
-    for i, a in enumerate(words):
-        for j in range(i + 1, len(words)):
-            b = words[j]
-            if a and b:
-                overlap = len(a & b) / len(a | b)
-                similarity[i, j] = similarity[j, i] = max(similarity[i, j], overlap)
+    known = families >= 0
+    pairs = known[:, None] & known[None, :] & (families[:, None] != families[None, :])
+    similarity = np.where(pairs, vectors @ vectors.T, 0.0).astype(np.float32)
+    for i, j in zip(*np.nonzero(np.triu(pairs, 1)), strict=True):
+        a, b = words[i], words[j]
+        if a and b:
+            overlap = len(a & b) / len(a | b)
+            similarity[i, j] = similarity[j, i] = max(similarity[i, j], overlap)
     return similarity
 
 

@@ -284,8 +284,9 @@ class Retriever:
             parts: The query's intents, if already known (`asearch` asks a model).
             families: Let a family whose members serve the request lift them (off
                 when the retriever was built with ``family_weight=0``).
-            diversify: Keep near-copies of one API out of the top k (maximal marginal
-                relevance; off when the retriever was built with ``diversity=0``).
+            diversify: Keep near-copies of one API from several families out of the
+                top k (maximal marginal relevance; off when the retriever was built
+                with ``diversity=0``).
         """
         if not self._slot or k <= 0:
             return []
@@ -301,11 +302,12 @@ class Retriever:
         rankings = []
         for row, text in enumerate(queries):
             order = np.argsort(-fused[row], kind="stable")
-            if diversify and self.diversity > 0:
-                head = order[: max(4 * k, 20)]
-                slots = pool[head]
+            head = order[: max(4 * k, 20)]
+            codes = self._family_codes()[pool[head]]
+            if diversify and self.diversity > 0 and len(np.unique(codes[codes >= 0])) > 1:
+                slots = pool[head].tolist()
                 similarity = near_copies(
-                    self._vectors.matrix[slots], [self._content[s] for s in slots.tolist()]
+                    self._vectors.matrix[slots], [self._content[s] for s in slots], codes
                 )
                 picked = _mmr(
                     zscore(fused[row][head]),
