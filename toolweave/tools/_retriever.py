@@ -384,11 +384,10 @@ class Retriever:
         lexical = [self._bm25.scores(tokenize(q), size) for q in queries]
         vectors = self.embedder.embed(list(queries))
         pools: list[np.ndarray] = []
-        for b, v in zip(lexical, vectors, strict=True):
-            if mode != "dense":
-                pools.append(top(b, self.candidates, positive=True))
-            if mode != "bm25":
-                pools.append(self._vectors.search(v, self.candidates)[0])
+        if mode != "dense":
+            pools += [top(b, self.candidates, positive=True) for b in lexical]
+        if mode != "bm25":
+            pools += self._vectors.search_many(vectors, self.candidates)
         pool = functools.reduce(np.union1d, pools) if pools else np.zeros(0, np.int64)
         bm25 = np.stack([b[pool] for b in lexical])
         dense = vectors @ self._vectors.matrix[pool].T

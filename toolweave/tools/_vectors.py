@@ -83,6 +83,22 @@ class VectorIndex:
         top = top[np.argsort(-scores[top])]
         return top.astype(np.int64), scores[top]
 
+    def search_many(self, queries: FloatArray, k: int) -> list[npt.NDArray[np.int64]]:
+        """The `k` nearest alive slots of each query, best first (one matrix product)."""
+        alive = int(self._alive[: self._count].sum())
+        k = min(k, alive)
+        if k <= 0:
+            return [np.zeros(0, np.int64) for _ in queries]
+        if alive >= self.hnsw_threshold:
+            return [self._search_hnsw(q, k)[0] for q in queries]
+        scores = self.matrix @ queries.T
+        scores[~self._alive[: self._count]] = -np.inf
+        out = []
+        for column in scores.T:
+            top = np.argpartition(-column, k - 1)[:k]
+            out.append(top[np.argsort(-column[top])].astype(np.int64))
+        return out
+
     def scores(self, query: FloatArray) -> FloatArray:
         """Cosine similarity of every slot in use (exact)."""
         return self.matrix @ query
