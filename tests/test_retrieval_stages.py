@@ -230,5 +230,10 @@ async def test_the_second_stage_reorders_and_is_left_out_when_over_budget() -> N
         h.tool for h in first
     ]
     assert len(model.calls) == 1  # over budget: no call
+    slow = ModelReranker(FunctionModel(judge), estimate_ms=60_000.0)
+    patient = Retriever(tools, embedder=HashingEmbedder(), reranker=slow, rerank_depth=8)
+    await patient.asearch(query, 3, budget_ms=500.0)
+    assert slow.expected_ms == 60_000.0  # estimated over budget: never called
+    assert (await patient.asearch(query, 3))[0].tool.name == "account_for_nitro"  # no budget
     with pytest.raises(UserError, match="reranker"):
         await Retriever(tools, embedder=HashingEmbedder()).asearch(query, rerank=True)

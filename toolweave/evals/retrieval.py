@@ -299,7 +299,7 @@ def ablation(
 
     The registry is indexed twice: without example questions and, where the registry
     has a cache of them, with. A rerank row runs on the first `rerank_cases` cases
-    only (the second stage takes about a second a query on the local model).
+    only (the local model took about a minute a query on the shared 2-core machine).
 
     Args:
         name: A set of `retrieval_sets`.

@@ -56,20 +56,31 @@ class ModelReranker:
     """A model judges the candidates against the request, in one short call.
 
     Args:
-        model: Any model; the local one takes about a second a query on 2 cores.
+        model: Any model. The local one (Qwen2.5-Coder-1.5B on llama.cpp) took about
+            a minute a query on the shared 2-core development machine under load;
+            a GPU or an endpoint makes it practical.
         describe: How many characters of each tool's description the model sees.
         window: How many recent calls `expected_ms` is the median of.
+        estimate_ms: What a call is expected to take before one is measured.
     """
 
-    def __init__(self, model: Model, *, describe: int = 120, window: int = 20) -> None:
+    def __init__(
+        self,
+        model: Model,
+        *,
+        describe: int = 120,
+        window: int = 20,
+        estimate_ms: float | None = None,
+    ) -> None:
         self.model = model
         self.describe = describe
+        self.estimate_ms = estimate_ms
         self._latencies: deque[float] = deque(maxlen=window)
 
     @property
     def expected_ms(self) -> float | None:
-        """The median latency of the recent calls, in milliseconds."""
-        return statistics.median(self._latencies) if self._latencies else None
+        """The median latency of the recent calls in milliseconds, else the estimate."""
+        return statistics.median(self._latencies) if self._latencies else self.estimate_ms
 
     async def rerank(self, query: str, candidates: Sequence[ScoredTool]) -> list[ScoredTool]:
         """Ask the model which candidates the request needs; those go first."""

@@ -352,25 +352,23 @@ class Retriever:
             rerank: Reorder the top ``rerank_depth`` candidates with the retriever's
                 `reranker`: ``True`` always (an error without one), ``False`` never,
                 ``"auto"`` where there is one and its expected latency fits
-                `budget_ms`.
+                `budget_ms` (with nothing measured or estimated yet, it runs, and
+                is measured).
             budget_ms: What the second stage may take for this query, in milliseconds
                 (``None``: no limit).
         """
         parts = (await decompose_with_model(model, query)).parts if model is not None else None
         if rerank is True and self.reranker is None:
             raise UserError("rerank=True needs a Retriever built with a reranker")
-        expected = self.reranker.expected_ms if self.reranker is not None else None
-        second = self.reranker is not None and (
-            rerank is True
-            or (
-                rerank == "auto"
-                and (budget_ms is None or expected is None or expected <= budget_ms)
-            )
-        )
-        if not second or self.reranker is None:
+        reranker = self.reranker if rerank is not False else None
+        if reranker is not None and rerank == "auto" and budget_ms is not None:
+            expected = reranker.expected_ms
+            if expected is not None and expected > budget_ms:
+                reranker = None
+        if reranker is None:
             return self.search(query, k, mode=mode, parts=parts)
         candidates = self.search(query, max(k, self.rerank_depth), mode=mode, parts=parts)
-        return (await self.reranker.rerank(query, candidates))[:k]
+        return (await reranker.rerank(query, candidates))[:k]
 
     def _score(
         self, queries: Sequence[str], mode: Mode
