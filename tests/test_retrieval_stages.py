@@ -9,6 +9,7 @@ import pytest
 
 from toolweave import Tool
 from toolweave.errors import UserError
+from toolweave.evals.retrieval import RetrievalCase, Stages, evaluate, holdout
 from toolweave.models.testing import FunctionModel
 from toolweave.tools import (
     HashingEmbedder,
@@ -237,3 +238,48 @@ async def test_the_second_stage_reorders_and_is_left_out_when_over_budget() -> N
     assert (await patient.asearch(query, 3))[0].tool.name == "account_for_nitro"  # no budget
     with pytest.raises(UserError, match="reranker"):
         await Retriever(tools, embedder=HashingEmbedder()).asearch(query, rerank=True)
+
+
+def test_the_ablation_rows_score_each_stage() -> None:
+    def judge(messages: list, settings: object) -> str:  # type: ignore[type-arg]
+        listed = [line for line in messages[-1]["content"].splitlines() if line[:1].isdigit()]
+        return ", ".join(line.split(".")[0] for line in listed if "_for_nitro" in line)
+
+    tools = rapid_registry()
+    retriever = Retriever(
+        tools,
+        embedder=WordLlamaEmbedder(),
+        families=by_suffix("_for_"),
+        reranker=ModelReranker(FunctionModel(judge)),
+    )
+    cases = [RetrievalCase(REQUEST, frozenset({"account_for_nitro", "rates_for_nitro"}))]
+    rows = {
+        r.stage: r
+        for r in evaluate(
+            retriever,
+            cases,
+            stages=[
+                Stages("hybrid"),
+                Stages("+families", families=True),
+                Stages("+rerank", rerank=True),
+            ],
+            ks=(2,),
+        )
+    }
+    assert rows["hybrid"].recall[2] == 0.5
+    assert rows["+families"].complete5 == 1.0
+    assert rows["+families"].ndcg5 > rows["hybrid"].ndcg5
+    assert rows["+families"].recall[2] == 1.0
+    assert rows["+rerank"].recall[2] == 1.0  # the judge named nitro's two tools first
+    assert rows["+rerank"].p50_ms > 0
+
+
+def test_holdout_parts_are_disjoint_and_cover_the_set() -> None:
+    cases = [RetrievalCase(f"q{i}", frozenset({"t"})) for i in range(12)]
+    dev, test = holdout(cases, "dev"), holdout(cases, "test")
+    assert [c.query for c in dev] == ["q0", "q5", "q10"]
+    assert len(test) == 9
+    assert not {c.query for c in dev} & {c.query for c in test}
+    assert holdout(cases, "all") == cases
+    with pytest.raises(ValueError, match="dev, test or all"):
+        holdout(cases, "train")

@@ -208,7 +208,7 @@ def evaluate(
     latency is the whole query's, second stage included.
     """
     reports = []
-    depth = max(ks)
+    depth = max(*ks, 5)  # NDCG@5 and Complete@5 need five
     for stage in stages:
         if stage.rerank:
             runs = asyncio.run(_reranked(retriever, cases, depth, stage))
