@@ -177,7 +177,11 @@ def main() -> None:
             examples = examples_for(name, registry, False)
             retriever = Retriever(registry, embedder=embedder, examples=examples)
             reports = evaluate(
-                retriever, cases, set_name=name, stages=ABLATION[2:6], parts=llm_parts(cases)
+                retriever,
+                cases,
+                set_name=name,
+                stages=[replace(s, examples=True) for s in ABLATION[3:6]],
+                parts=llm_parts(cases),
             )
         else:
             stages = [replace(s, examples=True) for s in ABLATION] if args.examples else ABLATION
