@@ -365,18 +365,18 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
     from toolweave.evals.retrieval import ablation, retrieval_sets
     from toolweave.evals.suites import seeded_sample
 
-    table = Table(header_style="bold", box=None)
-    columns = (
-        "set stage queries recall@1 recall@5 recall@10 ndcg@5 complete@5 p50_ms p95_ms build_s"
-    )
-    for column in columns.split():
-        table.add_column(column, justify="left" if column in ("set", "stage") else "right")
+    table = Table(header_style="bold", box=None, padding=(0, 1), pad_edge=False)
+    columns = {"set": "set", "stage": "stage", "queries": "n", "recall@1": "R@1"}
+    columns |= {"recall@5": "R@5", "recall@10": "R@10", "ndcg@5": "nDCG@5"}
+    columns |= {"complete@5": "C@5", "p50_ms": "p50 ms", "p95_ms": "p95 ms"}
+    for key, label in columns.items():
+        table.add_column(label, justify="left" if key in ("set", "stage") else "right")
     for name, spec in retrieval_sets().items():
         cases = seeded_sample(spec.cases(), args.limit, args.seed)
         with console.status(f"{name}: indexing, then {len(cases)} queries for each stage"):
             reports = ablation(name, cases)
         for report in reports:
             row = report.row()
-            table.add_row(*(str(row[c]) for c in columns.split()))
+            table.add_row(*(str(row[key]) for key in columns))
     console.print(table)
     return 0
