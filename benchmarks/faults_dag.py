@@ -42,7 +42,10 @@ from toolweave.events import (
 from toolweave.models import Message, ModelSettings, ModelStream, Usage
 
 HANG = 0.02  # seconds: the timeout of the tools that hang
-RUN_BOUND = 30.0  # seconds: a run that takes longer counts as a hang
+# A run that takes longer than this counts as a hang: 30 s, and 1 s more for each call
+# isolated in a worker process (a worker can take that long to start on a loaded machine).
+RUN_BOUND = 30.0
+PROCESS_START = 1.0
 
 
 @tool(read_only=True)
@@ -214,8 +217,9 @@ async def one_run(seed: int, max_tasks: int, stats: Stats, *, alone: bool = Fals
             async for event in stream:
                 events.append(event)
 
+    bound = RUN_BOUND + PROCESS_START * sum(r.count("proc_") for r in replies)
     try:
-        async with asyncio.timeout(RUN_BOUND):
+        async with asyncio.timeout(bound):
             runner = asyncio.ensure_future(consume())
             if cancel_after is not None:
                 await asyncio.sleep(cancel_after)
@@ -229,7 +233,7 @@ async def one_run(seed: int, max_tasks: int, stats: Stats, *, alone: bool = Fals
                 pass
     except TimeoutError:
         stats.hangs += 1
-        stats.violations.append(f"seed {seed}: the run did not end within {RUN_BOUND}s")
+        stats.violations.append(f"seed {seed}: the run did not end within {bound:g}s")
         return
     finally:
         agent.close()

@@ -31,9 +31,13 @@ __all__ = ["ProcessPool"]
 
 def _context() -> BaseContext:
     # fork is unsafe in a process with threads (the event loop's executor, rich's
-    # refresher); forkserver forks from a clean single-threaded server instead
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    # refresher); forkserver forks from a clean single-threaded server instead, and
+    # with toolweave preloaded there a new worker starts in milliseconds, not seconds
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])  # no effect once it runs
+    return context
 
 
 def _resolve(module: str, qualname: str) -> object:
@@ -98,7 +102,7 @@ class ProcessPool:
         max_idle: How many idle workers to keep for reuse.
     """
 
-    def __init__(self, *, max_idle: int = 4) -> None:
+    def __init__(self, *, max_idle: int = 8) -> None:
         self._context = _context()
         self._idle: list[_Worker] = []
         self._max_idle = max_idle
