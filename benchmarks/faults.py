@@ -29,7 +29,9 @@ import faults_text
 def leftovers(threads_before: int, grace: float = 5.0) -> tuple[int, int]:
     """Threads and worker processes still alive once abandoned calls had time to end."""
     deadline = time.monotonic() + grace
-    while threading.active_count() > threads_before and time.monotonic() < deadline:
+    while time.monotonic() < deadline and (
+        threading.active_count() > threads_before or multiprocessing.active_children()
+    ):
         time.sleep(0.05)
     return max(threading.active_count() - threads_before, 0), len(multiprocessing.active_children())
 
@@ -58,7 +60,13 @@ def main() -> int:
         print(text, flush=True)
         lines.append(text)
 
+    shown = 0
+
     def progress(stats: faults_dag.Stats) -> None:
+        nonlocal shown
+        for violation in stats.violations[shown:]:
+            print(f"  violation: {violation}", file=sys.stderr, flush=True)
+        shown = len(stats.violations)
         if stats.runs % 500 == 0:
             print(
                 f"  {stats.runs} runs, {stats.tasks} tasks, {len(stats.violations)} violations",

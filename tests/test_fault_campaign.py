@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import time
 
 import faults_dag
 import faults_endpoint
@@ -24,7 +25,15 @@ def test_random_dags_keep_every_invariant() -> None:
     assert stats.skipped > 0
     assert stats.replans > 0
     assert stats.cancelled > 0
-    assert multiprocessing.active_children() == []
+    assert _no_children_within(5.0)
+
+
+def _no_children_within(seconds: float) -> bool:
+    """Killed workers are reaped, not waited for: give the last ones a moment."""
+    deadline = time.monotonic() + seconds
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return multiprocessing.active_children() == []
 
 
 @pytest.mark.timeout(240)

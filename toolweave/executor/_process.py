@@ -82,17 +82,14 @@ class _Worker:
         self.conn: Connection = parent
 
     def kill(self) -> None:
+        """Stop the worker now, whatever it is doing; never blocks the event loop.
+
+        The dead process is reaped later by multiprocessing (on the next start, or
+        `multiprocessing.active_children()`), not waited for here.
+        """
         self.conn.close()
         if self.process.is_alive():
             self.process.kill()
-        self.process.join(5)
-
-    def stop(self) -> None:
-        self.conn.close()  # the worker's recv() ends, and so does the worker
-        self.process.join(1)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
 
 
 class ProcessPool:
@@ -137,7 +134,7 @@ class ProcessPool:
         if len(self._idle) < self._max_idle:
             self._idle.append(worker)
         else:
-            worker.stop()
+            worker.kill()  # idle: nothing is lost
         if reply[0] == "ok":
             return reply[1]
         _, kind, message = reply
@@ -156,7 +153,7 @@ class ProcessPool:
         """Stop the idle workers (calls in flight are killed by their own cancel)."""
         idle, self._idle = self._idle, []
         for worker in idle:
-            worker.stop()
+            worker.kill()
 
 
 def _kill_started(starting: asyncio.Future[_Worker]) -> None:
