@@ -94,7 +94,10 @@ def main() -> int:
         f"- hangs: {dag.hangs}; lost results: {dag.lost_results}; asyncio tasks left: "
         f"{dag.leaked_tasks}; invariant violations: {len(dag.violations)}"
     )
-    say(f"- wall time: {dag.seconds:.1f} s")
+    say(
+        f"- wall time: {dag.seconds:.1f} s; slowest run: {dag.slowest:.1f} s (bound: "
+        f"{faults_dag.RUN_BOUND:g} s)"
+    )
     threads, processes = leftovers(threads_before)
     say(f"- threads left after the campaign: {threads}; worker processes left: {processes}")
     say()
