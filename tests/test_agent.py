@@ -70,7 +70,8 @@ async def test_run_answers_with_parallel_plan() -> None:
     assert model.calls[0][1]["content"] == "Question: France + Germany population?"
     joiner_prompt = model.calls[1][1]["content"]
     # the joiner sees each call with its resolved arguments, not $N bookkeeping
-    assert '3. calculator(expression="68 + 84") -> 152.0' in joiner_prompt
+    assert '$3 = calculator(expression="68 + 84") -> 152' in joiner_prompt
+    assert "Status: 3 of 3 calls succeeded." in joiner_prompt
     data = result.to_dict()
     assert data["answer"] == "152 million"
     assert [t["state"] for t in data["tasks"]] == ["succeeded"] * 3
@@ -109,10 +110,14 @@ async def test_replan_refers_to_first_plan_results() -> None:
     assert result.replans == 1
     assert result.tasks[3].value == 116.0
     assert result.plans[1].reason == "add them up"
-    replan_prompt = model.calls[2][1]["content"]
-    assert '1. population(country="France") -> 68' in replan_prompt
+    # the replan continues the planner's conversation: its first plan, then the results
+    replan = model.calls[2]
+    assert replan[:2] == model.calls[0]
+    assert replan[2] == {"role": "assistant", "content": result.plans[0].text.strip()}
+    replan_prompt = replan[3]["content"]
+    assert '$1 = population(country="France") -> 68' in replan_prompt
     assert "Why it was not enough: add them up" in replan_prompt
-    assert "Number its calls from 3" in replan_prompt
+    assert "numbered from 3" in replan_prompt
     assert any(isinstance(e, Replanned) and e.reason == "add them up" for e in events)
     assert [type(e.decision) for e in events if isinstance(e, JoinDecided)] == [Replan, Finish]
 
@@ -157,7 +162,7 @@ async def test_repeated_replan_stops_the_run_without_running_it_again() -> None:
     again = '3. lookup(key="a")\n4. lookup(key="$3")\njoin()\n'
     model = ScriptedModel([plan, "Action: Replan(try again)", again])
     with pytest.raises(PlanError, match="repeats the previous one") as info:
-        await Agent(model, [lookup]).run("q")
+        await Agent(model, [lookup], replan_on_success=True).run("q")
     assert calls == 2  # the repeat was held back, never executed
     assert info.value.result is not None
     assert info.value.result.status == "failed"
@@ -174,8 +179,8 @@ async def test_replan_budget() -> None:
         ]
     )
     with pytest.raises(BudgetExceeded, match="after 1 replan") as info:
-        await Agent(model, TOOLS, max_replans=1).run("q")
-    assert "last round" in model.calls[-1][1]["content"]
+        await Agent(model, TOOLS, max_replans=1, replan_on_success=True).run("q")
+    assert "Reply with Action: Finish" in model.calls[-1][1]["content"]
     result = info.value.result
     assert result is not None
     assert result.status == "budget_exceeded"

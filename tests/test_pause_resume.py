@@ -145,7 +145,7 @@ print(model.calls[0][-1]["content"], file=sys.stderr)
         "report deleted /data/a.txt",
     ]
     # the joiner saw the refusal
-    assert '4. delete(path="/data/b.txt") -> ERROR: refused' in run.stderr
+    assert '$4 = delete(path="/data/b.txt") -> ERROR: refused' in run.stderr
     assert done["pending"] == []
 
 

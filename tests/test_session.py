@@ -60,8 +60,8 @@ async def test_a_follow_up_reuses_the_first_turns_value(tmp_path: Path) -> None:
     planner_prompt = model.calls[2][-1]["content"]
     assert "Earlier in this conversation:" in planner_prompt
     assert "- Asked: What is the population of France?" in planner_prompt
-    assert '1. population(country="France") -> 68000000' in planner_prompt
-    assert "Number its calls from 2" in planner_prompt
+    assert '$1 = population(country="France") -> 68,000,000' in planner_prompt
+    assert "Number your calls from 2" in planner_prompt
     assert "The new question: And twice that?" in planner_prompt
     # the joiner reads the follow-up in its conversation too
     assert "Earlier in this conversation:" in model.calls[3][-1]["content"]
@@ -121,7 +121,7 @@ async def test_history_is_bounded_oldest_first() -> None:
     assert set(context.values) == {2}
     await chat.run("One plus one?")
     assert "- Asked: France?" not in model.calls[4][-1]["content"]
-    assert "Number its calls from 3" in model.calls[4][-1]["content"]
+    assert "Number your calls from 3" in model.calls[4][-1]["content"]
 
 
 def test_unknown_session_id(tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ def _problem(exc: ValidationError) -> str:
 
 async def repair_answer(
     spec: OutputSpec[T],
-    joiner: Joiner,
+    joiner: Joiner | None,
     reply: JoinReply,
     record: Callable[[JoinReply], None],
     *,
@@ -114,7 +114,8 @@ async def repair_answer(
 
     Args:
         spec: The output type.
-        joiner: Asked again on a mismatch.
+        joiner: Asked again on a mismatch; `None` (a joiner given to the Agent that
+            is not a `Joiner`): no second try.
         reply: The joiner's Finish reply.
         record: Called with the repair call's reply (its usage counts), if one is made.
         max_tokens: A cap on the repair reply's tokens (what is left of the budget).
@@ -131,6 +132,8 @@ async def repair_answer(
         return spec.validate_text(reply.decision.answer)
     except ValidationError as exc:
         problem = _problem(exc)
+    if joiner is None:
+        raise OutputError(problem, text=reply.text)
     messages: list[Message] = [
         *reply.messages,
         {"role": "assistant", "content": reply.text},

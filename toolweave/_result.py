@@ -124,6 +124,11 @@ class RunResult:
         return self.finished_at - self.started_at
 
     @property
+    def memoised(self) -> list[int]:
+        """The tasks that took an identical earlier call's result instead of running."""
+        return [tid for tid, r in self.tasks.items() if r.memo_of is not None]
+
+    @property
     def replans(self) -> int:
         """How many times the run planned again."""
         return max(len(self.plans) - 1, 0)

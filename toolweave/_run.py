@@ -7,6 +7,7 @@ run ends (an answer, a budget, an error, a cancellation) it keeps what finished.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -39,14 +40,15 @@ from toolweave.events import (
     TaskSucceeded,
     ToolsRetrieved,
 )
-from toolweave.fetcher import PlanOutcome, TaskResult, TaskState, execute
+from toolweave.fetcher import CallMemo, PlanOutcome, TaskResult, TaskState, execute
 from toolweave.plan import PlanItem, PlanTask, render_text
-from toolweave.planner import Finish, JoinReply, PlanDraft
+from toolweave.planner import EarlierPlan, Finish, Joiner, JoinReply, PlanDraft, render_value
 from toolweave.planner._shape import PlanShape
 from toolweave.session import Session, TurnContext
 
 if TYPE_CHECKING:
     from toolweave.agent import Agent
+    from toolweave.tools import Tool
 
 __all__ = ["Run"]
 
@@ -76,6 +78,8 @@ class Run:
         self.session = session
         self.context = session.context() if session is not None else TurnContext()
         self.result = RunResult(run_id=uuid.uuid4().hex[:12], request=request)
+        self.memo = CallMemo()  # identical safe calls run once per run, across replans
+        self.tools: list[Tool] = []  # offered to the planner; kept across replans
         self._resume: Mapping[int, bool] | None = None
         if resume is not None:
             paused, self._resume = resume
@@ -97,8 +101,10 @@ class Run:
             record.finished_at = event.at
             if isinstance(event, TaskSucceeded):
                 record.state, record.value = TaskState.SUCCEEDED, event.value
+                record.memo_of = event.memo_of
             elif isinstance(event, TaskFailed):
                 record.state, record.error = TaskState.FAILED, event.error
+                record.memo_of = event.memo_of
             else:
                 record.state, record.reason = TaskState.SKIPPED, event.reason
         if self.spans is not None:
@@ -179,35 +185,17 @@ class Run:
             if index:
                 assert reason is not None
                 self.emit(Replanned(run_id=result.run_id, index=index, reason=reason))
-            query = result.request if reason is None else f"{result.request} {reason}"
-            retrieving = time.perf_counter()
-            tools, hits, split = await agent.offered_tools(query)
-            if split is not None:
-                now = time.perf_counter()
-                result.calls.append(
-                    ModelCall(
-                        "decomposer",
-                        split.usage,
-                        now - split.seconds,
-                        now,
-                        text="\n".join(split.parts),
-                    )
-                )
-            if hits:
-                self.emit(
-                    ToolsRetrieved(
-                        run_id=result.run_id,
-                        query=query,
-                        hits=tuple(hits),
-                        duration=time.perf_counter() - retrieving,
-                    )
+            if index and self.tools:
+                self.tools = self._more_tools(self.tools, reason or "")
+            else:
+                self.tools = await self._first_tools(
+                    result.request if reason is None else f"{result.request} {reason}"
                 )
             draft = agent.planner.plan(
                 context.framed(result.request),
-                tools,
-                history=[*context.history, *result.tasks.values()],
-                rejected=result.plans[-2].rejected if index else (),
-                replan_reason=reason,
+                self.tools,
+                history=context.history,
+                earlier=self._earlier(),
                 known_ids=[*context.values, *result.tasks],
                 unavailable=_unavailable(result),
                 max_tokens=self._tokens_left(),
@@ -226,7 +214,7 @@ class Run:
                 raise BudgetExceeded(f"the plan has more than {agent.max_tasks} tasks")
             if result.pending:
                 return  # paused: everything that does not wait on an approval has run
-            reason = await self._join(index, plan, outcome.ok)
+            reason = await self._join(index, plan, outcome.ok, converges=_converges(draft.tasks))
             if reason is None:
                 return
             previous = PlanShape.of(draft.tasks)
@@ -234,9 +222,20 @@ class Run:
             f"the joiner asked for another plan after {agent.max_replans} replan(s): {reason}"
         )
 
-    async def _join(self, index: int, plan: PlanRecord, ok: bool) -> str | None:
-        """Answer from the plan's results: ``None`` when finished, else the replan reason."""
+    async def _join(self, index: int, plan: PlanRecord, ok: bool, *, converges: bool) -> str | None:
+        """Answer from the plan's results: ``None`` when finished, else the replan reason.
+
+        Decided in code: when every call of the run succeeded and the plan converges
+        into its last task, small models' replans only repeat calls that
+        already answered, so the joiner must answer (unless `replan_on_success`).
+        """
         agent, result = self.agent, self.result
+        all_ok = (
+            ok
+            and converges
+            and not agent.replan_on_success
+            and all(r.state is TaskState.SUCCEEDED for r in result.tasks.values())
+        )
         if agent.skip_join and ok and plan.task_ids:
             value = result.tasks[plan.task_ids[-1]].value
             result.answer = render_text(value)
@@ -247,7 +246,8 @@ class Run:
             self.context.framed(result.request),
             list(result.tasks.values()),
             plan.rejected,
-            must_finish=index == agent.max_replans,
+            must_finish=all_ok or index == agent.max_replans,
+            offered=self.tools,
             max_tokens=self._tokens_left(),
             instructions=self.output.instructions if self.output is not None else None,
         )
@@ -257,12 +257,18 @@ class Run:
             if self.output is not None:
                 result.output = await repair_answer(
                     self.output,
-                    agent.joiner,
+                    agent.joiner if isinstance(agent.joiner, Joiner) else None,
                     reply,
                     self._record_join,
                     max_tokens=self._tokens_left(),
                 )
                 result.answer = answer_text(result.output)
+            return None
+        if all_ok and plan.task_ids:  # it replanned anyway: the last result answers
+            value = result.tasks[plan.task_ids[-1]].value
+            result.answer = render_value(value)
+            if self.output is not None:
+                result.output = self.output.validate_value(value)
             return None
         return reply.decision.reason
 
@@ -297,6 +303,7 @@ class Run:
             on_event=self.emit,
             values=values,
             run_id=self.result.run_id,
+            memo=self.memo,
         )
         self._check_tokens()
         return outcome
@@ -319,10 +326,76 @@ class Run:
             and not plan.rejected
             and all(result.tasks[t].state is TaskState.SUCCEEDED for t in plan.task_ids)
         )
-        reason = await self._join(plan.index, plan, ok)
+        converges = _converges([result.tasks[t].task for t in plan.task_ids])
+        reason = await self._join(plan.index, plan, ok, converges=converges)
         if reason is not None:
             shape = PlanShape.of([result.tasks[t].task for t in plan.task_ids])
             await self._loop(plan.index + 1, reason, shape)
+
+    async def _first_tools(self, query: str) -> list[Tool]:
+        """The tools of the first plan: all, or the retriever's for the request."""
+        agent, result = self.agent, self.result
+        retrieving = time.perf_counter()
+        tools, hits, split = await agent.offered_tools(query)
+        if split is not None:
+            now = time.perf_counter()
+            result.calls.append(
+                ModelCall(
+                    "decomposer", split.usage, now - split.seconds, now, text="\n".join(split.parts)
+                )
+            )
+        if hits:
+            self.emit(
+                ToolsRetrieved(
+                    run_id=result.run_id,
+                    query=query,
+                    hits=tuple(hits),
+                    duration=time.perf_counter() - retrieving,
+                )
+            )
+        return tools
+
+    def _more_tools(self, tools: list[Tool], reason: str) -> list[Tool]:
+        """The tools of a replan: the same as before, plus any the reason asks for.
+
+        Keeping the offered tools keeps the planner's prompt prefix (and its cache);
+        tools the joiner's reason names, or that retrieval finds for it, are added.
+        """
+        agent = self.agent
+        retriever = agent.retriever
+        if retriever is None:
+            return tools
+        retrieving = time.perf_counter()
+        offered = {t.name for t in tools}
+        words = set(re.findall(r"[A-Za-z_][\w.-]*", reason))
+        named = [t for name in sorted(words - offered) if (t := agent.tools.get(name))]
+        hits = [h for h in retriever.search(reason, 2, split=False) if h.tool.name not in offered]
+        added = list({t.name: t for t in [*named, *(h.tool for h in hits)]}.values())
+        if not added:
+            return tools
+        self.emit(
+            ToolsRetrieved(
+                run_id=self.result.run_id,
+                query=reason,
+                hits=tuple(hits),
+                duration=time.perf_counter() - retrieving,
+            )
+        )
+        return [*tools, *added]
+
+    def _earlier(self) -> list[EarlierPlan]:
+        """The run's plans before the current one, as its replan's conversation."""
+        result = self.result
+        plans = result.plans
+        return [
+            EarlierPlan(
+                plan.text,
+                [result.tasks[t] for t in plan.task_ids if t in result.tasks],
+                plan.rejected,
+                plans[i + 1].reason,
+            )
+            for i, plan in enumerate(plans[:-1])
+        ]
 
     def _record_plan(self, plan: PlanRecord, draft: PlanDraft) -> None:
         result = self.result
@@ -419,3 +492,11 @@ def _unavailable(result: RunResult) -> dict[int, str]:
         elif record.state is TaskState.SKIPPED:
             out[tid] = f"task {tid} ({record.task.tool}) was skipped: {record.reason}"
     return out
+
+
+def _converges(tasks: list[PlanTask]) -> bool:
+    """Whether the plan ends in its last task, which every other task feeds."""
+    if not tasks:
+        return False
+    used = set().union(*(t.deps for t in tasks))
+    return all(t.id in used for t in tasks[:-1])

@@ -84,6 +84,7 @@ def task_to_dict(result: TaskResult, origin: float = 0.0) -> dict[str, Any]:
         "value": value,
         "error": result.error.message if result.error else None,
         "reason": result.reason,
+        "memo_of": result.memo_of,
         "start": rel(result.started_at),
         "end": rel(result.finished_at),
         "plan_args": encode_arg(result.task.args),
@@ -110,6 +111,7 @@ def task_from_dict(data: Mapping[str, Any], origin: float = 0.0) -> TaskResult:
     record.args = data.get("args")
     record.value = data.get("value")
     record.reason = data.get("reason")
+    record.memo_of = data.get("memo_of")
     if data.get("error") is not None:
         kind = cast(ToolErrorKind, data.get("error_kind") or "exception")
         record.error = ToolError(

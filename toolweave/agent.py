@@ -23,8 +23,15 @@ from toolweave.cost import Price, PriceTable
 from toolweave.errors import ToolweaveError, UserError
 from toolweave.events import Event
 from toolweave.executor import Executor, LocalExecutor
-from toolweave.models import LocalModel, Model, ModelSettings, resolve_model
-from toolweave.planner import Joiner, Planner, joiner_messages, planner_messages
+from toolweave.models import LocalModel, Message, Model, ModelSettings, resolve_model
+from toolweave.planner import (
+    Joiner,
+    JoinerProtocol,
+    Planner,
+    PlannerProtocol,
+    Prompts,
+    joiner_messages,
+)
 from toolweave.session import Session, SessionStore
 from toolweave.telemetry import Telemetry
 from toolweave.tools import Retriever, ScoredTool, Tool, ToolRegistry
@@ -99,6 +106,15 @@ class Agent:
         tracer_provider: The OpenTelemetry tracer provider for the run's spans; the
             global one by default. Spans are made only where opentelemetry-api is
             installed (the ``otel`` extra).
+        planner: Writes the plans, instead of a `Planner` on `model` (any object
+            with `Planner.plan`'s signature: see `PlannerProtocol`).
+        joiner: Reads the results and decides, instead of a `Joiner` on
+            `joiner_model` or `model` (see `JoinerProtocol`).
+        prompts: The texts the default planner and joiner are given (`Prompts`).
+        replan_on_success: Let the joiner ask for a new plan even when every task
+            of the run succeeded and no plan line was rejected. Off by default: a
+            small model asks for replans that repeat calls that already answered,
+            so a plan that fully succeeded is answered from (the joiner must finish).
 
     Example:
         ```python
@@ -131,6 +147,10 @@ class Agent:
         prices: Mapping[str, Price] | PriceTable | None = None,
         max_cost: float | None = None,
         tracer_provider: TracerProvider | None = None,
+        planner: PlannerProtocol | None = None,
+        joiner: JoinerProtocol | None = None,
+        prompts: Prompts | None = None,
+        replan_on_success: bool = False,
     ) -> None:
         if max_replans < 0 or max_tasks < 1:
             raise UserError("max_replans must be >= 0 and max_tasks >= 1")
@@ -140,9 +160,16 @@ class Agent:
             self.tools = self.tools.extended([ask_user_tool(ask_user)])
         if not len(self.tools) and not self.tools.sources:
             raise UserError("an Agent needs at least one tool")
-        self.planner = Planner(self.model, examples=examples)
-        self.joiner = Joiner(resolve_model(joiner_model) if joiner_model else self.model)
-        self.joiner.tools = list(self.tools)
+        self.prompts = prompts or Prompts()
+        self.planner: PlannerProtocol = planner or Planner(
+            self.model, examples=examples, prompts=self.prompts
+        )
+        self.joiner: JoinerProtocol = joiner or Joiner(
+            resolve_model(joiner_model) if joiner_model else self.model,
+            prompts=self.prompts,
+            tools=list(self.tools),
+        )
+        self.replan_on_success = replan_on_success
         self.max_replans = max_replans
         self.max_tasks = max_tasks
         self.max_tokens = max_tokens
@@ -235,7 +262,7 @@ class Agent:
             yield
             return
         async with self.tools:
-            self.joiner.tools = list(self.tools)
+            self._describe_tools()
             yield
 
     def session(
@@ -313,6 +340,18 @@ class Agent:
                 raise error from error.__cause__  # keep its own cause, not the group
             raise
 
+    async def load(self) -> None:
+        """Pay one-time costs now rather than inside the first run.
+
+        Loads a local model's weights, and imports and builds what an endpoint
+        client builds lazily, so that the first run's first tool starts as soon as
+        its plan line arrives. Calling it again does nothing.
+        """
+        for model in self._models():
+            load = getattr(model, "load", None)
+            if load is not None:
+                await load()
+
     async def warm_up(self) -> None:
         """Send the planner's and the joiner's stable prompt prefixes once.
 
@@ -320,15 +359,35 @@ class Agent:
         skip most of the prompt on the first real request. Costs one short call each.
         """
         settings = ModelSettings(max_tokens=1)
-        prompts = [(self.joiner.model, joiner_messages("", []))]
-        if self.retriever is None:  # with retrieval, the planner's tool list varies
-            tools = list(self.tools)
-            messages = planner_messages("", tools, examples=self.planner.examples)
-            prompts.insert(0, (self.planner.model, messages))
+        prompts: list[tuple[Model, list[Message]]] = []
+        planner, joiner = self.planner, self.joiner
+        if isinstance(planner, Planner) and self.retriever is None:
+            # with retrieval, the planner's tool list varies
+            prompts.append((planner.model, planner.messages("", list(self.tools))))
+        if isinstance(joiner, Joiner):
+            prompts.append((joiner.model, joiner_messages("", [], prompts=joiner.prompts)))
         for model, messages in prompts:
             async with model.stream(messages, settings) as response:
                 async for _ in response:
                     pass
+
+    def model_of(self, role: str) -> Model:
+        """The model that makes a role's calls (``planner``, ``joiner``, ``decomposer``).
+
+        A planner or joiner given to the Agent counts with its own ``model``, if it
+        has one; otherwise (and for the decomposer) the agent's model.
+        """
+        part = {"planner": self.planner, "joiner": self.joiner}.get(role)
+        model = getattr(part, "model", None)
+        return model if isinstance(model, Model) else self.model
+
+    def _models(self) -> list[Model]:
+        """The distinct models this agent calls."""
+        models = [self.model]
+        for part in (self.planner, self.joiner):
+            if isinstance(part, Planner | Joiner):
+                models.append(part.model)
+        return list({id(m): m for m in models}.values())
 
     @property
     def retriever(self) -> Retriever | None:
@@ -358,8 +417,13 @@ class Agent:
     async def __aenter__(self) -> Agent:
         """Open the tool sources (connect to MCP servers, load specs)."""
         await self.tools.open()
-        self.joiner.tools = list(self.tools)  # the joiner describes the tools a plan used
+        self._describe_tools()
         return self
+
+    def _describe_tools(self) -> None:
+        """Give the default joiner the tools it describes (those of a plan, once open)."""
+        if isinstance(self.joiner, Joiner):
+            self.joiner.tools = list(self.tools)
 
     async def __aexit__(self, *exc: object) -> None:
         """Close the tool sources, then `close` the agent."""
@@ -372,7 +436,7 @@ class Agent:
         """Release the default executor's worker threads, and a local model's weights."""
         if isinstance(self.executor, LocalExecutor):
             self.executor.close()
-        for model in {id(m): m for m in (self.model, self.joiner.model)}.values():
+        for model in self._models():
             if isinstance(model, LocalModel):
                 model.close()
 

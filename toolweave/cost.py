@@ -153,6 +153,5 @@ def price_calls(result: RunResult, agent: Agent) -> None:
     for call in result.calls:
         if call.model:
             continue
-        model = agent.joiner.model if call.role == "joiner" else agent.planner.model
-        call.model = model.name
+        call.model = agent.model_of(call.role).name
         call.cost = agent.prices.cost(call.model, call.usage)

@@ -98,18 +98,30 @@ class TaskProgress(TaskEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskSucceeded(TaskEvent):
-    """A tool call returned."""
+    """A tool call returned.
+
+    Attributes:
+        memo_of: Set when the call was not run again: the earlier task of the run
+            whose identical call (same tool and arguments) gave this value.
+    """
 
     value: object
     duration: float
+    memo_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskFailed(TaskEvent):
-    """A tool call failed; the tasks downstream of it are skipped."""
+    """A tool call failed; the tasks downstream of it are skipped.
+
+    Attributes:
+        memo_of: Set when this task waited for an identical call in flight, which
+            failed: the task that made that call.
+    """
 
     error: ToolError
     duration: float
+    memo_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -72,7 +72,7 @@ class Telemetry:
         from toolweave import __version__
 
         tracer = provider.get_tracer("toolweave", __version__)
-        return SpanRecorder(tracer, agent.planner.model.name, agent.joiner.model.name)
+        return SpanRecorder(tracer, agent.model_of("planner").name, agent.model_of("joiner").name)
 
 
 class SpanRecorder:

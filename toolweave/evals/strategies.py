@@ -14,18 +14,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 
 from toolweave.agent import Agent
 from toolweave.errors import ToolweaveError
 from toolweave.evals.loops import Trace, parallel_fc, react
 from toolweave.evals.metrics import Call, _number, _truth
 from toolweave.evals.suites import EvalCase, Missing
+from toolweave.fetcher import TaskResult
 from toolweave.models import Model
 from toolweave.models.testing import FunctionModel
 from toolweave.plan import Arg, PlanItem, PlanTask, Ref, Template
-from toolweave.planner import PlanDraft, Planner
+from toolweave.planner import EarlierPlan, PlanDraft
 from toolweave.tools import Tool, ToolRegistry
 
 __all__ = ["STRATEGIES", "Trace", "oracle_tasks", "placeholder_args", "run_strategy"]
@@ -63,19 +63,31 @@ def placeholder_args(tool: Tool) -> dict[str, object]:
     return out
 
 
-class _OraclePlanner(Planner):
-    """Yields a fixed plan of tasks (the gold one, possibly perturbed), no model call."""
+class _OraclePlanner:
+    """Yields a fixed plan of tasks (the gold one, possibly perturbed), no model call.
+
+    An `Agent(planner=...)` seam: it has `Planner.plan`'s signature.
+    """
 
     def __init__(self, tasks: Sequence[PlanTask]) -> None:
-        super().__init__(FunctionModel(lambda m, s: ""))
         self.tasks = list(tasks)
 
-    def plan(self, request: str, tools: Sequence[Tool], **kwargs: Any) -> PlanDraft:
-        async def items() -> AsyncIterator[PlanItem]:
+    def plan(
+        self,
+        request: str,
+        tools: Sequence[Tool],
+        *,
+        earlier: Sequence[EarlierPlan] = (),
+        history: Sequence[TaskResult] = (),
+        known_ids: Iterable[int] = (),
+        unavailable: Mapping[int, str] | None = None,
+        max_tokens: int | None = None,
+    ) -> PlanDraft:
+        async def items() -> AsyncGenerator[PlanItem, None]:
             for task in self.tasks:
                 yield task
 
-        draft = PlanDraft(items(), tasks=list(self.tasks))  # type: ignore[arg-type]
+        draft = PlanDraft(items(), tasks=list(self.tasks))
         draft.started_at = time.perf_counter()
         return draft
 
@@ -143,8 +155,8 @@ async def _oracle(case: EvalCase, tools: ToolRegistry, trace: Trace, perturb: st
         max_tasks=1000,
         decompose=False,
         retrieve_above=10_000,
+        planner=_OraclePlanner(oracle_tasks(case, tools, perturb)),
     )
-    agent.planner = _OraclePlanner(oracle_tasks(case, tools, perturb))
     await _llmcompiler_run(agent, case, trace)
 
 

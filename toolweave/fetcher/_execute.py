@@ -29,6 +29,7 @@ from toolweave.events import (
     task_scope,
 )
 from toolweave.executor import Executor, LocalExecutor
+from toolweave.fetcher._memo import CallMemo
 from toolweave.fetcher._scheduler import Scheduler, TaskResult, TaskState
 from toolweave.plan import PlanItem, PlanTask, Ref, render_text
 from toolweave.tools import Tool, ToolRegistry
@@ -89,6 +90,7 @@ async def execute(
     on_event: EventSink | None = None,
     values: Mapping[int, object] | None = None,
     run_id: str = "",
+    memo: CallMemo | None = None,
 ) -> PlanOutcome:
     """Run a plan's tasks, each as soon as its inputs exist, as many at once as allowed.
 
@@ -102,6 +104,11 @@ async def execute(
             TaskFailed, TaskSkipped, PlanRejectedLine), in causal order.
         values: Results of earlier plans' tasks, which this plan's refs may name.
         run_id: Stamped on every event.
+        memo: The run's memo of calls, shared by its plans: an identical call (same
+            tool, same resolved arguments) of a read-only or idempotent tool that is
+            not destructive takes the earlier result, or joins the call in flight,
+            instead of running again (`TaskResult.memo_of` names the task that ran
+            it). A fresh memo per plan by default.
 
     Returns:
         Every task's state, value or error, and timings. Tool failures do not raise:
@@ -115,7 +122,7 @@ async def execute(
     own: LocalExecutor | None = None
     if executor is None:
         executor = own = LocalExecutor()
-    driver = _Driver(as_registry(tools), executor, max_concurrency, on_event, values, run_id)
+    driver = _Driver(as_registry(tools), executor, max_concurrency, on_event, values, run_id, memo)
     try:
         return await driver.run(tasks)
     finally:
@@ -129,6 +136,7 @@ class _Driver:
         "_emit",
         "_group",
         "_limit",
+        "_memo",
         "_running",
         "_scheduler",
         "_tools",
@@ -145,8 +153,10 @@ class _Driver:
         on_event: EventSink | None,
         values: Mapping[int, object] | None,
         run_id: str,
+        memo: CallMemo | None,
     ) -> None:
         self._tools = tools
+        self._memo = CallMemo() if memo is None else memo
         self.executor = executor
         self._limit = limit
         self._emit = on_event
@@ -241,6 +251,7 @@ class _Driver:
         scheduler = self._scheduler
         result = scheduler.results[task.id]
         result.started_at = time.perf_counter()
+        key: tuple[str, str] | None = None
         try:
             args = scheduler.resolve(task)
             tool = self._tools.get(task.tool)
@@ -253,10 +264,23 @@ class _Driver:
                 )
             if tool is None:
                 raise ToolError(task.tool, "no such tool", args=args, kind="unavailable")
-            with task_scope(self._emit, self.run_id, task):  # tools may report progress
-                value = await self.executor.run(tool, args)
+            key = CallMemo.key(tool, args)
+            earlier = self._memo.find(key) if key is not None else None
+            if earlier is not None:  # the same call ran (or runs): take its result
+                result.memo_of, done = earlier
+                key = None
+                value = await asyncio.shield(done)
+            else:
+                if key is not None:
+                    self._memo.start(key, task.id)
+                with task_scope(self._emit, self.run_id, task):  # tools may report progress
+                    value = await self.executor.run(tool, args)
+                if key is not None:
+                    self._memo.succeed(key, value)
         except Exception as exc:
             error = exc if isinstance(exc, ToolError) else _foreign(task, exc)
+            if key is not None:
+                self._memo.fail(key, error)
             end = result.finished_at = time.perf_counter()
             scheduler.fail(task.id, error)
             if self._emit is not None:
@@ -267,8 +291,13 @@ class _Driver:
                         at=end,
                         error=error,
                         duration=end - result.started_at,
+                        memo_of=result.memo_of,
                     )
                 )
+        except asyncio.CancelledError:
+            if key is not None:
+                self._memo.fail(key, ToolError(task.tool, "the call was cancelled"))
+            raise
         else:
             end = result.finished_at = time.perf_counter()
             scheduler.succeed(task.id, value)
@@ -280,6 +309,7 @@ class _Driver:
                         at=end,
                         value=value,
                         duration=end - result.started_at,
+                        memo_of=result.memo_of,
                     )
                 )
         if self._limit is not None:

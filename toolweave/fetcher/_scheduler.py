@@ -51,6 +51,8 @@ class TaskResult:
         reason: Why it was skipped, once skipped.
         started_at: When its call started (`time.perf_counter()`), if it did.
         finished_at: When it reached a final state, if it has.
+        memo_of: The earlier task whose identical call gave this task its outcome,
+            when the call was memoised instead of run again.
     """
 
     task: PlanTask
@@ -61,6 +63,7 @@ class TaskResult:
     reason: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    memo_of: int | None = None
 
     @property
     def duration(self) -> float | None:

@@ -1,19 +1,39 @@
 """The planner (writes plans, parsed while they stream) and the joiner (answers or replans)."""
 
-from toolweave.planner._joiner import Decision, Finish, Joiner, JoinReply, Replan, parse_join
-from toolweave.planner._planner import PlanDraft, Planner
-from toolweave.planner._prompts import DEFAULT_EXAMPLES, joiner_messages, planner_messages
+from toolweave.planner._joiner import (
+    Decision,
+    Finish,
+    Joiner,
+    JoinerProtocol,
+    JoinReply,
+    Replan,
+    parse_join,
+)
+from toolweave.planner._observe import render_value
+from toolweave.planner._planner import PlanDraft, Planner, PlannerProtocol
+from toolweave.planner._prompts import (
+    DEFAULT_EXAMPLES,
+    EarlierPlan,
+    Prompts,
+    joiner_messages,
+    planner_messages,
+)
 
 __all__ = [
     "DEFAULT_EXAMPLES",
     "Decision",
+    "EarlierPlan",
     "Finish",
     "JoinReply",
     "Joiner",
+    "JoinerProtocol",
     "PlanDraft",
     "Planner",
+    "PlannerProtocol",
+    "Prompts",
     "Replan",
     "joiner_messages",
     "parse_join",
     "planner_messages",
+    "render_value",
 ]

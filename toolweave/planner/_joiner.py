@@ -6,14 +6,23 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from toolweave.errors import PlanError
 from toolweave.fetcher import TaskResult
 from toolweave.models import Message, Model, ModelSettings, Usage
-from toolweave.planner._prompts import joiner_messages
+from toolweave.planner._prompts import Prompts, joiner_messages
 from toolweave.tools import Tool
 
-__all__ = ["Decision", "Finish", "JoinReply", "Joiner", "Replan", "parse_join"]
+__all__ = [
+    "Decision",
+    "Finish",
+    "JoinReply",
+    "Joiner",
+    "JoinerProtocol",
+    "Replan",
+    "parse_join",
+]
 
 _ACTION = re.compile(r"^\s*\**\s*Action\s*\**\s*:\s*\**\s*(Finish|Replan)\b\s*", re.I | re.M)
 _THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=^\s*\**\s*Action\s*\**\s*:|\Z)", re.I | re.S | re.M)
@@ -81,18 +90,52 @@ class JoinReply:
     """The messages the call was made with (a typed answer's repair continues them)."""
 
 
+@runtime_checkable
+class JoinerProtocol(Protocol):
+    """What an `Agent` needs of a joiner (``Agent(joiner=...)``)."""
+
+    async def decide(
+        self,
+        request: str,
+        results: Sequence[TaskResult],
+        rejected: Sequence[PlanError] = (),
+        *,
+        must_finish: bool = False,
+        offered: Sequence[Tool] = (),
+        max_tokens: int | None = None,
+        instructions: str | None = None,
+    ) -> JoinReply:
+        """Read every result of the run so far and decide: finish, or plan again.
+
+        `must_finish` asks for an answer from what there is; `offered` are the tools
+        the last plan could call; `max_tokens` caps the reply; `instructions` say
+        more about the answer (a typed answer's schema).
+        """
+        ...
+
+
 class Joiner:
     """Asks a model whether the results answer the request.
 
     Args:
         model: The model that reads the results.
         max_tokens: At most this many tokens per reply.
+        prompts: The prompt texts; the defaults otherwise.
+        tools: Tools whose one-line descriptions the joiner may need (units, meaning).
     """
 
-    def __init__(self, model: Model, *, max_tokens: int = 512) -> None:
+    def __init__(
+        self,
+        model: Model,
+        *,
+        max_tokens: int = 512,
+        prompts: Prompts | None = None,
+        tools: Sequence[Tool] = (),
+    ) -> None:
         self.model = model
         self.settings = ModelSettings(max_tokens=max_tokens)
-        self.tools: Sequence[Tool] = ()
+        self.prompts = prompts or Prompts()
+        self.tools: Sequence[Tool] = tools
         """Tools whose one-line descriptions the joiner may need (units, meaning)."""
 
     async def decide(
@@ -102,6 +145,7 @@ class Joiner:
         rejected: Sequence[PlanError] = (),
         *,
         must_finish: bool = False,
+        offered: Sequence[Tool] = (),
         max_tokens: int | None = None,
         instructions: str | None = None,
     ) -> JoinReply:
@@ -112,6 +156,8 @@ class Joiner:
             results: Every task of the run so far.
             rejected: The last plan's rejected lines.
             must_finish: No replan is allowed: the joiner must answer.
+            offered: The tools the last plan could call (the joiner is told which
+                of them no call used).
             max_tokens: A tighter cap on the reply's tokens than the joiner's own
                 (what is left of a run's token budget).
             instructions: More to say about the answer (a typed answer's schema).
@@ -121,7 +167,13 @@ class Joiner:
             PlanError: The reply cannot be read (no Action line); `.line` holds it.
         """
         messages = joiner_messages(
-            request, results, rejected, tools=self.tools, must_finish=must_finish
+            request,
+            results,
+            rejected,
+            tools=self.tools,
+            offered=offered,
+            must_finish=must_finish,
+            prompts=self.prompts,
         )
         if instructions:
             last = messages[-1]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Protocol, runtime_checkable
 
 from toolweave.errors import PlanError
 from toolweave.fetcher import TaskResult
 from toolweave.models import Message, Model, ModelSettings, Usage
 from toolweave.plan import END_OF_PLAN, PlanItem, PlanParser, PlanTask
-from toolweave.planner._prompts import planner_messages
+from toolweave.planner._prompts import EarlierPlan, Prompts, planner_messages
 from toolweave.tools import Tool
 
-__all__ = ["PlanDraft", "Planner"]
+__all__ = ["PlanDraft", "Planner", "PlannerProtocol"]
 
 
 @dataclass(slots=True)
@@ -41,43 +42,99 @@ class PlanDraft:
         await self._items.aclose()
 
 
-class Planner:
-    """Asks a model for a plan in the LLMCompiler format and parses it as it streams.
-
-    Args:
-        model: The model that writes plans.
-        examples: Few-shot examples in the plan format, for the tools at hand;
-            generic ones by default.
-        max_tokens: At most this many tokens per plan.
-    """
-
-    def __init__(
-        self, model: Model, *, examples: str | None = None, max_tokens: int = 1024
-    ) -> None:
-        self.model = model
-        self.examples = examples
-        self.settings = ModelSettings(stop=(END_OF_PLAN,), max_tokens=max_tokens)
+@runtime_checkable
+class PlannerProtocol(Protocol):
+    """What an `Agent` needs of a planner (``Agent(planner=...)``)."""
 
     def plan(
         self,
         request: str,
         tools: Sequence[Tool],
         *,
+        earlier: Sequence[EarlierPlan] = (),
         history: Sequence[TaskResult] = (),
-        rejected: Sequence[PlanError] = (),
-        replan_reason: str | None = None,
         known_ids: Iterable[int] = (),
         unavailable: Mapping[int, str] | None = None,
         max_tokens: int | None = None,
     ) -> PlanDraft:
-        """Start a plan (or a replan, given the earlier results and the reason).
+        """Start a plan for `request` with `tools`; a replan when `earlier` is given.
+
+        `known_ids` are the ids the run's tasks already hold: the plan's refs may
+        name them, and its own ids must be new; `unavailable` are those without a
+        value (a line that uses one is rejected); `max_tokens` caps the plan;
+        `history` are earlier turns' results (a session's), usable as ``$N``.
+        """
+        ...
+
+
+class Planner:
+    """Asks a model for a plan in the LLMCompiler format and parses it as it streams.
+
+    Args:
+        model: The model that writes plans.
+        examples: Few-shot examples in the plan format, for the tools at hand;
+            generic ones by default (overrides `prompts.examples`).
+        max_tokens: At most this many tokens per plan.
+        prompts: The prompt texts; the defaults otherwise.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        examples: str | None = None,
+        max_tokens: int = 1024,
+        prompts: Prompts | None = None,
+    ) -> None:
+        self.model = model
+        prompts = prompts or Prompts()
+        self.prompts = prompts if examples is None else replace(prompts, examples=examples)
+        self.settings = ModelSettings(stop=(END_OF_PLAN,), max_tokens=max_tokens)
+
+    @property
+    def examples(self) -> str:
+        """The few-shot examples in use."""
+        return self.prompts.examples
+
+    def messages(
+        self,
+        request: str,
+        tools: Sequence[Tool],
+        *,
+        earlier: Sequence[EarlierPlan] = (),
+        history: Sequence[TaskResult] = (),
+        first_id: int = 1,
+    ) -> list[Message]:
+        """The messages a plan (or a replan) sends to the model."""
+        return planner_messages(
+            request,
+            tools,
+            prompts=self.prompts,
+            earlier=earlier,
+            history=history,
+            first_id=first_id,
+        )
+
+    def plan(
+        self,
+        request: str,
+        tools: Sequence[Tool],
+        *,
+        earlier: Sequence[EarlierPlan] = (),
+        history: Sequence[TaskResult] = (),
+        known_ids: Iterable[int] = (),
+        unavailable: Mapping[int, str] | None = None,
+        max_tokens: int | None = None,
+    ) -> PlanDraft:
+        """Start a plan (or a replan, given the earlier plans, their results, the reasons).
 
         Args:
             request: The user's request.
             tools: The tools offered.
-            history: The earlier plans' tasks, with their results (on a replan).
-            rejected: The previous plan's rejected lines.
-            replan_reason: Why the joiner asked for a new plan.
+            earlier: On a replan, the run's earlier plans, each with its results,
+                rejected lines and the joiner's reason: the replan continues their
+                conversation.
+            history: Earlier turns' results (a session's), usable by reference.
             known_ids: The ids of earlier tasks, which the plan may refer to.
             unavailable: Earlier tasks without a value (failed, skipped), with why:
                 a line that refers to one is rejected.
@@ -94,14 +151,8 @@ class Planner:
         """
         known = sorted(set(known_ids))
         first_id = known[-1] + 1 if known else 1
-        messages = planner_messages(
-            request,
-            tools,
-            examples=self.examples,
-            history=history,
-            rejected=rejected,
-            replan_reason=replan_reason,
-            first_id=first_id,
+        messages = self.messages(
+            request, tools, earlier=earlier, history=history, first_id=first_id
         )
         parser = PlanParser(tools, known_ids=known, unavailable=unavailable)
         draft = PlanDraft(_nothing())

@@ -1,0 +1,179 @@
+"""Results as a model reads them: unambiguous numbers, fenced data, compact status.
+
+Three things small models get wrong, each fixed here rather than hoped for:
+
+- ``5824168.0`` is read with its ``.0`` as digits (answers ten times too large): an
+  integral float is written as an integer, and large numbers are grouped
+  (``5,824,168``).
+- A tool result is data, never an instruction: every result sits on one line inside a
+  fence (`FENCE_OPEN` ... `FENCE_CLOSE`) that the prompts tell the model never to
+  follow, and a result cannot close the fence or start a line of its own.
+- "Which is the largest" needs the values side by side: results of one tool that are
+  numbers are listed again, sorted, with what tells them apart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+
+from toolweave.errors import PlanError
+from toolweave.fetcher import TaskResult, TaskState
+from toolweave.plan import format_call
+from toolweave.tools import Tool
+
+__all__ = [
+    "FENCE_CLOSE",
+    "FENCE_OPEN",
+    "comparisons",
+    "fenced_results",
+    "observation",
+    "render_value",
+    "status_summary",
+]
+
+FENCE_OPEN = "<results>"
+FENCE_CLOSE = "</results>"
+_MAX_OBSERVATION = 1_500
+_GROUP_FROM = 10_000
+
+
+def render_value(value: object) -> str:
+    """A tool's value as a model should read it.
+
+    Integral floats lose their ``.0``; numbers of 10,000 and more are grouped with
+    commas; other floats keep at most 6 decimals. Containers are JSON, with their
+    numbers ungrouped (a comma would read as a separator there) but without ``.0``.
+    """
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return _number(value, group=True)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(_plain(value), ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _number(value: float, *, group: bool) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e18:
+            value = int(value)
+    if isinstance(value, int):
+        return f"{value:,}" if group and abs(value) >= _GROUP_FROM else str(value)
+    text = f"{value:,.6f}" if group and abs(value) >= _GROUP_FROM else f"{value:.6f}"
+    return text.rstrip("0").rstrip(".")
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def observation(result: TaskResult) -> str:
+    """One task and what became of it, on one line: ``$N = call -> value``.
+
+    A call that ran shows its resolved arguments (the values its refs stood for), so
+    that the reader needs no bookkeeping of `$N`. The value is clipped, kept on one
+    line, and cannot close the results fence.
+    """
+    task = result.task
+    args = result.args
+    call = (
+        format_call(task.tool, {k: _plain(v) for k, v in args.items()})
+        if args is not None
+        else task.call_text()
+    )
+    head = f"${task.id} = {call}"
+    if result.state is TaskState.SUCCEEDED:
+        return f"{head} -> {_data(render_value(result.value))}"
+    if result.state is TaskState.FAILED and result.error is not None:
+        return f"{head} -> ERROR: {_data(result.error.message)}"
+    if result.state is TaskState.SKIPPED:
+        return f"{head} -> SKIPPED: {_data(result.reason or '')}"
+    return f"{head} -> (did not finish)"
+
+
+def _data(text: str) -> str:
+    """Tool output made inert: one line, clipped, unable to close or reopen the fence."""
+    text = " ".join(text.split())
+    text = text.replace(FENCE_CLOSE, "</ results>").replace(FENCE_OPEN, "< results>")
+    if len(text) <= _MAX_OBSERVATION:
+        return text
+    return text[:_MAX_OBSERVATION] + f"... ({len(text) - _MAX_OBSERVATION} more characters)"
+
+
+def fenced_results(results: Sequence[TaskResult], rejected: Sequence[PlanError] = ()) -> str:
+    """Every result, error, skip and rejected line, inside the results fence."""
+    lines = [observation(r) for r in results] or ["(no call ran)"]
+    lines += [f"(rejected line) {_data(e.line)} -> {_data(e.reason)}" for e in rejected]
+    return "\n".join([FENCE_OPEN, *lines, FENCE_CLOSE])
+
+
+def status_summary(
+    results: Sequence[TaskResult], rejected: Sequence[PlanError] = (), offered: Iterable[Tool] = ()
+) -> str:
+    """What went wrong, compactly: failed, skipped, rejected, and tools never called."""
+    failed = [f"${r.task.id}" for r in results if r.state is TaskState.FAILED]
+    skipped = [f"${r.task.id}" for r in results if r.state is TaskState.SKIPPED]
+    ok = sum(r.state is TaskState.SUCCEEDED for r in results)
+    parts = [f"{ok} of {len(results)} calls succeeded"]
+    if failed:
+        parts.append(f"failed: {', '.join(failed)}")
+    if skipped:
+        parts.append(f"skipped: {', '.join(skipped)}")
+    if rejected:
+        parts.append(f"{len(rejected)} plan line(s) rejected")
+    used = {r.task.tool for r in results}
+    unused = [t.name for t in offered if t.name not in used]
+    if unused:
+        parts.append(f"tools offered but not called: {', '.join(unused)}")
+    return "Status: " + "; ".join(parts) + "."
+
+
+def comparisons(results: Sequence[TaskResult]) -> list[str]:
+    """For each tool that returned two or more numbers, those numbers, largest first.
+
+    Each value is labelled with the arguments that tell its calls apart, e.g.
+    ``area, largest first: Canada 9,984,670 > Chile 756,102``.
+    """
+    by_tool: dict[str, list[tuple[float, dict[str, object]]]] = {}
+    for r in results:
+        value = r.value
+        if (
+            r.state is TaskState.SUCCEEDED
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and r.args is not None
+        ):
+            by_tool.setdefault(r.task.tool, []).append((value, r.args))
+    lines = []
+    for tool, group in by_tool.items():
+        if len(group) < 2:
+            continue
+        args = [a for _, a in group]
+        keys = [k for k in args[0] if len({json.dumps(a.get(k), default=str) for a in args}) > 1]
+        if not keys:
+            continue
+        ranked = sorted(group, key=lambda pair: pair[0], reverse=True)
+        items = [
+            f"{' '.join(_label(a.get(k)) for k in keys)} {_number(v, group=True)}"
+            for v, a in ranked
+        ]
+        lines.append(f"{tool}, largest first: {' > '.join(items)}")
+    return lines
+
+
+def _label(value: object) -> str:
+    return _data(value if isinstance(value, str) else json.dumps(value, default=str))[:60]
