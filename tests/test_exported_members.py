@@ -50,6 +50,7 @@ EXPECTED = {
     toolweave.plan: [
         "END_OF_PLAN",
         "Arg",
+        "Grammar",
         "PlanError",
         "PlanItem",
         "PlanParser",
@@ -59,6 +60,7 @@ EXPECTED = {
         "format_call",
         "iter_refs",
         "parse_plan",
+        "plan_grammar",
         "render_text",
         "resolve_args",
     ],

@@ -145,6 +145,8 @@ class RunResult:
             "wall_time": round(self.wall_time, 4),
             "usage": {
                 "prompt_tokens": self.usage.prompt_tokens,
+                "cached_prompt_tokens": self.usage.cached_prompt_tokens,
+                "evaluated_prompt_tokens": self.usage.evaluated_prompt_tokens,
                 "completion_tokens": self.usage.completion_tokens,
                 "total_tokens": self.usage.total_tokens,
             },
@@ -166,6 +168,7 @@ class RunResult:
                 {
                     "role": call.role,
                     "prompt_tokens": call.usage.prompt_tokens,
+                    "cached_prompt_tokens": call.usage.cached_prompt_tokens,
                     "completion_tokens": call.usage.completion_tokens,
                     "start": round(call.started_at - self.started_at, 4),
                     "duration": round(call.duration, 4),

@@ -169,7 +169,11 @@ def result_from_dict(data: Mapping[str, Any]) -> RunResult:
             result.calls.append(
                 ModelCall(
                     call["role"],
-                    Usage(int(call["prompt_tokens"]), int(call["completion_tokens"])),
+                    Usage(
+                        int(call["prompt_tokens"]),
+                        int(call["completion_tokens"]),
+                        int(call.get("cached_prompt_tokens", 0)),
+                    ),
                     start,
                     start + float(call["duration"]),
                     None if first is None else float(first),

@@ -14,6 +14,7 @@ from toolweave.cli._safe import one_line
 from toolweave.cli._trace import event_to_dict
 from toolweave.errors import UserError
 from toolweave.fetcher import TaskState
+from toolweave.models import Usage
 
 if TYPE_CHECKING:
     from toolweave.cli._repl import Repl
@@ -126,31 +127,36 @@ def _usage(repl: Repl) -> None:
         console.print(Text("no run yet", "dim"))
         return
     table = Table(box=None, header_style="bold")
-    for column in ("call", "role", "prompt", "completion", "seconds", "cost"):
+    for column in ("call", "role", "prompt", "cached", "completion", "seconds", "cost"):
         table.add_column(column, justify="right" if column != "role" else "left")
     for number, call in enumerate(session.last.calls, 1):
+        usage = call.usage
         table.add_row(
             str(number),
             call.role,
-            str(call.usage.prompt_tokens),
-            str(call.usage.completion_tokens),
+            str(usage.prompt_tokens),
+            str(usage.cached_prompt_tokens),
+            str(usage.completion_tokens),
             f"{call.duration:.2f}",
             _money(call.cost),
         )
     last = session.last
-    table.add_row(
-        "",
-        "run",
-        str(last.usage.prompt_tokens),
-        str(last.usage.completion_tokens),
-        "",
-        _money(last.cost),
-    )
-    prompt = sum(r.usage.prompt_tokens for r in session.results)
-    completion = sum(r.usage.completion_tokens for r in session.results)
+    total = sum((r.usage for r in session.results), Usage())
     cost = sum(r.cost for r in session.results)
-    table.add_row("", "session", str(prompt), str(completion), "", _money(cost))
+    for label, usage, money in (("run", last.usage, last.cost), ("session", total, cost)):
+        table.add_row(
+            "",
+            label,
+            str(usage.prompt_tokens),
+            str(usage.cached_prompt_tokens),
+            str(usage.completion_tokens),
+            "",
+            _money(money),
+        )
     console.print(table)
+    console.print(
+        Text("cached: prompt tokens read from the model's prefix cache, not evaluated", "dim")
+    )
     models = {call.model for call in last.calls}
     if any(m.startswith("local") for m in models):
         console.print(Text("the local model runs on this machine: it costs 0", "dim"))

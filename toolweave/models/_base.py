@@ -37,12 +37,16 @@ class ModelSettings:
         max_tokens: At most this many completion tokens.
         temperature: Sampling temperature; 0 for greedy.
         seed: For endpoints that support reproducible sampling.
+        grammar: A GBNF grammar the completion must follow, where the model can
+            constrain its decoding (the local model; an `OpenAIModel` made with
+            ``grammar=``); other models ignore it.
     """
 
     stop: tuple[str, ...] = ()
     max_tokens: int | None = None
     temperature: float | None = 0.0
     seed: int | None = None
+    grammar: str | None = None
 
     def capped(self, max_tokens: int | None) -> ModelSettings:
         """These settings with at most `max_tokens` completion tokens (`None`: as is)."""
@@ -53,10 +57,24 @@ class ModelSettings:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Tokens spent by one call, or added up over several."""
+    """Tokens spent by one call, or added up over several.
+
+    Attributes:
+        prompt_tokens: Every token of the prompt.
+        completion_tokens: The tokens the model wrote.
+        cached_prompt_tokens: The prompt tokens the endpoint did not evaluate again,
+            read from its prefix cache (OpenAI's ``prompt_tokens_details.cached_tokens``;
+            for the local model, the prefix llama.cpp reused). Part of `prompt_tokens`.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        """The prompt tokens the model had to evaluate: the prompt less its cached part."""
+        return self.prompt_tokens - self.cached_prompt_tokens
 
     @property
     def total_tokens(self) -> int:
@@ -67,6 +85,7 @@ class Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.cached_prompt_tokens + other.cached_prompt_tokens,
         )
 
 

@@ -7,7 +7,7 @@ import email.utils
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import tenacity
 
@@ -48,6 +48,10 @@ class OpenAIModel:
         retry_wait: The tenacity wait strategy between retries.
         max_retry_after: The longest ``Retry-After`` worth waiting for, in seconds.
         client: An `openai.AsyncOpenAI` client to use as is (its own retries off).
+        grammar: How to send a request's grammar (`ModelSettings.grammar`), for
+            servers that constrain decoding: ``"llama.cpp"`` (llama.cpp server's
+            ``grammar``) or ``"vllm"`` (vLLM's ``guided_grammar``). Not sent by default:
+            OpenAI's API rejects unknown fields.
     """
 
     def __init__(
@@ -61,10 +65,12 @@ class OpenAIModel:
         retry_wait: tenacity.wait.wait_base | None = None,
         max_retry_after: float = 30.0,
         client: openai.AsyncOpenAI | None = None,
+        grammar: Literal["llama.cpp", "vllm"] | None = None,
     ) -> None:
         import openai  # imported on use: it takes a while, and few runs need it
 
         self.model = model
+        self.grammar = grammar
         self.max_retries = max_retries
         self._retry_wait = retry_wait or tenacity.wait_random_exponential(multiplier=0.5, max=8)
         self.max_retry_after = max_retry_after
@@ -83,6 +89,20 @@ class OpenAIModel:
             )
         self._client = client
         self.base_url = str(client.base_url)
+        self._client.chat.completions  # noqa: B018  the client imports its resources lazily
+
+    async def load(self) -> None:
+        """Import what the client imports on its first request, now rather than then.
+
+        The first streamed completion of a process would otherwise import the stream
+        and response machinery and build their validators, inside the run.
+        """
+        from openai import _streaming
+        from openai.types import chat
+
+        _ = _streaming.AsyncStream
+        chat.ChatCompletionChunk.model_validate(_SAMPLE_CHUNK)
+        chat.ChatCompletion.model_validate(_SAMPLE_COMPLETION)
 
     @property
     def name(self) -> str:
@@ -131,7 +151,7 @@ class OpenAIModel:
         )
         text = message.content or ""
         usage = (
-            Usage(completion.usage.prompt_tokens or 0, completion.usage.completion_tokens or 0)
+            _usage(completion.usage)
             if completion.usage is not None
             else Usage(
                 sum(estimate_tokens(str(m.get("content") or "")) for m in messages),
@@ -155,6 +175,9 @@ class OpenAIModel:
             kwargs["temperature"] = settings.temperature
         if settings.seed is not None:
             kwargs["seed"] = settings.seed
+        if settings.grammar is not None and self.grammar is not None:
+            field = "grammar" if self.grammar == "llama.cpp" else "guided_grammar"
+            kwargs["extra_body"] = {field: settings.grammar}
         return kwargs
 
     async def _create(self, kwargs: dict[str, Any]) -> Any:
@@ -202,9 +225,7 @@ class OpenAIModel:
         try:
             async for chunk in stream:
                 if chunk.usage is not None:
-                    response.usage = Usage(
-                        chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0
-                    )
+                    response.usage = _usage(chunk.usage)
                 for choice in chunk.choices:
                     if choice.finish_reason is not None:
                         finished = True
@@ -226,7 +247,45 @@ class OpenAIModel:
         if not finished:
             raise ModelError(f"{self.name}: the stream ended before the model finished")
         if response.usage.completion_tokens == 0:  # the server did not report usage
-            response.usage = Usage(response.usage.prompt_tokens, estimate_tokens(response.text))
+            usage = response.usage
+            response.usage = Usage(
+                usage.prompt_tokens, estimate_tokens(response.text), usage.cached_prompt_tokens
+            )
+
+
+def _usage(usage: Any) -> Usage:
+    """Usage as the endpoint reports it, cached prompt tokens included where it does."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) or 0
+    return Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, cached)
+
+
+_SAMPLE_CHUNK = {
+    "id": "x",
+    "object": "chat.completion.chunk",
+    "created": 0,
+    "model": "x",
+    "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}],
+    "usage": {
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+        "total_tokens": 2,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    },
+}
+_SAMPLE_COMPLETION = {
+    "id": "x",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "x",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "x"},
+        }
+    ],
+}
 
 
 def _transient(exc: BaseException) -> bool:

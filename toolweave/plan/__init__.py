@@ -6,6 +6,7 @@ format while it streams.
 """
 
 from toolweave.errors import PlanError
+from toolweave.plan._grammar import Grammar, plan_grammar
 from toolweave.plan._ir import (
     Arg,
     PlanTask,
@@ -21,6 +22,7 @@ from toolweave.plan._parser import END_OF_PLAN, PlanItem, PlanParser, parse_plan
 __all__ = [
     "END_OF_PLAN",
     "Arg",
+    "Grammar",
     "PlanError",
     "PlanItem",
     "PlanParser",
@@ -30,6 +32,7 @@ __all__ = [
     "format_call",
     "iter_refs",
     "parse_plan",
+    "plan_grammar",
     "render_text",
     "resolve_args",
 ]

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 from toolweave.errors import PlanError
 from toolweave.fetcher import TaskResult
 from toolweave.models import Message, Model, ModelSettings, Usage
-from toolweave.plan import END_OF_PLAN, PlanItem, PlanParser, PlanTask
+from toolweave.plan import END_OF_PLAN, PlanItem, PlanParser, PlanTask, plan_grammar
 from toolweave.planner._prompts import EarlierPlan, Prompts, planner_messages
 from toolweave.tools import Tool
 
@@ -76,6 +76,8 @@ class Planner:
             generic ones by default (overrides `prompts.examples`).
         max_tokens: At most this many tokens per plan.
         prompts: The prompt texts; the defaults otherwise.
+        grammar: Send a grammar of plans for the offered tools with each request
+            (`plan_grammar`), which models that can constrain decoding apply.
     """
 
     def __init__(
@@ -85,8 +87,10 @@ class Planner:
         examples: str | None = None,
         max_tokens: int = 1024,
         prompts: Prompts | None = None,
+        grammar: bool = True,
     ) -> None:
         self.model = model
+        self.grammar = grammar
         prompts = prompts or Prompts()
         self.prompts = prompts if examples is None else replace(prompts, examples=examples)
         self.settings = ModelSettings(stop=(END_OF_PLAN,), max_tokens=max_tokens)
@@ -155,8 +159,11 @@ class Planner:
             request, tools, earlier=earlier, history=history, first_id=first_id
         )
         parser = PlanParser(tools, known_ids=known, unavailable=unavailable)
+        settings = self.settings.capped(max_tokens)
+        if self.grammar and tools:
+            settings = replace(settings, grammar=plan_grammar(tools).gbnf())
         draft = PlanDraft(_nothing())
-        draft._items = self._stream(draft, parser, messages, self.settings.capped(max_tokens))
+        draft._items = self._stream(draft, parser, messages, settings)
         return draft
 
     async def _stream(

@@ -1,0 +1,138 @@
+"""The plan grammar: it accepts every plan the parser accepts in the prompt's format."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from toolweave import ToolRegistry, tool
+from toolweave.models.testing import ScriptedModel
+from toolweave.plan import END_OF_PLAN, PlanError, parse_plan, plan_grammar
+from toolweave.planner import Planner
+
+
+@tool(read_only=True)
+def population(country: str) -> int:
+    """Population of a country."""
+    return 1
+
+
+@tool(read_only=True)
+def search(query: str, limit: int = 5, filters: dict[str, str] | None = None) -> str:
+    """Search."""
+    return query
+
+
+@tool(read_only=True)
+def combine(values: list[float], weights: list[float] | None = None, exact: bool = False) -> float:
+    """Combine numbers."""
+    return 0.0
+
+
+TOOLS = ToolRegistry([population, search, combine])
+GRAMMAR = plan_grammar(TOOLS)
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_ref = st.tuples(st.integers(0, 99), st.booleans())  # (which earlier task, ${N} form)
+_values = st.recursive(
+    st.one_of(
+        _text,
+        st.integers(-(10**12), 10**12),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+        st.none(),
+        _ref,
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=2),
+    max_leaves=5,
+)
+
+
+def _render(value: object, refs: list[int]) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple):  # a ref to an earlier task, or a number if none
+        if not refs:
+            return str(value[0])
+        target = refs[value[0] % len(refs)]
+        return f"${{{target}}}" if value[1] else f"${target}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_render(v, refs) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)}: {_render(v, refs)}" for k, v in value.items()) + "}"
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> str:
+    lines: list[str] = []
+    ids: list[int] = []
+    for _ in range(draw(st.integers(0, 5))):
+        if draw(st.booleans()):
+            thought = draw(_text.filter(lambda t: "\n" not in t and END_OF_PLAN not in t))
+            lines.append(f"Thought: {thought}")
+        one = draw(st.sampled_from(list(TOOLS)))
+        names = draw(st.lists(st.sampled_from(one.parameter_names), unique=True))
+        names = sorted(set(names) | set(one.required_names))
+        positional = draw(st.integers(0, len(names))) if draw(st.booleans()) else 0
+        params = list(one.parameter_names)
+        ordered = [n for n in params if n in names]
+        args = []
+        for i, name in enumerate(ordered):
+            value = _render(draw(_values), ids)
+            in_place = ordered[: i + 1] == params[: i + 1]
+            args.append(value if i < positional and in_place else f"{name}={value}")
+        task_id = (ids[-1] if ids else 0) + draw(st.integers(1, 3))
+        ids.append(task_id)
+        lines.append(f"{task_id}. {one.name}({', '.join(args)})")
+    lines.append("join()")
+    end = draw(st.sampled_from(["", "\n", f"\n{END_OF_PLAN}"]))
+    return "\n".join(lines) + end
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plans())
+def test_grammar_accepts_every_plan_the_parser_accepts(text: str) -> None:
+    items = parse_plan(text, TOOLS)
+    if any(isinstance(item, PlanError) for item in items):
+        return  # the parser rejected a line (e.g. a repeated call): nothing to show
+    assert GRAMMAR.accepts(text), text
+
+
+def test_grammar_rejects_what_cannot_parse() -> None:
+    assert GRAMMAR.accepts('1. population(country="France")\njoin()')
+    assert not GRAMMAR.accepts('1. populaton(country="France")\njoin()')  # unknown tool
+    assert not GRAMMAR.accepts('1. population(nation="France")\njoin()')  # unknown argument
+    assert not GRAMMAR.accepts("1. population(country=France)\njoin()")  # a bare name
+    assert not GRAMMAR.accepts('1. population(country=f"{x}")\njoin()')
+    assert not GRAMMAR.accepts('1. population(country="France")\n')  # no join()
+
+
+def test_gbnf_names_every_tool_and_argument() -> None:
+    gbnf = GRAMMAR.gbnf()
+    assert gbnf.startswith("root ::= ")
+    for one in TOOLS:
+        assert f'"{one.name}"' in gbnf
+        for name in one.parameter_names:
+            assert f'"{name}"' in gbnf
+
+
+async def test_planner_sends_the_grammar_of_the_offered_tools() -> None:
+    model = ScriptedModel(['1. population(country="France")\njoin()\n'])
+    seen: list[str | None] = []
+    original = model.stream
+
+    def stream(messages, settings):  # type: ignore[no-untyped-def]
+        seen.append(settings.grammar)
+        return original(messages, settings)
+
+    model.stream = stream  # type: ignore[method-assign]
+    draft = Planner(model).plan("q", [population])
+    tasks = [item async for item in draft]
+    assert len(tasks) == 1
+    assert seen == [plan_grammar([population]).gbnf()]
