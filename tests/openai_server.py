@@ -19,7 +19,8 @@ class Reply:
 
     text: streamed in `chunk`-character pieces; status: an HTTP error instead (with
     `headers`, e.g. Retry-After); cut_after: abort the connection after this many
-    pieces; finish: send a finish_reason; usage: report usage in a last chunk. A request
+    pieces; finish: send a finish_reason; usage: report usage in a last chunk (cached:
+    with its cached prompt tokens). A request
     that does not ask for a stream gets one JSON completion: `text` and `tool_calls`.
 
     Faults: reset: abort the connection before answering; stall: wait this many
@@ -35,6 +36,7 @@ class Reply:
     cut_after: int | None = None
     finish: bool = True
     usage: tuple[int, int] | None = (11, 7)
+    cached: int | None = None
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     reset: bool = False
@@ -128,7 +130,13 @@ class OpenAIServer:
                 await self._event(writer, _chunk({}, "stop"))
             if reply.usage:
                 p, c = reply.usage
-                usage = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+                usage: dict[str, Any] = {
+                    "prompt_tokens": p,
+                    "completion_tokens": c,
+                    "total_tokens": p + c,
+                }
+                if reply.cached is not None:
+                    usage["prompt_tokens_details"] = {"cached_tokens": reply.cached}
                 await self._event(writer, {**_chunk({}, None), "choices": [], "usage": usage})
             await self._event(writer, "[DONE]")
             writer.write(b"0\r\n\r\n")

@@ -37,7 +37,8 @@ class LocalModel:
         n_threads: CPU threads; defaults to every core (llama-cpp-python's own
             default is half of them).
         cache_bytes: Size of the in-memory prompt-prefix cache, which lets the
-            planner and the joiner each reuse their stable prompt prefix.
+            planner and the joiner each reuse their stable prompt prefix; a call's
+            `Usage.cached_prompt_tokens` counts the prefix it reused.
         seed: Sampling seed.
     """
 
@@ -57,6 +58,8 @@ class LocalModel:
         self.seed = seed
         self._llm: Any = None
         self._path: Path | None = None
+        self._evals: list[int] = []  # token counts of each llama.cpp eval of a call
+        self._grammars: dict[str, Any] = {}
         # llama.cpp contexts are not thread-safe: one worker thread serializes calls
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="toolweave-llm")
 
@@ -102,7 +105,30 @@ class LocalModel:
             raise ModelError(f"cannot load {path}: {exc}") from exc
         if self.cache_bytes:
             llm.set_cache(_prefix_cache(llama_cpp, self.cache_bytes))
+        evaluate = llm.eval
+
+        def counting_eval(tokens: Any) -> Any:
+            # a completion's first eval is its prompt's uncached suffix
+            self._evals.append(len(tokens))
+            return evaluate(tokens)
+
+        llm.eval = counting_eval
         self._path, self._llm = path, llm
+
+    def _grammar(self, gbnf: str | None) -> Any:
+        """llama.cpp's compiled grammar for `gbnf` (compiled once per text)."""
+        if gbnf is None:
+            return None
+        grammar = self._grammars.get(gbnf)
+        if grammar is None:
+            import llama_cpp
+
+            try:
+                grammar = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+            except ValueError as exc:
+                raise UserError(f"the grammar does not compile: {exc}") from exc
+            self._grammars[gbnf] = grammar
+        return grammar
 
     @asynccontextmanager
     async def stream(
@@ -123,6 +149,7 @@ class LocalModel:
             try:
                 self._load()
                 completion = 0
+                self._evals.clear()
                 for chunk in self._llm.create_chat_completion(
                     list(messages),
                     stream=True,
@@ -130,6 +157,7 @@ class LocalModel:
                     max_tokens=settings.max_tokens,
                     temperature=settings.temperature if settings.temperature is not None else 0.0,
                     seed=settings.seed if settings.seed is not None else self.seed,
+                    grammar=self._grammar(settings.grammar),
                 ):
                     if stop.is_set():
                         break
@@ -137,7 +165,9 @@ class LocalModel:
                     if delta:
                         completion += 1
                         put(delta)
-                put(Usage(max(self._llm.n_tokens - completion, 0), completion))
+                prompt = max(self._llm.n_tokens - completion, 0)
+                evaluated = min(self._evals[0], prompt) if self._evals else prompt
+                put(Usage(prompt, completion, prompt - evaluated))
             except Exception as exc:
                 put(exc)
             finally:

@@ -1,0 +1,124 @@
+"""Decode speed of the embedded model on real plans: plain, grammar-constrained, and
+speculative (prompt-lookup drafts), side by side in one run.
+
+Each mode writes the plan of each demo question (the planner's own prompt, greedy);
+the figure is decode tokens per second, from the first token to the last (the
+prompt's evaluation is left out: the prefix cache makes it vary). Also printed: how
+many plan lines the parser rejected in each mode.
+
+- ``plain``: `LocalModel` as the agent uses it, no grammar.
+- ``grammar``: the same with the plan grammar of the offered tools (the default).
+- ``lookup``: llama-cpp-python's `LlamaPromptLookupDecoding` (drafts copied from the
+  prompt), which needs ``logits_all=True`` (a second copy of the model).
+
+Usage: python benchmarks/local_decode.py [--modes plain,grammar,lookup] [--questions 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from typing import Any
+
+from toolweave import demo
+from toolweave.models import LocalModel, ModelSettings
+from toolweave.models._weights import default_model_path
+from toolweave.plan import PlanError, parse_plan, plan_grammar
+from toolweave.planner import Planner
+
+
+async def local_plan(
+    model: LocalModel, messages: Any, settings: ModelSettings
+) -> tuple[str, int, float]:
+    first = last = 0.0
+    count = 0
+    async with model.stream(messages, settings) as response:
+        async for _ in response:
+            last = time.perf_counter()
+            first = first or last
+            count += 1
+    return response.text, count, last - first
+
+
+def lookup_plan(llm: Any, messages: Any, settings: ModelSettings) -> tuple[str, int, float]:
+    first = last = 0.0
+    count = 0
+    text = ""
+    for chunk in llm.create_chat_completion(
+        list(messages),
+        stream=True,
+        stop=list(settings.stop),
+        max_tokens=settings.max_tokens,
+        temperature=0.0,
+    ):
+        delta = chunk["choices"][0]["delta"].get("content")
+        if delta:
+            last = time.perf_counter()
+            first = first or last
+            count += 1
+            text += delta
+    return text, count, last - first
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", default="plain,grammar,lookup")
+    parser.add_argument("--questions", type=int, default=3)
+    parser.add_argument("--draft", type=int, default=10, help="prompt-lookup draft length")
+    args = parser.parse_args()
+    tools = list(demo.TOOLS)
+    planner = Planner(LocalModel(), examples=demo.EXAMPLES)
+    base = ModelSettings(stop=planner.settings.stop, max_tokens=300, temperature=0.0)
+    questions = demo.QUESTIONS[: args.questions]
+    model = LocalModel()
+    await model.load()
+    rows = []
+    for mode in args.modes.split(","):
+        rates, rejected, tokens = [], 0, 0
+        llm = None
+        if mode == "lookup":
+            import llama_cpp
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            llm = llama_cpp.Llama(
+                model_path=str(default_model_path()),
+                n_ctx=8192,
+                n_threads=os.cpu_count(),
+                logits_all=True,
+                verbose=False,
+                draft_model=LlamaPromptLookupDecoding(num_pred_tokens=args.draft),
+            )
+        for question in questions:
+            messages = planner.messages(question, tools)
+            if mode == "lookup":
+                lookup_plan(llm, messages, base)  # prompt evaluated once, as for the others
+                text, count, seconds = lookup_plan(llm, messages, base)
+            else:
+                settings = base
+                if mode == "grammar":
+                    from dataclasses import replace
+
+                    settings = replace(base, grammar=plan_grammar(tools).gbnf())
+                await local_plan(model, messages, settings)
+                text, count, seconds = await local_plan(model, messages, settings)
+            rates.append((count - 1) / seconds if seconds > 0 else 0.0)
+            tokens += count
+            rejected += sum(isinstance(i, PlanError) for i in parse_plan(text, tools))
+        if llm is not None:
+            llm.close()
+        rows.append((mode, statistics.median(rates), tokens, rejected))
+    model.close()
+    base_rate = rows[0][1]
+    print(f"decode tokens/s on {len(questions)} demo plans (median over plans)")
+    for mode, rate, tokens, rejected in rows:
+        print(
+            f"{mode:>8}: {rate:6.1f} tokens/s  ({rate / base_rate:.2f}x {rows[0][0]})  "
+            f"{tokens} tokens, {rejected} rejected line(s)"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

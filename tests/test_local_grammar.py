@@ -1,0 +1,61 @@
+"""The embedded model with the plan grammar and its prefix cache (needs `local`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from toolweave import Agent, UserError, demo
+from toolweave.models import LocalModel, ModelSettings
+from toolweave.plan import parse_plan, plan_grammar
+from toolweave.planner import Planner
+
+pytestmark = [pytest.mark.local_model, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[LocalModel]:
+    try:
+        import llama_cpp  # noqa: F401
+
+        from toolweave.models._weights import default_model_path
+
+        default_model_path()
+    except (ImportError, UserError) as exc:
+        if os.environ.get("TOOLWEAVE_REQUIRE_LOCAL_MODEL") == "1":
+            pytest.fail(f"the local model is required here but unavailable: {exc}")
+        pytest.skip(f"the local model is not installed: {exc}")
+    local = LocalModel()
+    yield local
+    local.close()
+
+
+async def test_constrained_plans_parse_and_the_prompt_prefix_is_reused(model: LocalModel) -> None:
+    tools = list(demo.TOOLS)
+    planner = Planner(model, examples=demo.EXAMPLES)
+    settings = ModelSettings(
+        stop=planner.settings.stop, max_tokens=200, grammar=plan_grammar(tools).gbnf()
+    )
+    usages = []
+    for question in ("What is the area of Chile?", "Which is larger, Peru or Chile?"):
+        messages = planner.messages(question, tools)
+        async with model.stream(messages, settings) as response:
+            async for _ in response:
+                pass
+        items = parse_plan(response.text, tools)
+        assert items, response.text
+        assert all(not isinstance(i, Exception) for i in items), response.text
+        assert plan_grammar(tools).accepts(response.text.rstrip() + "\n"), response.text
+        usages.append(response.usage)
+    # the second plan shares the system prompt with the first: llama.cpp reused it
+    assert usages[1].cached_prompt_tokens > 300
+    assert usages[1].evaluated_prompt_tokens < 60
+
+
+async def test_agent_run_on_the_local_model_has_no_rejected_line(model: LocalModel) -> None:
+    agent = Agent(model, demo.TOOLS, examples=demo.EXAMPLES, max_replans=1)
+    result = await agent.run("What is the combined area of Peru and Chile?")
+    assert all(not plan.rejected for plan in result.plans)
+    assert result.usage.cached_prompt_tokens > 0
