@@ -34,15 +34,15 @@ TRIPLES = [
 
 
 def cases() -> list[tuple[str, str, object]]:
+    """A sum, then a ranking, alternately (so that any `--limit` has both)."""
     out: list[tuple[str, str, object]] = []
-    for a, b in PAIRS:
+    for index, ((a, b), triple) in enumerate(zip(PAIRS, TRIPLES, strict=True)):
         gold = _country(a)["area"] + _country(b)["area"]
         out.append((f"What is the combined area of {a} and {b}?", "sum", gold))
-    for triple in TRIPLES:
-        field = "area" if len(out) % 2 else "population"
-        gold = max(triple, key=lambda c: _country(c)[field])
+        field = "area" if index % 2 else "population"
+        best = max(triple, key=lambda c: _country(c)[field])
         noun = "the largest area" if field == "area" else "the most people"
-        out.append((f"Which of {', '.join(triple)} has {noun}?", "max", (gold, triple)))
+        out.append((f"Which of {', '.join(triple)} has {noun}?", "max", (best, triple)))
     return out
 
 
@@ -86,11 +86,15 @@ async def main() -> None:
             ok += good
             replans += result.replans
             evaluated += result.usage.evaluated_prompt_tokens
-            print(f"  [{mode}] {'ok ' if good else 'BAD'} {question} -> {result.answer!r}")
+            print(
+                f"  [{mode}] {'ok ' if good else 'BAD'} {question} -> {result.answer!r}",
+                flush=True,
+            )
         n = len(chosen)
         print(
             f"{mode:>8}: {ok}/{n} right, {replans} replans, "
-            f"{evaluated / n:.0f} evaluated prompt tokens/run, {seconds / n:.1f} s/run"
+            f"{evaluated / n:.0f} evaluated prompt tokens/run, {seconds / n:.1f} s/run",
+            flush=True,
         )
     model.close()
 

@@ -85,7 +85,7 @@ async def main() -> None:
 
             llm = llama_cpp.Llama(
                 model_path=str(default_model_path()),
-                n_ctx=8192,
+                n_ctx=2048,  # logits_all keeps n_ctx x vocabulary floats
                 n_threads=os.cpu_count(),
                 logits_all=True,
                 verbose=False,
@@ -110,6 +110,7 @@ async def main() -> None:
         if llm is not None:
             llm.close()
         rows.append((mode, statistics.median(rates), tokens, rejected))
+        print(f"  {mode}: {[round(r, 1) for r in rates]} tokens/s", flush=True)
     model.close()
     base_rate = rows[0][1]
     print(f"decode tokens/s on {len(questions)} demo plans (median over plans)")
