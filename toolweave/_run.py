@@ -7,7 +7,6 @@ run ends (an answer, a budget, an error, a cancellation) it keeps what finished.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from toolweave._approval import CALL_ID, DECISIONS, hold, resumable_tasks, resumed
 from toolweave._output import OutputSpec, answer_text, repair_answer
+from toolweave._replan import converges, earlier_plans, tools_for_reason
 from toolweave._result import ModelCall, PlanRecord, RunResult, RunStatus
 from toolweave.cost import check_cost, price_calls
 from toolweave.errors import (
@@ -42,7 +42,7 @@ from toolweave.events import (
 )
 from toolweave.fetcher import CallMemo, PlanOutcome, TaskResult, TaskState, execute
 from toolweave.plan import PlanItem, PlanTask, render_text
-from toolweave.planner import EarlierPlan, Finish, Joiner, JoinReply, PlanDraft, render_value
+from toolweave.planner import Finish, Joiner, JoinReply, PlanDraft, render_value
 from toolweave.planner._shape import PlanShape
 from toolweave.session import Session, TurnContext
 
@@ -195,7 +195,7 @@ class Run:
                 context.framed(result.request),
                 self.tools,
                 history=context.history,
-                earlier=self._earlier(),
+                earlier=earlier_plans(result),
                 known_ids=[*context.values, *result.tasks],
                 unavailable=_unavailable(result),
                 max_tokens=self._tokens_left(),
@@ -214,7 +214,7 @@ class Run:
                 raise BudgetExceeded(f"the plan has more than {agent.max_tasks} tasks")
             if result.pending:
                 return  # paused: everything that does not wait on an approval has run
-            reason = await self._join(index, plan, outcome.ok, converges=_converges(draft.tasks))
+            reason = await self._join(index, plan, outcome.ok, convergent=converges(draft.tasks))
             if reason is None:
                 return
             previous = PlanShape.of(draft.tasks)
@@ -222,7 +222,9 @@ class Run:
             f"the joiner asked for another plan after {agent.max_replans} replan(s): {reason}"
         )
 
-    async def _join(self, index: int, plan: PlanRecord, ok: bool, *, converges: bool) -> str | None:
+    async def _join(
+        self, index: int, plan: PlanRecord, ok: bool, *, convergent: bool
+    ) -> str | None:
         """Answer from the plan's results: ``None`` when finished, else the replan reason.
 
         Decided in code: when every call of the run succeeded and the plan converges
@@ -232,7 +234,7 @@ class Run:
         agent, result = self.agent, self.result
         all_ok = (
             ok
-            and converges
+            and convergent
             and not agent.replan_on_success
             and all(r.state is TaskState.SUCCEEDED for r in result.tasks.values())
         )
@@ -326,8 +328,8 @@ class Run:
             and not plan.rejected
             and all(result.tasks[t].state is TaskState.SUCCEEDED for t in plan.task_ids)
         )
-        converges = _converges([result.tasks[t].task for t in plan.task_ids])
-        reason = await self._join(plan.index, plan, ok, converges=converges)
+        tasks = [result.tasks[t].task for t in plan.task_ids]
+        reason = await self._join(plan.index, plan, ok, convergent=converges(tasks))
         if reason is not None:
             shape = PlanShape.of([result.tasks[t].task for t in plan.task_ids])
             await self._loop(plan.index + 1, reason, shape)
@@ -356,21 +358,12 @@ class Run:
         return tools
 
     def _more_tools(self, tools: list[Tool], reason: str) -> list[Tool]:
-        """The tools of a replan: the same as before, plus any the reason asks for.
-
-        Keeping the offered tools keeps the planner's prompt prefix (and its cache);
-        tools the joiner's reason names, or that retrieval finds for it, are added.
-        """
-        agent = self.agent
-        retriever = agent.retriever
+        """The tools of a replan: the same as before, plus any the reason asks for."""
+        retriever = self.agent.retriever
         if retriever is None:
             return tools
         retrieving = time.perf_counter()
-        offered = {t.name for t in tools}
-        words = set(re.findall(r"[A-Za-z_][\w.-]*", reason))
-        named = [t for name in sorted(words - offered) if (t := agent.tools.get(name))]
-        hits = [h for h in retriever.search(reason, 2, split=False) if h.tool.name not in offered]
-        added = list({t.name: t for t in [*named, *(h.tool for h in hits)]}.values())
+        added, hits = tools_for_reason(tools, reason, self.agent.tools, retriever)
         if not added:
             return tools
         self.emit(
@@ -382,20 +375,6 @@ class Run:
             )
         )
         return [*tools, *added]
-
-    def _earlier(self) -> list[EarlierPlan]:
-        """The run's plans before the current one, as its replan's conversation."""
-        result = self.result
-        plans = result.plans
-        return [
-            EarlierPlan(
-                plan.text,
-                [result.tasks[t] for t in plan.task_ids if t in result.tasks],
-                plan.rejected,
-                plans[i + 1].reason,
-            )
-            for i, plan in enumerate(plans[:-1])
-        ]
 
     def _record_plan(self, plan: PlanRecord, draft: PlanDraft) -> None:
         result = self.result
@@ -492,11 +471,3 @@ def _unavailable(result: RunResult) -> dict[int, str]:
         elif record.state is TaskState.SKIPPED:
             out[tid] = f"task {tid} ({record.task.tool}) was skipped: {record.reason}"
     return out
-
-
-def _converges(tasks: list[PlanTask]) -> bool:
-    """Whether the plan ends in its last task, which every other task feeds."""
-    if not tasks:
-        return False
-    used = set().union(*(t.deps for t in tasks))
-    return all(t.id in used for t in tasks[:-1])
