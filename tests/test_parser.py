@@ -262,3 +262,14 @@ def test_garbage_never_crashes(text: str) -> None:
     parser = PlanParser()
     out = parser.feed(text) + parser.close()
     assert all(isinstance(i, PlanTask | PlanError) for i in out)
+
+
+def test_huge_numbers_are_rejected_lines_not_crashes() -> None:
+    # found by the fault campaign: a task number of 5,000 digits raised ValueError
+    parser = PlanParser(None)
+    text = f"{'9' * 5000}. f(x=1)\n1. f(x=$1{'0' * 20})\n2. f(x=0x{'f' * 5000})\n3. f(x=7)\n"
+    items = parser.feed(text) + parser.close()
+    assert [type(i).__name__ for i in items] == ["PlanError", "PlanError", "PlanError", "PlanTask"]
+    assert "too large" in items[0].reason  # type: ignore[union-attr]
+    assert "too large" in items[2].reason  # type: ignore[union-attr]
+    assert all(repr(item) for item in items)

@@ -117,6 +117,9 @@ def peak(intervals: list[tuple[float, float]]) -> int:
 
 
 async def test_six_parallel_calls_overlap_within_the_cpus() -> None:
+    # two workers up before timing: a worker starting seconds late on a loaded
+    # machine would show no overlap, and that is Ray's start-up, not the executor
+    await asyncio.gather(*(RayExecutor().run(span, {"n": 0}) for _ in range(2)))
     plan = "".join(f"{i}. span(n={i})\n" for i in range(1, 7)) + "join()\n"
     model = ScriptedModel([plan, "Action: Finish(done)"])
     agent = Agent(model, [span], executor=RayExecutor())

@@ -40,7 +40,7 @@ PlanItem = PlanTask | PlanError
 _TASK_LINE = re.compile(r"^(?:[-*]\s*)?(\d+)\s*[.:)]\s*(.*)$")
 _THOUGHT_LINE = re.compile(r"^Thought\s*:\s*(.*)$", re.IGNORECASE)
 _JOIN_CALL = re.compile(r"^join\s*\(\s*\)$")
-_REF = re.compile(r"\$\{(\d+)\}|\$(\d+)")
+_REF = re.compile(r"\$\{(\d{1,9})\}|\$(\d{1,9})(?!\d)")
 # Inside string literals a ref becomes a pair of private-use sentinels around its id;
 # outside, a placeholder name. Neither can come from the model: sentinels are removed
 # from the input first, and placeholder names are reserved.
@@ -49,6 +49,10 @@ _SENTINEL = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _PLACEHOLDER = re.compile(r"^__tw_ref_(\d+)__$")
 _JSON_NAMES: dict[str, Arg] = {"true": True, "false": False, "null": None}
 _MAX_LINE = 20_000
+# Python cannot turn an integer of more than 4,300 digits into text (and every result,
+# event and log shows it as text): about 1,000 digits is plenty for any argument.
+_MAX_INT_BITS = 3_400
+_MAX_ID_DIGITS = 9
 
 
 class PlanParser:
@@ -158,6 +162,11 @@ class PlanParser:
                 self._thought.append(thought)
             return
         if match := _TASK_LINE.match(line):
+            if len(match.group(1)) > _MAX_ID_DIGITS:
+                error = PlanError("the task number is too large", line=line)
+                self.errors.append(error)
+                out.append(error)
+                return
             task_id, call = int(match.group(1)), match.group(2).strip().strip("`").strip()
         elif _JOIN_CALL.match(line.strip("`")):
             task_id, call = None, "join()"
@@ -327,6 +336,8 @@ def _value(node: ast.expr) -> Arg:
         value = node.value
         if isinstance(value, str):
             return _string(value)
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            raise PlanError("the number is too large to be an argument")
         if value is None or isinstance(value, bool | int | float):
             return value
         raise PlanError(f"{type(value).__name__} literals are not allowed")
