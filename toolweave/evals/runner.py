@@ -413,7 +413,8 @@ the tools can give it; on countries, a tolerant number or entity check); lookups
 every lookup the question needs was made (countries); ask_ok: asked the user exactly
 when a value was missing.
 latency in seconds, end to end; tokens and cost (the model's price, USD; 0 for the local
-model) per case."""
+model) per case: prompt_tokens all of every prompt, evaluated the part the model
+evaluated (the rest was read from its prefix cache; `-` where the model does not say)."""
 
 
 def _markdown(data: dict[str, Any]) -> str:
@@ -426,6 +427,7 @@ def _markdown(data: dict[str, Any]) -> str:
         "median latency",
         "llm_calls",
         "prompt_tokens",
+        "evaluated",
         "completion_tokens",
         "cost",
         "errors",
@@ -438,7 +440,8 @@ def _markdown(data: dict[str, Any]) -> str:
             median = entry.get("latency", {}).get("median")
             cells += [_cell(entry, "latency", 2), "-" if median is None else f"{median:.2f}"]
             cells.append(_cell(entry, "llm_calls", 1))
-            cells += [_cell(entry, "prompt_tokens", 0), _cell(entry, "completion_tokens", 0)]
+            cells += [_cell(entry, "prompt_tokens", 0), _cell(entry, "evaluated_prompt_tokens", 0)]
+            cells.append(_cell(entry, "completion_tokens", 0))
             cells += [_cell(entry, "cost", 6), str(entry["errors"])]
             lines.append("| " + " | ".join(cells) + " |")
         timings = sorted({t for entry in strategies.values() for t in entry.get("timing", [])})
@@ -464,7 +467,8 @@ def _comparison(strategies: dict[str, Any]) -> list[str]:
         tokens = _tokens(entry) / max(_tokens(base), 1e-9)
         line = (
             f"- {other}: llmcompiler is {speedup:.2f}x faster by median latency "
-            f"({mean_speedup:.2f}x by mean); {other} uses {tokens:.2f}x its tokens"
+            f"({mean_speedup:.2f}x by mean); {other} uses {tokens:.2f}x its tokens (evaluated "
+            "prompt and completion)"
         )
         for key in _ACCURACY:
             if key in base and key in entry:
@@ -475,10 +479,9 @@ def _comparison(strategies: dict[str, Any]) -> list[str]:
 
 
 def _tokens(entry: dict[str, Any]) -> float:
-    return float(
-        entry.get("prompt_tokens", {}).get("mean", 0)
-        + entry.get("completion_tokens", {}).get("mean", 0)
-    )
+    """Evaluated prompt tokens (the whole prompt where unknown) and completion tokens."""
+    prompt = entry.get("evaluated_prompt_tokens", entry.get("prompt_tokens", {}))
+    return float(prompt.get("mean", 0) + entry.get("completion_tokens", {}).get("mean", 0))
 
 
 def _plots(out: Path, rows: list[dict[str, Any]], data: dict[str, Any]) -> None:
