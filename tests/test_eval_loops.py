@@ -82,7 +82,7 @@ async def test_react_cuts_each_reply_after_its_action_and_answers() -> None:
     assert [c.tool for c in trace.calls] == ["population", "population", "calculator"]
     second = seen[1]
     assert second[-2]["content"] == 'Thought: Chile first.\nAction: population(country="Chile")'
-    assert second[-1]["content"] == "Observation: 19000000"
+    assert second[-1]["content"] == "Observation: 19,000,000"  # as the planner reads it
     assert "Final Answer:" in second[0]["content"]  # the format and the examples
     assert 'Action: population(country="Canada")' in second[0]["content"]
 
@@ -130,5 +130,5 @@ async def test_parallel_fc_reads_the_first_json_value_and_reports_unknown_tools(
     assert [c.args["country"] for c in trace.calls] == ["Chile", "Norway"]
     assert seen[1][-2]["content"].endswith('{"tool": "gdp", "args": {}}]')  # cut after the JSON
     results = seen[1][-1]["content"]
-    assert 'population(country="Chile") -> 19000000' in results
+    assert 'population(country="Chile") -> 19,000,000' in results
     assert "error: no tool named 'gdp'; the tools are population, calculator" in results

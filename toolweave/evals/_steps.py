@@ -11,7 +11,8 @@ from typing import Any
 from toolweave.evals.metrics import Call
 from toolweave.fetcher import TaskState, execute
 from toolweave.models import Message, Model, ModelSettings, Usage
-from toolweave.plan import PlanTask, render_text
+from toolweave.plan import PlanTask
+from toolweave.planner import render_value
 from toolweave.planner._prompts import tool_catalog
 from toolweave.tools import Tool, ToolRegistry
 
@@ -105,7 +106,7 @@ async def run_calls(
         result = outcome.results[task.id]
         trace.calls.append(Call(task.id, task.tool, result.args or {}, after))
         if result.state is TaskState.SUCCEEDED:
-            observations.append(render_text(result.value)[:1500])
+            observations.append(render_value(result.value)[:1500])  # as the planner's prompts
         else:
             error = result.error.message if result.error else result.reason
             observations.append(f"error: {error}")
