@@ -20,6 +20,7 @@ def test_every_suite_loads_with_the_source_counts() -> None:
         "parallelqa": 113,
         "movie": 500,
         "hotpotqa": 1487,
+        "countries": 165,  # generated: 15 per template
     }
 
 

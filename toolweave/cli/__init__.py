@@ -130,7 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None, help="a seeded sample of N cases")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--concurrency", type=int, default=1)
-    evaluate.add_argument("--latency", type=float, default=0.3, help="median tool latency, s")
+    evaluate.add_argument(
+        "--latency",
+        type=float,
+        default=None,
+        help="median simulated tool latency, s (default 0.3); for suites with real tools "
+        "(countries), seconds per lookup (default 0)",
+    )
     evaluate.add_argument("--out", default="eval-results", help="results directory")
     evaluate.add_argument(
         "--ray",
@@ -142,6 +148,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--workers", type=int, default=None, help="Ray workers, one model each (default: CPUs)"
+    )
+    evaluate.add_argument(
+        "--case", action="append", metavar="ID", help="only this case (repeatable)"
+    )
+    evaluate.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads of the local model (default: every core; on a busy machine, "
+        "fewer threads than cores can be much faster)",
+    )
+    evaluate.add_argument(
+        "--record", metavar="DIR", help="save every model call to DIR/calls.jsonl"
+    )
+    evaluate.add_argument(
+        "--replay",
+        metavar="DIR",
+        help="answer the model calls from DIR/calls.jsonl (a --record run) instead of a model",
+    )
+    evaluate.add_argument(
+        "--pace",
+        metavar="TTFT,TPS",
+        default="0.4,80",
+        help="with --replay: seconds to first token and tokens per second (default 0.4,80)",
     )
     evaluate.set_defaults(handler=eval_command)
 

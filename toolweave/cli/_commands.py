@@ -18,7 +18,7 @@ from rich.text import Text
 
 from toolweave.cli._safe import one_line
 from toolweave.errors import UserError
-from toolweave.models import LocalModel, resolve_model
+from toolweave.models import LocalModel, Model, ReplayModel, recording, resolve_model
 from toolweave.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
@@ -241,18 +241,18 @@ async def _evaluate(
         raise UserError(f"unknown strategy {bad[0]!r}; choose from {', '.join(STRATEGIES)}")
     needs_model = any(not s.startswith("oracle") for s in strategies)
     out = Path(args.out)
-    simulation = Simulation(seed=args.seed, latency=args.latency)
+    latency = args.latency
+    simulation = Simulation(seed=args.seed, latency=0.3 if latency is None else latency)
     if args.ray is not None:
+        if args.record or args.replay or args.case:
+            raise UserError("--record, --replay and --case run here, not with --ray")
         builtin = [name for name in names if isinstance(name, str)]
         if len(builtin) < len(names):
             raise UserError("--ray runs the built-in suites; a cases file runs here, without it")
         model_name = args.model if needs_model else None
         await _eval_on_ray(args, builtin, strategies, model_name, simulation, console)
         return _eval_report(out, console)
-    model = resolve_model(args.model) if needs_model else None
-    if isinstance(model, LocalModel):
-        with console.status("loading the local model"):
-            await model.load()
+    model, timing = await _eval_model(args, console) if needs_model else (None, "measured")
     with Progress(console=console) as progress:
         for name in names:
             bar = progress.add_task(name if isinstance(name, str) else name.name, total=None)
@@ -269,6 +269,9 @@ async def _evaluate(
                 seed=args.seed,
                 concurrency=args.concurrency,
                 simulation=simulation,
+                live_latency=latency or 0.0,
+                timing=timing,
+                case_ids=args.case,
                 progress=advance,
             )
     return _eval_report(out, console)
@@ -325,6 +328,7 @@ def _eval_report(out: Path, console: Console) -> int:
         "arg_acc",
         "edge_f1",
         "answer",
+        "lookups",
         "ask",
         "latency s",
         "tokens",
@@ -349,6 +353,7 @@ def _eval_report(out: Path, console: Console) -> int:
                 mean("arg_acc"),
                 mean("edge_f1"),
                 mean("answer_ok"),
+                mean("lookups_ok"),
                 mean("ask_ok"),
                 mean("latency", 2),
                 f"{tokens:.0f}",
@@ -357,6 +362,29 @@ def _eval_report(out: Path, console: Console) -> int:
     console.print(table)
     console.print(Text(f"results: {out / 'results.jsonl'} · report: {out / 'report.md'}", "dim"))
     return 0 if data else 1
+
+
+async def _eval_model(args: argparse.Namespace, console: Console) -> tuple[Model, str]:
+    """The model of an evaluation (recorded or replayed on request) and its timing label."""
+    if args.replay:
+        try:
+            ttft, tps = (float(x) for x in args.pace.split(","))
+        except ValueError:
+            raise UserError(f"--pace wants TTFT,TPS (e.g. 0.4,80), not {args.pace!r}") from None
+        record = Path(args.replay) / "calls.jsonl"
+        if not record.is_file():
+            raise UserError(f"no record at {record}: make one with --record {args.replay}")
+        replay = ReplayModel.load(record, ttft=ttft, tokens_per_second=tps)
+        return replay, f"replayed at {ttft:g} s TTFT, {tps:g} tokens/s"
+    model = resolve_model(args.model)
+    if isinstance(model, LocalModel):
+        if args.threads:
+            model.n_threads = args.threads
+        with console.status("loading the local model"):
+            await model.load()
+    if args.record:
+        model = recording(model, Path(args.record) / "calls.jsonl")
+    return model, "measured"
 
 
 def _retrieval(args: argparse.Namespace, console: Console) -> int:

@@ -1,117 +1,81 @@
 """The agent loops that LLMCompiler is compared with, on the same model and tools.
 
-- `react`: Thought / Action / Observation, one tool per model call.
+- `react`: Thought / Action / Observation, one tool per model call (see `react`).
 - `parallel_fc`: each model call may ask for several tool calls, run together, repeated
   until an answer: OpenAI-style parallel function calling. Native (the endpoint's
-  ``tools``) when the model supports it, else emulated with a JSON-list prompt.
+  ``tools``) when the model supports it, else emulated with a JSON-list prompt with
+  few-shot examples, read tolerantly (the first JSON value of a reply).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from toolweave.errors import PlanError
-from toolweave.evals.metrics import Call
-from toolweave.fetcher import TaskState, execute
-from toolweave.models import Message, Model, ModelSettings, ToolCallingModel, Usage
-from toolweave.plan import PlanParser, PlanTask, render_text
-from toolweave.planner._prompts import tool_catalog
-from toolweave.tools import Tool, ToolRegistry
+from toolweave.evals._steps import (
+    Trace,
+    complete,
+    first_json,
+    given,
+    opening,
+    run_calls,
+)
+from toolweave.evals.react import REACT_EXAMPLES, ReactStep, react, read_react_step
+from toolweave.models import Model, ModelSettings, ToolCallingModel
+from toolweave.plan import PlanTask, format_call
+from toolweave.tools import ToolRegistry
 
-__all__ = ["Trace", "parallel_fc", "react"]
+__all__ = [
+    "PFC_EXAMPLES",
+    "REACT_EXAMPLES",
+    "ReactStep",
+    "Trace",
+    "parallel_fc",
+    "react",
+    "read_react_step",
+]
 
 _MAX_TOKENS = 512
 
+_PFC = """\
+Answer the question with the tools below. In each turn, call every tool you can call
+now, all at once: reply with ONLY a JSON list of the calls,
+[{{"tool": "name", "args": {{"argument": value}}}}, ...]
+They run in parallel and their results come back; then call more, or, when the results
+answer the question, reply with ONLY {{"answer": "the answer, in one sentence with units"}}
+Arguments are literal values: copy a number from the results to use it (a calculator
+call does the arithmetic).
 
-@dataclass(slots=True)
-class Trace:
-    """What a strategy did on a case."""
-
-    calls: list[Call] = field(default_factory=list)
-    answer: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    llm_calls: int = 0
-    replans: int = 0
-    wall: float = 0.0
-    error: str | None = None
-    mode: str | None = None
-
-
-def _opening(instructions: str, tools: ToolRegistry, query: str) -> list[Message]:
-    return [
-        {"role": "system", "content": instructions.format(tools=tool_catalog(tools))},
-        {"role": "user", "content": f"Question: {query}"},
-    ]
-
-
-async def _complete(
-    model: Model, messages: list[Message], stop: tuple[str, ...], trace: Trace
-) -> str:
-    settings = ModelSettings(stop=stop, max_tokens=_MAX_TOKENS)
-    async with model.stream(messages, settings) as reply:
-        async for _ in reply:
-            pass
-    trace.usage = trace.usage + reply.usage
-    trace.llm_calls += 1
-    return reply.text
-
-
-_REACT = """\
-Answer the question with the tools below, one tool call at a time.
 Tools:
 {tools}
 
-Use exactly this format:
-Thought: what to do next
-Action: tool_name(argument="value", ...)
-Then stop: the Observation (the tool's result) will be given to you. Repeat as needed.
-When you know the answer, write:
-Thought: I know the answer
-Final Answer: the answer"""
-_ACTION = re.compile(r"^\s*Action\s*:\s*(.+)$", re.M)
-_FINAL = re.compile(r"Final Answer\s*:\s*(.*)", re.S)
+Examples (their tools may differ from yours):
 
+{examples}"""
 
-async def react(
-    query: str, model: Model, tools: ToolRegistry, trace: Trace, steps: int = 8
-) -> None:
-    """The ReAct loop: one tool call per model call, each after the previous result."""
-    messages = _opening(_REACT, tools, query)
-    last: frozenset[int] = frozenset()
-    for _ in range(steps):
-        text = await _complete(model, messages, ("Observation:",), trace)
-        messages.append({"role": "assistant", "content": text})
-        action = _ACTION.search(text)
-        if action is None:
-            final = _FINAL.search(text)
-            trace.answer = (final.group(1) if final else text).strip()
-            return
-        number = len(trace.calls) + 1
-        items = PlanParser(tools).feed(f"{number}. {action.group(1).strip()}\n")
-        tasks = [t for t in items if isinstance(t, PlanTask)]
-        if not tasks:
-            errors = [e for e in items if isinstance(e, PlanError)]
-            reason = errors[0].reason if errors else "no call found"
-            messages.append({"role": "user", "content": f"Observation: error: {reason}"})
-            continue
-        observations = await _run(tasks, tools, trace, after=last)
-        last = frozenset({tasks[0].id})
-        observation = f"{tasks[0].tool}: {observations[0]}"
-        messages.append({"role": "user", "content": f"Observation: {observation}"})
-    trace.error = f"no answer after {steps} steps"
+PFC_EXAMPLES = """\
+Question: What is the combined population of Canada and Mexico?
+[{"tool": "population", "args": {"country": "Canada"}}, \
+{"tool": "population", "args": {"country": "Mexico"}}]
+Results:
+population(country="Canada") -> 38,000,000
+population(country="Mexico") -> 126,000,000
+[{"tool": "calculator", "args": {"expression": "38000000 + 126000000"}}]
+Results:
+calculator(expression="38000000 + 126000000") -> 164,000,000
+{"answer": "Canada and Mexico have 164,000,000 people together."}
 
-
-_PFC = """\
-Answer the question with the tools below. In each turn, reply with ONLY a JSON list of
-the tool calls to make now, all at once: [{{"tool": "name", "args": {{...}}}}, ...]
-You will get their results and may call more. When you know the answer, reply with
-ONLY: {{"answer": "..."}}
-Tools:
-{tools}"""
+Question: Who directed the film that won Best Picture in 1998?
+[{"tool": "search", "args": {"query": "Best Picture winner 1998"}}]
+Results:
+search(query="Best Picture winner 1998") -> Titanic won Best Picture at the 70th \
+Academy Awards (1998).
+[{"tool": "search", "args": {"query": "director of Titanic"}}]
+Results:
+search(query="director of Titanic") -> Titanic (1997) is a film written and directed \
+by James Cameron.
+{"answer": "James Cameron directed Titanic, the Best Picture winner of 1998."}"""
+"""The planner's two default examples, as parallel function calls."""
 
 _NATIVE = """\
 Answer the question with the tools. Call every tool you can call now in one turn (they
@@ -154,33 +118,54 @@ async def parallel_fc(
 async def _emulated(
     query: str, model: Model, tools: ToolRegistry, trace: Trace, turns: int
 ) -> None:
-    messages = _opening(_PFC, tools, query)
+    messages = opening(_PFC, tools, query, examples=PFC_EXAMPLES)
     last: frozenset[int] = frozenset()
     for _ in range(turns):
-        text = await _complete(model, messages, (), trace)
-        messages.append({"role": "assistant", "content": text})
-        payload = _json(text)
+        text = await complete(model, messages, ("\nResults:", "\nQuestion:"), trace)
+        payload, used = first_json(text)
+        messages.append({"role": "assistant", "content": used})
         if isinstance(payload, dict) and "answer" in payload:
             trace.answer = str(payload["answer"])
             return
-        if not isinstance(payload, list):
+        if payload is None:
             trace.answer = text.strip()
             return
-        tasks: list[PlanTask] = []
-        for item in payload:
-            if not isinstance(item, dict) or item.get("tool") not in tools:
-                continue
-            args = item.get("args")
-            given = _given(tools[item["tool"]], args if isinstance(args, dict) else {})
-            tasks.append(PlanTask(len(trace.calls) + len(tasks) + 1, item["tool"], given))
-        if not tasks:
-            messages.append({"role": "user", "content": "Results: no known tool was called"})
-            continue
-        observations = await _run(tasks, tools, trace, after=last)
-        last = frozenset(t.id for t in tasks)
-        text = "\n".join(f"{t.tool}: {o}" for t, o in zip(tasks, observations, strict=True))
-        messages.append({"role": "user", "content": f"Results:\n{text}"})
+        tasks, errors = _json_calls(payload, tools, first_id=len(trace.calls) + 1)
+        lines = errors
+        if tasks:
+            observations = await run_calls(tasks, tools, trace, after=last)
+            last = frozenset(t.id for t in tasks)
+            lines = [
+                f"{format_call(t.tool, t.args)} -> {o}"
+                for t, o in zip(tasks, observations, strict=True)
+            ] + errors
+        messages.append({"role": "user", "content": "Results:\n" + "\n".join(lines)})
     trace.error = f"no answer after {turns} turns"
+
+
+def _json_calls(
+    payload: Any, tools: ToolRegistry, *, first_id: int
+) -> tuple[list[PlanTask], list[str]]:
+    """The calls of a JSON reply (a list of calls, or one call), and what was wrong."""
+    items = payload if isinstance(payload, list) else [payload]
+    tasks: list[PlanTask] = []
+    errors = []
+    for item in items:
+        if not isinstance(item, dict):
+            errors.append(f"error: {json.dumps(item)} is not a call: {_PFC_FORMAT}")
+            continue
+        name = item.get("tool", item.get("name"))
+        args = item.get("args", item.get("arguments", {}))
+        if not isinstance(name, str) or name not in tools:
+            errors.append(f"error: no tool named {name!r}; the tools are {', '.join(tools.names)}")
+        elif not isinstance(args, dict):
+            errors.append(f"error: the args of {name} must be a JSON object: {_PFC_FORMAT}")
+        else:
+            tasks.append(PlanTask(first_id + len(tasks), name, given(tools[name], args)))
+    return tasks, errors
+
+
+_PFC_FORMAT = 'write [{"tool": "name", "args": {...}}, ...] or {"answer": "..."}'
 
 
 async def _native(
@@ -223,11 +208,11 @@ async def _native(
             elif args is None:
                 replies[call.id] = "error: the arguments are not a JSON object"
             else:
-                given = _given(tools[call.name], args)
-                tasks.append(PlanTask(len(trace.calls) + len(tasks) + 1, call.name, given))
+                kept = given(tools[call.name], args)
+                tasks.append(PlanTask(len(trace.calls) + len(tasks) + 1, call.name, kept))
                 replies[call.id] = ""
         if tasks:
-            observations = iter(await _run(tasks, tools, trace, after=last))
+            observations = iter(await run_calls(tasks, tools, trace, after=last))
             last = frozenset(t.id for t in tasks)
             for call_id, reply in replies.items():
                 replies[call_id] = reply or next(observations)
@@ -238,52 +223,9 @@ async def _native(
     trace.error = f"no answer after {turns} turns"
 
 
-_PY_LITERAL = re.compile(r'"(?:\\.|[^"\\])*"|\b(True|False|None)\b')
-_AS_JSON = {"True": "true", "False": "false", "None": "null"}
-
-
-def _json(text: str) -> Any:
-    """The JSON list or object in a reply; Python's True/False/None are read as JSON's."""
-    match = re.search(r"(\[.*\]|\{.*\})", text, re.S)
-    if not match:
-        return None
-    found = match.group(1)
-    for candidate in (found, _PY_LITERAL.sub(lambda m: _AS_JSON.get(m[1], m[0]), found)):
-        try:
-            return json.loads(candidate)
-        except json.JSONDecodeError:
-            continue
-    return None
-
-
-def _given(tool: Tool, args: dict[str, Any]) -> dict[str, Any]:
-    """The arguments without nulls for optional parameters (null means "not given")."""
-    return {k: v for k, v in args.items() if v is not None or k in tool.required_names}
-
-
 def _json_object(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text or "{}")
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
-
-
-async def _run(
-    tasks: Sequence[PlanTask], tools: ToolRegistry, trace: Trace, *, after: frozenset[int]
-) -> list[str]:
-    """Run calls together, record them, and describe each one's result.
-
-    Each call is recorded as depending on the previous step's calls.
-    """
-    outcome = await execute(tasks, tools)
-    observations = []
-    for task in tasks:
-        result = outcome.results[task.id]
-        trace.calls.append(Call(task.id, task.tool, result.args or {}, after))
-        if result.state is TaskState.SUCCEEDED:
-            observations.append(render_text(result.value)[:1500])
-        else:
-            error = result.error.message if result.error else result.reason
-            observations.append(f"error: {error}")
-    return observations

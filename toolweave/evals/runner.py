@@ -14,14 +14,16 @@ import dataclasses
 import json
 import random
 import re
+import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from toolweave.agent import ask_user_tool
 from toolweave.cost import PriceTable
 from toolweave.errors import UserError
+from toolweave.evals.countries import answer_ok, lookups_made
 from toolweave.evals.metrics import (
     api_scores,
     argument_accuracy,
@@ -56,6 +58,7 @@ METRICS = (
     "flow_acc",
     "fanout_ok",
     "answer_ok",
+    "lookups_ok",
     "ask_ok",
 )
 ASK_USER = "ask_user"
@@ -63,6 +66,8 @@ COSTS = (
     "latency",
     "llm_calls",
     "prompt_tokens",
+    "cached_prompt_tokens",
+    "evaluated_prompt_tokens",
     "completion_tokens",
     "cost",
     "replans",
@@ -80,6 +85,8 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
         "latency": round(trace.wall, 4),
         "llm_calls": trace.llm_calls,
         "prompt_tokens": trace.usage.prompt_tokens,
+        "cached_prompt_tokens": trace.usage.cached_prompt_tokens,
+        "evaluated_prompt_tokens": trace.usage.evaluated_prompt_tokens,
         "completion_tokens": trace.usage.completion_tokens,
         "replans": trace.replans,
         "tool_calls": len(trace.calls),
@@ -115,7 +122,10 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
     if case.ask_tool:
         asked = len(trace.calls) - len(calls)
         row["ask_ok"] = float(bool(asked) == (case.missing is not None))
-    if case.answer is not None and case.answer_checkable:
+    if case.gold is not None:
+        row["answer_ok"] = float(answer_ok(case.gold, trace.answer))
+        row["lookups_ok"] = float(lookups_made(case.calls, trace.calls))
+    elif case.answer is not None and case.answer_checkable:
         row["answer_ok"] = float(
             bool(trace.answer) and _norm(case.answer) in _norm(trace.answer or "")
         )
@@ -124,7 +134,7 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PreparedSuite:
-    """A suite ready to run: its sampled cases, its simulated tools and their retriever."""
+    """A suite ready to run: its sampled cases, its tools and their retriever."""
 
     name: str
     cases: list[EvalCase]
@@ -142,15 +152,22 @@ def prepare_suite(
     limit: int | None = None,
     seed: int = 0,
     simulation: Simulation | None = None,
+    live_latency: float = 0.0,
 ) -> PreparedSuite:
     """Sample a suite's cases and simulate its tools (the same for the same arguments).
 
-    A `Suite` of your own cases keeps its real tools (`Suite.simulated` is false).
+    A `Suite` of your own cases keeps its real tools (`Suite.simulated` is false); a
+    live suite's real tools are used as they are, each lookup waiting `live_latency`.
     """
     suite = suite_name if isinstance(suite_name, Suite) else suites()[suite_name]
-    registry = suite.registry()
-    if suite.simulated:
-        registry = simulate(registry, simulation or Simulation(seed=seed), responders=_RESPONDERS)
+    if suite.live is not None:
+        registry = suite.live(live_latency)
+    else:
+        registry = suite.registry()
+        if suite.simulated:
+            registry = simulate(
+                registry, simulation or Simulation(seed=seed), responders=_RESPONDERS
+            )
     retriever = Retriever(registry) if len(registry) > _RETRIEVE_ABOVE else None
     return PreparedSuite(suite.name, seeded_sample(suite.cases(), limit, seed), registry, retriever)
 
@@ -164,9 +181,17 @@ def run_settings(
 
 
 async def run_case(
-    suite: PreparedSuite, strategy: str, case: EvalCase, model: Model | None
+    suite: PreparedSuite,
+    strategy: str,
+    case: EvalCase,
+    model: Model | None,
+    *,
+    timing: str = "measured",
 ) -> dict[str, Any]:
-    """Run one strategy on one case; its results.jsonl row."""
+    """Run one strategy on one case; its results.jsonl row.
+
+    `timing` says how its latency was obtained: ``measured``, or a replay's pace.
+    """
     tools = _offered(case, suite.registry, suite.retriever)
     if case.ask_tool:
         tools = ToolRegistry([*tools, ask_user_tool(_simulated_user(case))])
@@ -175,6 +200,7 @@ async def run_case(
     row["error"], row["answer"] = trace.error, trace.answer
     if model is not None:  # None where the price is unknown; the local model costs 0
         row["cost"] = PriceTable().cost(model.name, trace.usage)
+    row["timing"] = timing
     if trace.mode is not None:
         row["mode"] = trace.mode
     return row
@@ -190,6 +216,9 @@ async def run_eval(
     seed: int = 0,
     concurrency: int = 1,
     simulation: Simulation | None = None,
+    live_latency: float = 0.0,
+    timing: str = "measured",
+    case_ids: Collection[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Run `strategies` on a suite's cases; append each case's row to results.jsonl.
@@ -197,22 +226,43 @@ async def run_eval(
     `suite_name` names a built-in suite, or is a `Suite` (your own cases: see
     `toolweave.evals.usercases`), whose tools are simulated if it says so.
 
+    Cases run one after another with every strategy on each, so that an interrupted
+    run compares the strategies on the same cases.
+
+    Args:
+        suite_name: The suite.
+        strategies: The strategies, each run on every case.
+        model: The model of every strategy but the oracles.
+        out: The results directory.
+        limit: A seeded sample of this many cases; all without.
+        seed: Seeds the sample and the simulated tools.
+        concurrency: Cases run at once.
+        simulation: How simulated tools behave.
+        live_latency: Seconds each lookup of a live suite's real tools waits.
+        timing: How the latencies were obtained, written on each row: ``measured``, or
+            a replay's pace (``replayed at 0.4 s TTFT, 80 tokens/s``).
+        case_ids: Only the cases with these ids (of the sample), if given.
+        progress: Called with (cases done, cases to do) after each case.
+
     Raises:
         UserError: `out` holds results made with another model, seed or simulation
             (resuming into it would mix them).
     """
     results = _Results(out / "results.jsonl")
     results.claim(run_settings(model.name if model is not None else None, seed, simulation))
-    suite = prepare_suite(suite_name, limit=limit, seed=seed, simulation=simulation)
+    suite = prepare_suite(
+        suite_name, limit=limit, seed=seed, simulation=simulation, live_latency=live_latency
+    )
+    cases = [c for c in suite.cases if case_ids is None or c.id in case_ids]
     done = results.done()
-    work = [(s, c) for s in strategies for c in suite.cases if (suite.name, s, c.id) not in done]
+    work = [(s, c) for c in cases for s in strategies if (suite.name, s, c.id) not in done]
     gate = asyncio.Semaphore(concurrency)
     finished = 0
 
     async def one(strategy: str, case: EvalCase) -> None:
         nonlocal finished
         async with gate:
-            row = await run_case(suite, strategy, case, model)
+            row = await run_case(suite, strategy, case, model, timing=timing)
         results.append(row)
         finished += 1
         if progress is not None:
@@ -337,8 +387,10 @@ def report(out: Path) -> dict[str, Any]:
                     "mean": round(m.value, 4),
                     "low": round(m.low, 4),
                     "high": round(m.high, 4),
+                    "median": round(statistics.median(values), 4),
                 }
         entry["errors"] = sum(1 for r in items if r.get("error"))
+        entry["timing"] = sorted({r.get("timing", "measured") for r in items})
         data.setdefault(suite, {})[strategy] = entry
     (out / "report.json").write_text(json.dumps(data, indent=2))
     (out / "report.md").write_text(_markdown(data))
@@ -361,9 +413,12 @@ of the calls, as in shortcutsbench); exact: the same multiset; arg_acc: gold arg
 values matched (ShortcutsBench's equality); edge_f1: the dependency DAG's edges after
 matching calls; flow_acc: gold inputs taken from the right producer; fanout_ok: the
 right number of independent searches; answer_ok: the gold answer in the reply (where
-the tools can give it); ask_ok: asked the user exactly when a value was missing.
+the tools can give it; on countries, a tolerant number or entity check); lookups_ok:
+every lookup the question needs was made (countries); ask_ok: asked the user exactly
+when a value was missing.
 latency in seconds, end to end; tokens and cost (the model's price, USD; 0 for the local
-model) per case."""
+model) per case: prompt_tokens all of every prompt, evaluated the part the model
+evaluated (the rest was read from its prefix cache; `-` where the model does not say)."""
 
 
 def _markdown(data: dict[str, Any]) -> str:
@@ -373,8 +428,10 @@ def _markdown(data: dict[str, Any]) -> str:
         "cases",
         *METRICS,
         "latency",
+        "median latency",
         "llm_calls",
         "prompt_tokens",
+        "evaluated",
         "completion_tokens",
         "cost",
         "errors",
@@ -384,36 +441,51 @@ def _markdown(data: dict[str, Any]) -> str:
         for strategy, entry in strategies.items():
             cells = [strategy, str(entry["cases"])]
             cells += [_cell(entry, k) for k in METRICS]
-            cells += [_cell(entry, "latency", 2), _cell(entry, "llm_calls", 1)]
-            cells += [_cell(entry, "prompt_tokens", 0), _cell(entry, "completion_tokens", 0)]
+            median = entry.get("latency", {}).get("median")
+            cells += [_cell(entry, "latency", 2), "-" if median is None else f"{median:.2f}"]
+            cells.append(_cell(entry, "llm_calls", 1))
+            cells += [_cell(entry, "prompt_tokens", 0), _cell(entry, "evaluated_prompt_tokens", 0)]
+            cells.append(_cell(entry, "completion_tokens", 0))
             cells += [_cell(entry, "cost", 6), str(entry["errors"])]
             lines.append("| " + " | ".join(cells) + " |")
-        base = strategies.get("llmcompiler")
-        if base and "latency" in base:
-            lines += ["", "Against llmcompiler:", ""]
-            for other in ("react", "parallel-fc"):
-                entry = strategies.get(other)
-                if not entry or "latency" not in entry:
-                    continue
-                speedup = entry["latency"]["mean"] / max(base["latency"]["mean"], 1e-9)
-                tokens = _tokens(entry) / max(_tokens(base), 1e-9)
-                line = (
-                    f"- {other}: llmcompiler is {speedup:.2f}x faster; {other} uses "
-                    f"{tokens:.2f}x its tokens"
-                )
-                key = next((k for k in ("api_f1", "api_recall") if k in base and k in entry), None)
-                if key is not None:
-                    line += f"; {key} {base[key]['mean']:.3f} against {entry[key]['mean']:.3f}"
-                lines.append(line)
+        timings = sorted({t for entry in strategies.values() for t in entry.get("timing", [])})
+        if timings != ["measured"]:
+            lines += ["", f"Latencies: {'; '.join(timings)} (not measured on the model)."]
+        lines += _comparison(strategies)
         lines.append("")
     return "\n".join(lines)
 
 
+def _comparison(strategies: dict[str, Any]) -> list[str]:
+    """How llmcompiler compares with react and parallel-fc: speed (median), tokens, accuracy."""
+    base = strategies.get("llmcompiler")
+    if not base or "latency" not in base:
+        return []
+    lines = ["", "Against llmcompiler:", ""]
+    for other in ("react", "parallel-fc"):
+        entry = strategies.get(other)
+        if not entry or "latency" not in entry:
+            continue
+        speedup = entry["latency"]["median"] / max(base["latency"]["median"], 1e-9)
+        mean_speedup = entry["latency"]["mean"] / max(base["latency"]["mean"], 1e-9)
+        tokens = _tokens(entry) / max(_tokens(base), 1e-9)
+        line = (
+            f"- {other}: llmcompiler is {speedup:.2f}x faster by median latency "
+            f"({mean_speedup:.2f}x by mean); {other} uses {tokens:.2f}x its tokens (evaluated "
+            "prompt and completion)"
+        )
+        for key in _ACCURACY:
+            if key in base and key in entry:
+                line += f"; {key} {base[key]['mean']:.3f} against {entry[key]['mean']:.3f}"
+                break
+        lines.append(line)
+    return lines
+
+
 def _tokens(entry: dict[str, Any]) -> float:
-    return float(
-        entry.get("prompt_tokens", {}).get("mean", 0)
-        + entry.get("completion_tokens", {}).get("mean", 0)
-    )
+    """Evaluated prompt tokens (the whole prompt where unknown) and completion tokens."""
+    prompt = entry.get("evaluated_prompt_tokens", entry.get("prompt_tokens", {}))
+    return float(prompt.get("mean", 0) + entry.get("completion_tokens", {}).get("mean", 0))
 
 
 def _plots(out: Path, rows: list[dict[str, Any]], data: dict[str, Any]) -> None:
@@ -432,8 +504,9 @@ def _plots(out: Path, rows: list[dict[str, Any]], data: dict[str, Any]) -> None:
     (out / "accuracy.svg").write_text(bar_svg("accuracy by suite and strategy", accuracy))
 
 
-_ACCURACY = ("api_f1", "api_recall", "fanout_ok")
-"""The accuracy plotted per suite: API F1, else recall (partial gold), else structure."""
+_ACCURACY = ("answer_ok", "api_f1", "api_recall", "fanout_ok")
+"""The accuracy shown per suite: the answer where checkable, else API F1, else recall
+(partial gold), else structure."""
 
 
 _STRATEGY_ORDER = {name: i for i, name in enumerate(STRATEGIES)}

@@ -7,6 +7,8 @@
 - ``autotools``: AutoTools-Eval (the released ToolFlow benchmark), 80 queries in food,
   music, tmdb, weather, with gold calls and counts (fan-outs up to x37).
 - ``restbench``: RestBench TMDB (100) and Spotify (57), gold API chains.
+- ``countries``: ParallelQA-style questions over real country data, with the demo's
+  real tools and gold answers computed from the data (see `countries`).
 - ``parallelqa``, ``movie``, ``hotpotqa``: LLMCompiler's sets; their tools searched
   live Wikipedia, so offline the plan's structure is scored (the right number of
   independent searches, a combining step) against a simulated search.
@@ -18,13 +20,16 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from toolweave.evals.metrics import Call
 from toolweave.evals.registries import _read, load_autotools, load_shortcutsbench, safe_name
 from toolweave.evals.shortcuts import shortcutsbench_cases
 from toolweave.evals.workflow import parse_workflow
 from toolweave.tools import Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from toolweave.evals.countries import Gold
 
 __all__ = ["EvalCase", "Missing", "Suite", "seeded_sample", "suites"]
 
@@ -50,6 +55,7 @@ class EvalCase:
         offer_gold: The gold tools are offered with the retriever's matches.
         ask_tool: The ``ask_user`` tool is offered, and its use scored.
         missing: A value that the query lacks; the simulated user gives it when asked.
+        gold: The answer with its checker, where the tools are real (``countries``).
     """
 
     suite: str
@@ -66,6 +72,7 @@ class EvalCase:
     offer_gold: bool = False
     ask_tool: bool = False
     missing: Missing | None = None
+    gold: Gold | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,15 @@ class Suite:
 
     The built-in suites' tools are descriptions, simulated in an evaluation; a suite
     of your own cases (`toolweave.evals.usercases`) has real tools (`simulated` false).
+
+    Attributes:
+        name: The suite's name.
+        description: One line about it.
+        registry: Its tools' descriptions (simulated in evaluation, unless `live`).
+        cases: Its cases.
+        tags: Labels for lists.
+        live: For a suite whose tools really run: its tools, given the seconds each
+            lookup waits; they are used as they are instead of simulated.
     """
 
     name: str
@@ -97,6 +113,7 @@ class Suite:
     cases: Callable[[], list[EvalCase]]
     tags: tuple[str, ...] = field(default=())
     simulated: bool = True
+    live: Callable[[float], ToolRegistry] | None = None
 
 
 T = TypeVar("T")
@@ -237,6 +254,18 @@ def _hotpotqa() -> list[EvalCase]:
     ]
 
 
+def _country_tools(latency: float = 0.0) -> ToolRegistry:
+    from toolweave.evals.countries import country_tools
+
+    return country_tools(latency)
+
+
+def _countries() -> list[EvalCase]:
+    from toolweave.evals.countries import countries_cases
+
+    return countries_cases()
+
+
 def suites() -> dict[str, Suite]:
     """Every suite by name."""
     return {
@@ -268,6 +297,14 @@ def suites() -> dict[str, Suite]:
                 "RestBench TMDB and Spotify: gold API chains",
                 lambda: load_autotools("tmdb", "spotify"),
                 _restbench,
+            ),
+            Suite(
+                "countries",
+                "165 questions over real country data, answers checked (demo tools)",
+                _country_tools,
+                _countries,
+                ("fan-out", "real tools"),
+                live=_country_tools,
             ),
             Suite(
                 "parallelqa",

@@ -2,6 +2,8 @@
 
 - `OpenAIModel`: any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server).
 - `LocalModel`: the embedded default, in-process on the CPU, offline.
+- `RecordingModel` (made by `recording`) and `ReplayModel`: record a model's calls, and
+  replay them at an endpoint's pace.
 - `toolweave.models.testing`: `ScriptedModel` and `FunctionModel` for tests.
 
 Model strings: ``"local"``, ``"local:/path/to/model.gguf"``, ``"openai:<model>"``,
@@ -23,6 +25,13 @@ from toolweave.models._base import (
 )
 from toolweave.models._local import LocalModel
 from toolweave.models._openai import OpenAIModel
+from toolweave.models._record import (
+    RecordedCall,
+    RecordingModel,
+    ReplayModel,
+    read_record,
+    recording,
+)
 
 __all__ = [
     "LocalModel",
@@ -31,10 +40,15 @@ __all__ = [
     "ModelSettings",
     "ModelStream",
     "OpenAIModel",
+    "RecordedCall",
+    "RecordingModel",
+    "ReplayModel",
     "ToolCallRequest",
     "ToolCallingModel",
     "ToolTurn",
     "Usage",
+    "read_record",
+    "recording",
     "resolve_model",
 ]
 
