@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -212,15 +211,24 @@ _current: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
 )
 
 
-@contextmanager
-def task_scope(sink: EventSink | None, run_id: str, task: PlanTask) -> Iterator[None]:
+def task_scope(sink: EventSink | None, run_id: str, task: PlanTask) -> _TaskScope:
     """Make `report_progress` calls within this block events of `task` (for executors)."""
-    scope = (sink, run_id, task, asyncio.get_running_loop()) if sink is not None else None
-    token = _current.set(scope)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+    return _TaskScope((sink, run_id, task, asyncio.get_running_loop()) if sink else None)
+
+
+class _TaskScope:
+    """`task_scope`'s context manager: a class, as it wraps every tool call."""
+
+    __slots__ = ("_scope", "_token")
+
+    def __init__(self, scope: _Scope | None) -> None:
+        self._scope = scope
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._scope)
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._token)
 
 
 ProgressReporter = Callable[[float, float | None, str | None], None]

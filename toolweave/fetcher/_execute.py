@@ -273,8 +273,11 @@ class _Driver:
             else:
                 if key is not None:
                     self._memo.start(key, task.id)
-                with task_scope(self._emit, self.run_id, task):  # tools may report progress
+                if self._emit is None:  # nobody to report progress to
                     value = await self.executor.run(tool, args)
+                else:
+                    with task_scope(self._emit, self.run_id, task):  # tools may report progress
+                        value = await self.executor.run(tool, args)
                 if key is not None:
                     self._memo.succeed(key, value)
         except Exception as exc:

@@ -221,6 +221,11 @@ class Tool:
 
     # -- calling --------------------------------------------------------------------
 
+    @functools.cached_property
+    def _field_names(self) -> tuple[str, ...]:
+        """The parameters' names (read once: pydantic's class attribute costs µs a call)."""
+        return tuple(self._params.model_fields) if self._params is not None else ()
+
     def validate(self, args: Mapping[str, object]) -> dict[str, object]:
         """Check resolved arguments against the schema and return the call's kwargs.
 
@@ -232,7 +237,7 @@ class Tool:
                 model = self._params.model_validate(args)
             except pydantic.ValidationError as exc:
                 raise self._invalid(args, _pydantic_problems(exc)) from exc
-            return {name: getattr(model, name) for name in self._params.model_fields}
+            return {name: getattr(model, name) for name in self._field_names}
         problems = _jsonschema_problems(self._validator, args)
         if problems:
             raise self._invalid(args, problems)
