@@ -142,7 +142,7 @@ class ProcessPool:
 
     async def _start(self) -> _Worker:
         """A new worker, started off the event loop; one cancelled while starting is killed."""
-        starting = asyncio.ensure_future(asyncio.to_thread(_Worker, self._context))
+        starting = asyncio.get_running_loop().run_in_executor(None, _Worker, self._context)
         try:
             return await asyncio.shield(starting)
         except asyncio.CancelledError:
