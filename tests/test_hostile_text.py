@@ -20,7 +20,8 @@ from toolweave.cli import live_run
 from toolweave.cli._render import RunView
 from toolweave.cli._runlog import RunLog
 from toolweave.cli._safe import REDACTED, clean, one_line
-from toolweave.events import TaskPlanned, TaskSucceeded
+from toolweave.errors import ToolError
+from toolweave.events import TaskFailed, TaskPlanned, TaskSucceeded
 from toolweave.models.testing import ScriptedModel
 from toolweave.plan import PlanTask
 
@@ -92,6 +93,7 @@ def test_live_view_renders_while_events_arrive_from_another_thread() -> None:
     def render() -> None:
         try:
             while not stop.is_set():
+                view.render(120, max_rows=30)
                 view.render(120)
         except BaseException as exc:  # a dict changed size while being iterated
             errors.append(exc)
@@ -108,6 +110,33 @@ def test_live_view_renders_while_events_arrive_from_another_thread() -> None:
         renderer.join(10)
     assert errors == []
     assert len(view.rows) == 3000
+
+
+def test_live_view_folds_finished_tasks_but_never_a_running_or_failed_one() -> None:
+    view = RunView(max_rows=5)
+    for tid in range(1, 21):
+        task = PlanTask(id=tid, tool="fetch", args={"item": str(tid)})
+        view.handle(TaskPlanned(run_id="r", task=task))
+        if tid == 3:
+            view.handle(
+                TaskFailed(
+                    run_id="r", task=task, at=0.0, error=ToolError("fetch", "boom"), duration=0.0
+                )
+            )
+        elif tid != 7:
+            view.handle(TaskSucceeded(run_id="r", task=task, at=0.0, value=tid, duration=0.0))
+    console = Console(width=120, record=True)
+    console.print(view)
+    folded = console.export_text()
+    shown = [
+        int(line.split()[0])
+        for line in folded.splitlines()
+        if line.split()[:1] != [] and line.split()[0].isdigit()
+    ]
+    assert shown == [3, 7, 18, 19, 20]
+    assert "15 finished tasks not shown" in folded
+    console.print(view.render(120))  # what /plan shows: every row
+    assert "not shown" not in console.export_text()
 
 
 def test_run_log_redacts_secrets_and_can_keep_them(tmp_path: Path) -> None:

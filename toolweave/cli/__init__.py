@@ -335,7 +335,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
 
 async def live_run(agent: Agent, request: str, console: Console) -> RunResult | None:
     """Run `request` with a live task table, then print the answer or the error."""
-    view = RunView()
+    view = RunView(max_rows=_live_rows(console))
     result: RunResult | None = None
     error: ToolweaveError | None = None
     with Live(view, console=console, refresh_per_second=8) as live:
@@ -343,10 +343,10 @@ async def live_run(agent: Agent, request: str, console: Console) -> RunResult | 
             async with agent.stream(request) as events:
                 async for event in events:
                     view.handle(event)
-                    if isinstance(event, RunFinished):
+                    if isinstance(event, RunFinished):  # Live redraws 8 times a second
                         result = event.result
                         view.status = ""
-                    live.refresh()
+                        live.refresh()
         except ToolweaveError as exc:
             error = exc
     if not console.is_terminal:
@@ -356,6 +356,11 @@ async def live_run(agent: Agent, request: str, console: Console) -> RunResult | 
     if result is not None and result.answer is not None:
         print_result(console, result)
     return result
+
+
+def _live_rows(console: Console) -> int:
+    """How many task rows fit under the live view's notes and status."""
+    return max(8, console.size.height - 6)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,6 +43,7 @@ _STYLE = {
     "skipped": "bright_black",
     "waiting": "magenta",
 }
+_FOLDABLE = frozenset({"done", "skipped"})
 
 
 @dataclass(slots=True)
@@ -61,11 +62,13 @@ class RunView:
     """The state of one run as the terminal shows it; fed with events.
 
     Events arrive on the event loop while `rich.live.Live` renders from its refresh
-    thread, so both go through one lock.
+    thread, so both go through one lock, held only to update the view or to copy it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_rows: int | None = None) -> None:
         self._lock = threading.Lock()
+        self.max_rows = max_rows
+        """How many task rows the live view shows; `None` shows them all."""
         self.rows: dict[int, _Row] = {}
         self.headers: list[str] = ["plan 1"]
         self.notes: list[Text] = []
@@ -115,14 +118,21 @@ class RunView:
             row.state, row.detail = "waiting", "for approval"
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self.render(options.max_width)
+        yield self.render(options.max_width, self.max_rows)
 
-    def render(self, width: int = 100) -> RenderableType:
-        """The table of tasks, fitted to `width` columns, with notes and the status."""
-        with self._lock:
-            return self._render(width)
+    def render(self, width: int = 100, max_rows: int | None = None) -> RenderableType:
+        """The table of tasks, fitted to `width` columns, with notes and the status.
 
-    def _render(self, width: int) -> RenderableType:
+        With `max_rows`, finished tasks beyond it fold into one line, the earliest
+        first: the ones still running, waiting or failed always show.
+        """
+        with self._lock:  # copy what the table shows; build it outside the lock
+            rows = [
+                (tid, row.plan, row.task, row.state, row.start, row.seconds, row.detail)
+                for tid, row in _visible(self.rows, max_rows)
+            ]
+            folded = len(self.rows) - len(rows)
+            headers, notes, status = list(self.headers), list(self.notes), self.status
         result_width = max(10, (width - 40) // 4)
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
         table.add_column("#", justify="right", no_wrap=True)
@@ -133,27 +143,39 @@ class RunView:
         table.add_column("state", no_wrap=True)
         table.add_column("time", justify="right", no_wrap=True)
         table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=result_width)
+        if folded:
+            table.add_row("", Text(f"… {folded} finished tasks not shown", "dim"), "", "", "", "")
         now = time.perf_counter()
         current_plan = -1
-        for tid, row in self.rows.items():
-            if row.plan != current_plan:
-                current_plan = row.plan
-                table.add_row("", Text(self.headers[current_plan], "bold cyan"), "", "", "", "")
-            seconds = row.seconds
-            if seconds is None and row.start is not None:
-                seconds = now - row.start
+        for tid, plan, task, state, start, seconds, detail in rows:
+            if plan != current_plan:
+                current_plan = plan
+                table.add_row("", Text(headers[plan], "bold cyan"), "", "", "", "")
+            if seconds is None and start is not None:
+                seconds = now - start
             table.add_row(
                 str(tid),
-                Text(one_line(row.task.call_text(), 500)),
-                ",".join(f"${d}" for d in sorted(row.task.deps)),
-                Text(row.state, _STYLE[row.state]),
+                Text(one_line(task.call_text(), 500)),
+                ",".join(f"${d}" for d in sorted(task.deps)),
+                Text(state, _STYLE[state]),
                 f"{seconds:.2f}s" if seconds is not None else "",
-                Text(_short(row.detail)),
+                Text(_short(detail)),
             )
-        parts: list[RenderableType] = [table, *self.notes]
-        if self.status:
-            parts.append(Text(f"… {self.status}", "dim italic"))
+        parts: list[RenderableType] = [table, *notes]
+        if status:
+            parts.append(Text(f"… {status}", "dim italic"))
         return Group(*parts)
+
+
+def _visible(rows: dict[int, _Row], max_rows: int | None) -> list[tuple[int, _Row]]:
+    """The rows to show: all of them, or the unfinished ones and the latest finished."""
+    if max_rows is None or len(rows) <= max_rows:
+        return list(rows.items())
+    open_ids = {tid for tid, row in rows.items() if row.state not in _FOLDABLE}
+    room = max(0, max_rows - len(open_ids))
+    finished = [tid for tid in rows if tid not in open_ids]
+    keep = open_ids | set(finished[len(finished) - room :] if room else ())
+    return [(tid, row) for tid, row in rows.items() if tid in keep]
 
 
 def _progress(event: TaskProgress) -> str:

@@ -207,7 +207,7 @@ class Repl:
         return None if run.cancelled() else run.result()
 
     async def _run(self, request: str) -> RunResult | None:
-        view = RunView()
+        view = RunView(max_rows=max(8, self.console.size.height - 6))
         events: list[Event] = []
         result: RunResult | None = None
         error: ToolweaveError | None = None
@@ -222,9 +222,9 @@ class Repl:
                     async for event in stream:
                         events.append(event)
                         view.handle(event)
-                        if isinstance(event, RunFinished):
+                        if isinstance(event, RunFinished):  # Live redraws 8 times a second
                             view.status = ""
-                        live.refresh()
+                            live.refresh()
             except ToolweaveError as exc:
                 error = exc
             except asyncio.CancelledError:  # Ctrl-C: the run's calls are all cancelled now

@@ -51,7 +51,7 @@ async def run_command(repl: Repl, line: str) -> bool:
             await asyncio.to_thread(_write, Path(target), timeline_svg(session.last.to_dict()))
             console.print(Text(f"the last run's timeline: {target}"))
         else:
-            console.print(session.last_view)
+            console.print(session.last_view.render(console.width))  # every row
     elif command == "/trace":
         origin = session.last.started_at if session.last else 0.0
         for event in session.last_events:
