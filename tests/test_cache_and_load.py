@@ -10,6 +10,7 @@ from openai_server import OpenAIServer, Reply
 from toolweave import Agent, tool
 from toolweave.models import ModelSettings, OpenAIModel, Usage
 from toolweave.plan import plan_grammar
+from toolweave.planner._joiner import finish_grammar
 
 
 @tool(read_only=True)
@@ -47,9 +48,10 @@ async def test_run_reports_cached_prompt_tokens_from_the_endpoint() -> None:
     assert result.to_dict()["usage"]["evaluated_prompt_tokens"] == 176
     assert [c.usage.cached_prompt_tokens for c in result.calls] == [768, 256]
     planner_request, joiner_request = server.requests
-    # the planner's grammar, in llama.cpp server's field; the joiner sends none
+    # the grammars, in llama.cpp server's field: the plan's, then, since the one-call
+    # plan converges into its value, an answer that states it
     assert planner_request["grammar"] == plan_grammar([lookup]).gbnf()
-    assert "grammar" not in joiner_request
+    assert joiner_request["grammar"] == finish_grammar("A")
 
 
 async def test_grammar_is_not_sent_unless_asked_for() -> None:

@@ -131,6 +131,7 @@ async def test_the_tools_are_real_and_wait_only_when_asked() -> None:
             "capital",
             "calculator",
             "convert_units",
+            "largest",
         ]
     )
     start = time.perf_counter()

@@ -111,6 +111,11 @@ def test_grammar_rejects_what_cannot_parse() -> None:
     assert not GRAMMAR.accepts("1. population(country=France)\njoin()")  # a bare name
     assert not GRAMMAR.accepts('1. population(country=f"{x}")\njoin()')
     assert not GRAMMAR.accepts('1. population(country="France")\n')  # no join()
+    # seen on the local model: values after a keyword argument, then spaces to the limit
+    assert GRAMMAR.accepts('2. search("a", 3, filters={})\njoin()')
+    assert not GRAMMAR.accepts('2. search(query="a", $1, "b")\njoin()')
+    assert not GRAMMAR.accepts('1. population("France", "Spain")\njoin()')  # one argument
+    assert not GRAMMAR.accepts('1. population(country="France")' + " " * 40 + "\njoin()")
 
 
 def test_gbnf_names_every_tool_and_argument() -> None:

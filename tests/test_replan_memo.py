@@ -8,6 +8,7 @@ from toolweave import Agent, TaskState, ToolRegistry, tool
 from toolweave.events import Event, TaskStarted, TaskSucceeded
 from toolweave.models.testing import ScriptedModel
 from toolweave.planner import Finish, JoinReply, Prompts
+from toolweave.planner._joiner import FINISH_GRAMMAR, finish_grammar
 
 RUNS: list[str] = []
 
@@ -167,3 +168,51 @@ async def test_planner_joiner_and_prompts_are_replaceable() -> None:
     result = await agent.run("q")
     assert result.answer == "68,000,000"
     assert model.calls[0][0]["content"].startswith("Plan tool calls, one per line.")
+
+
+async def test_the_joiner_sees_compared_values_and_must_answer_when_no_replan_is_left() -> None:
+    model = ScriptedModel(
+        [
+            '1. population(country="France")\n2. population(country="Spain")\njoin()\n',
+            "Thought: France is first.\nAction: Finish(France.)",
+        ]
+    )
+    agent = Agent(model, [population], max_replans=0)
+    result = await agent.run("Which has more people, France or Spain?")
+    assert result.answer == "France."
+    joiner_prompt = model.calls[1][-1]["content"]
+    assert "population: largest France 68,000,000; smallest Spain 48,000,000" in joiner_prompt
+    assert model.settings[0].grammar is not None  # the planner's plan grammar
+    assert model.settings[1].grammar == FINISH_GRAMMAR  # no replan left: it answers
+
+
+async def test_a_joiner_that_may_replan_is_not_constrained() -> None:
+    model = ScriptedModel(
+        [
+            '1. population(country="Italy")\njoin()\n',  # fails: no such key
+            "Thought: the lookup failed.\nAction: Replan(look up France)",
+            '2. population(country="France")\njoin()\n',
+            "Thought: done\nAction: Finish(68 million.)",
+        ]
+    )
+    result = await Agent(model, [population], max_replans=1).run("Population of France?")
+    assert result.answer == "68 million."
+    assert model.settings[1].grammar is None  # a replan was still allowed
+    assert model.settings[3].grammar == FINISH_GRAMMAR  # the last allowed join
+
+
+async def test_a_plan_that_converges_has_its_last_value_stated_in_the_answer() -> None:
+    model = ScriptedModel(
+        [
+            '1. population(country="France")\n2. population(country="Spain")\n'
+            '3. calculator(expression="$1 + $2")\njoin()\n',
+            "Thought: added.\nAction: Finish(They have 116,000,000 people.)",
+        ]
+    )
+    result = await Agent(model, [population, calculator]).run("France + Spain?")
+    assert result.answer == "They have 116,000,000 people."
+    assert "$3 = 116,000,000 is the answer" in model.calls[1][-1]["content"]
+    grammar = model.settings[1].grammar
+    assert grammar == finish_grammar("116,000,000")
+    assert grammar is not None
+    assert '"116,000,000"' in grammar

@@ -17,9 +17,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from toolweave.planner import ExampleCall, WorkedExample, plan_examples
 from toolweave.tools import ToolRegistry, tool
 
-__all__ = ["EXAMPLES", "LATENCY", "QUESTIONS", "TOOLS", "safe_eval"]
+__all__ = ["EXAMPLES", "LATENCY", "QUESTIONS", "TOOLS", "WORKED", "safe_eval"]
 
 LATENCY = 0.4
 """Seconds each country lookup takes, as a remote API would."""
@@ -154,7 +155,20 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> float:
     return round(value * _UNITS[f][1] / _UNITS[t][1], 6)
 
 
-TOOLS = ToolRegistry([population, area, capital, calculator, convert_units])
+@tool(read_only=True)
+def largest(values: list[float], names: list[str]) -> str:
+    """The name whose value is the largest, e.g. the country with the most people.
+
+    Args:
+        values: The numbers to compare.
+        names: A name for each value, in the same order.
+    """
+    if len(values) != len(names) or not values:
+        raise ValueError(f"{len(values)} values for {len(names)} names: give one name per value")
+    return max(zip(values, names, strict=True), key=lambda pair: pair[0])[1]
+
+
+TOOLS = ToolRegistry([population, area, capital, calculator, convert_units, largest])
 """The demo's tools."""
 
 QUESTIONS = [
@@ -164,21 +178,80 @@ QUESTIONS = [
 ]
 """Questions that need parallel lookups and dependent calculations."""
 
-EXAMPLES = """\
-Question: How many people live in Spain and Portugal together?
-Thought: The two populations are independent lookups; then add them.
-1. population(country="Spain")
-2. population(country="Portugal")
-3. calculator(expression="$1 + $2")
-join()
-<END_OF_PLAN>
+WORKED = (
+    WorkedExample(
+        "How much larger is Hungary than Switzerland, in square miles?",
+        "Look up both areas at once, subtract, then convert km2 to mi2.",
+        (
+            ExampleCall("area", {"country": "Hungary"}, 93030, "I need the area of Hungary."),
+            ExampleCall("area", {"country": "Switzerland"}, 41284, "Now Switzerland's area."),
+            ExampleCall("calculator", {"expression": "$1 - $2"}, 51746, "Subtract the areas."),
+            ExampleCall(
+                "convert_units",
+                {"value": "$3", "from_unit": "km2", "to_unit": "mi2"},
+                19979.242296,
+                "The areas are in km2: convert the difference to mi2.",
+            ),
+        ),
+        "Hungary is 19,979 square miles larger than Switzerland.",
+    ),
+    WorkedExample(
+        "What is the average population of Cuba, Hungary and Switzerland?",
+        "Three independent lookups; the mean is their sum divided by 3.",
+        (
+            ExampleCall("population", {"country": "Cuba"}, 11210064, "I need Cuba's population."),
+            ExampleCall("population", {"country": "Hungary"}, 9678000, "Now Hungary's."),
+            ExampleCall("population", {"country": "Switzerland"}, 8183800, "Now Switzerland's."),
+            ExampleCall(
+                "calculator",
+                {"expression": "($1 + $2 + $3) / 3"},
+                9690621.333333,
+                "Divide the sum by 3, with parentheses.",
+            ),
+        ),
+        "The average population of Cuba, Hungary and Switzerland is 9,690,621.",
+    ),
+    WorkedExample(
+        "Which has the higher population density, Cuba or Hungary?",
+        "Density is population divided by area: four lookups, two divisions, then compare.",
+        (
+            ExampleCall("population", {"country": "Cuba"}, 11210064, "I need Cuba's population."),
+            ExampleCall("area", {"country": "Cuba"}, 109884, "And Cuba's area."),
+            ExampleCall("population", {"country": "Hungary"}, 9678000, "Hungary's population."),
+            ExampleCall("area", {"country": "Hungary"}, 93030, "And Hungary's area."),
+            ExampleCall("calculator", {"expression": "$1 / $2"}, 102.017255, "Cuba's density."),
+            ExampleCall("calculator", {"expression": "$3 / $4"}, 104.030958, "Hungary's density."),
+            ExampleCall(
+                "largest",
+                {"values": ["$5", "$6"], "names": ["Cuba", "Hungary"]},
+                "Hungary",
+                "Which density is higher?",
+            ),
+        ),
+        "Hungary has the higher population density, 104 people per square kilometre.",
+    ),
+    WorkedExample(
+        "What is the capital of the most populous of New Zealand, Cuba and Switzerland?",
+        "Compare the three populations, then look up the capital of the largest.",
+        (
+            ExampleCall(
+                "population", {"country": "New Zealand"}, 4547900, "I need each population."
+            ),
+            ExampleCall("population", {"country": "Cuba"}, 11210064, "Now Cuba's."),
+            ExampleCall("population", {"country": "Switzerland"}, 8183800, "Now Switzerland's."),
+            ExampleCall(
+                "largest",
+                {"values": ["$1", "$2", "$3"], "names": ["New Zealand", "Cuba", "Switzerland"]},
+                "Cuba",
+                "Which population is the largest?",
+            ),
+            ExampleCall("capital", {"country": "$4"}, "Havana", "Now the capital of Cuba."),
+        ),
+        "Cuba is the most populous of the three, and its capital is Havana.",
+    ),
+)
+"""Solved questions for the demo tools (on countries the demo's questions and the
+`countries` evaluation suite never ask about), for every method's prompt."""
 
-Question: How much larger is Canada than Mexico, in square miles?
-Thought: Look up both areas at once, subtract, then convert km2 to mi2.
-1. area(country="Canada")
-2. area(country="Mexico")
-3. calculator(expression="$1 - $2")
-4. convert_units(value=$3, from_unit="km2", to_unit="mi2")
-join()
-<END_OF_PLAN>"""
-"""Plan examples for the demo tools (other countries than the demo questions)."""
+EXAMPLES = plan_examples(WORKED)
+"""`WORKED` as plan examples, for `Agent(examples=...)`."""

@@ -303,6 +303,7 @@ def countries_cases(seed: int = 0) -> list[EvalCase]:
                     answer_checkable=True,
                     gold_partial=True,  # the lookups; the arithmetic may take any form
                     gold=question.gold,
+                    examples=demo.WORKED,
                 )
             )
     return cases

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from toolweave.evals._steps import (
@@ -20,9 +21,16 @@ from toolweave.evals._steps import (
     opening,
     run_calls,
 )
-from toolweave.evals.react import REACT_EXAMPLES, ReactStep, react, read_react_step
+from toolweave.evals.react import (
+    REACT_EXAMPLES,
+    ReactStep,
+    react,
+    react_examples,
+    read_react_step,
+)
 from toolweave.models import Model, ModelSettings, ToolCallingModel
 from toolweave.plan import PlanTask, format_call
+from toolweave.planner import WorkedExample, render_value
 from toolweave.tools import ToolRegistry
 
 __all__ = [
@@ -31,7 +39,9 @@ __all__ = [
     "ReactStep",
     "Trace",
     "parallel_fc",
+    "pfc_examples",
     "react",
+    "react_examples",
     "read_react_step",
 ]
 
@@ -77,6 +87,24 @@ by James Cameron.
 {"answer": "James Cameron directed Titanic, the Best Picture winner of 1998."}"""
 """The planner's two default examples, as parallel function calls."""
 
+
+def pfc_examples(examples: Iterable[WorkedExample]) -> str:
+    """Worked examples as parallel function calls: each round's calls in one turn."""
+    blocks = []
+    for example in examples:
+        lines = [f"Question: {example.question}"]
+        for round_ in example.rounds():
+            calls = [(example.calls[i - 1], example.resolved(i)) for i in round_]
+            turn = [{"tool": call.tool, "args": args} for call, args in calls]
+            lines.append(json.dumps(turn, ensure_ascii=False))
+            lines.append("Results:")
+            for call, args in calls:
+                lines.append(f"{format_call(call.tool, args)} -> {render_value(call.result)}")
+        lines.append(json.dumps({"answer": example.answer}, ensure_ascii=False))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 _NATIVE = """\
 Answer the question with the tools. Call every tool you can call now in one turn (they
 run in parallel); you will get their results and may call more. When you know the
@@ -91,6 +119,7 @@ async def parallel_fc(
     *,
     native: bool | None = None,
     turns: int = 5,
+    examples: str = PFC_EXAMPLES,
 ) -> None:
     """Parallel function calling: each turn's calls run together, then the next turn.
 
@@ -102,6 +131,7 @@ async def parallel_fc(
         turns: At most this many model calls.
         native: Use the endpoint's function calling (the default when the model has
             it), or emulate it with a JSON-list prompt (``False``).
+        examples: The emulated prompt's few-shot examples (see `pfc_examples`).
     """
     if native is None:
         native = isinstance(model, ToolCallingModel)
@@ -112,13 +142,13 @@ async def parallel_fc(
         await _native(query, model, tools, trace, turns)
     else:
         trace.mode = "json"
-        await _emulated(query, model, tools, trace, turns)
+        await _emulated(query, model, tools, trace, turns, examples)
 
 
 async def _emulated(
-    query: str, model: Model, tools: ToolRegistry, trace: Trace, turns: int
+    query: str, model: Model, tools: ToolRegistry, trace: Trace, turns: int, examples: str
 ) -> None:
-    messages = opening(_PFC, tools, query, examples=PFC_EXAMPLES)
+    messages = opening(_PFC, tools, query, examples=examples)
     last: frozenset[int] = frozenset()
     for _ in range(turns):
         text = await complete(model, messages, ("\nResults:", "\nQuestion:"), trace)

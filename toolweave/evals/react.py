@@ -1,23 +1,26 @@
 """ReAct, as its best users write it for a small model.
 
 Thought / Action / Observation, one tool call per model call, with few-shot examples
-(the planner's own two, in ReAct form), the model's text cut after its first complete
-action (stop sequences, then the reader), a tolerant reader (the first call of an
-Action line; ``Action`` with ``Action Input``), and errors that say what to write.
+(the planner's own two, in ReAct form, or a suite's worked examples), the model's
+text cut after its first complete action (stop sequences, then the reader), a tolerant
+reader (the first call of an Action line; ``Action`` with ``Action Input``), and
+errors that say what to write.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from toolweave.errors import PlanError
 from toolweave.evals._steps import Trace, complete, first_json, opening, run_calls
 from toolweave.models import Model
 from toolweave.plan import PlanParser, PlanTask, format_call
+from toolweave.planner import WorkedExample, render_value
 from toolweave.tools import ToolRegistry
 
-__all__ = ["REACT_EXAMPLES", "ReactStep", "react", "read_react_step"]
+__all__ = ["REACT_EXAMPLES", "ReactStep", "react", "react_examples", "read_react_step"]
 
 _REACT = """\
 Answer the question with the tools below, one tool call at a time.
@@ -65,6 +68,22 @@ Thought: I know the answer
 Final Answer: James Cameron directed Titanic, the Best Picture winner of 1998."""
 """The planner's two default examples (`toolweave.planner.DEFAULT_EXAMPLES`), as ReAct."""
 
+
+def react_examples(examples: Iterable[WorkedExample]) -> str:
+    """Worked examples in ReAct's format: one call per step, each after its result."""
+    blocks = []
+    for example in examples:
+        lines = [f"Question: {example.question}"]
+        for index, call in enumerate(example.calls, 1):
+            thought = call.note or (example.thought if index == 1 else "Next step.")
+            lines.append(f"Thought: {thought}")
+            lines.append(f"Action: {format_call(call.tool, example.resolved(index))}")
+            lines.append(f"Observation: {render_value(call.result)}")
+        lines += ["Thought: I know the answer", f"Final Answer: {example.answer}"]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 _REACT_STOP = ("Observation:", "\nQuestion:")
 _STEP_TOKENS = 256
 _ACTION = re.compile(r"^[\s*`]*Action[\s*`]*:[\s*`]*(.*)$", re.M | re.I)
@@ -74,7 +93,13 @@ _FINAL = re.compile(r"Final Answer[\s*`]*:\s*(.*)", re.S | re.I)
 
 
 async def react(
-    query: str, model: Model, tools: ToolRegistry, trace: Trace, steps: int = 10
+    query: str,
+    model: Model,
+    tools: ToolRegistry,
+    trace: Trace,
+    steps: int = 10,
+    *,
+    examples: str = REACT_EXAMPLES,
 ) -> None:
     """The ReAct loop: one tool call per model call, each after the previous result.
 
@@ -82,7 +107,7 @@ async def react(
     whichever comes first); a step without a call it can run gets an Observation that
     says what to write instead.
     """
-    messages = opening(_REACT, tools, query, examples=REACT_EXAMPLES)
+    messages = opening(_REACT, tools, query, examples=examples)
     last: frozenset[int] = frozenset()
     for _ in range(steps):
         text = await complete(model, messages, _REACT_STOP, trace, _STEP_TOKENS)

@@ -18,14 +18,22 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 
 from toolweave.agent import Agent
 from toolweave.errors import ToolweaveError
-from toolweave.evals.loops import Trace, parallel_fc, react
+from toolweave.evals.loops import (
+    PFC_EXAMPLES,
+    REACT_EXAMPLES,
+    Trace,
+    parallel_fc,
+    pfc_examples,
+    react,
+    react_examples,
+)
 from toolweave.evals.metrics import Call, _number, _truth
 from toolweave.evals.suites import EvalCase, Missing
 from toolweave.fetcher import TaskResult
 from toolweave.models import Model
 from toolweave.models.testing import FunctionModel
 from toolweave.plan import Arg, PlanItem, PlanTask, Ref, Template
-from toolweave.planner import EarlierPlan, PlanDraft
+from toolweave.planner import EarlierPlan, PlanDraft, plan_examples
 from toolweave.tools import Tool, ToolRegistry
 
 __all__ = ["STRATEGIES", "Trace", "oracle_tasks", "placeholder_args", "run_strategy"]
@@ -33,7 +41,13 @@ __all__ = ["STRATEGIES", "Trace", "oracle_tasks", "placeholder_args", "run_strat
 
 async def _llmcompiler(case: EvalCase, model: Model, tools: ToolRegistry, trace: Trace) -> None:
     agent = Agent(
-        model, tools, max_replans=1, max_tasks=1000, decompose=False, retrieve_above=10_000
+        model,
+        tools,
+        examples=plan_examples(case.examples) if case.examples else None,
+        max_replans=1,
+        max_tasks=1000,
+        decompose=False,
+        retrieve_above=10_000,
     )
     await _llmcompiler_run(agent, case, trace)
 
@@ -211,10 +225,12 @@ async def run_strategy(
         if name == "llmcompiler":
             await _llmcompiler(case, model, tools, trace)
         elif name == "react":
-            await react(case.query, model, tools, trace)
+            examples = react_examples(case.examples) if case.examples else REACT_EXAMPLES
+            await react(case.query, model, tools, trace, examples=examples)
         elif name.startswith("parallel-fc"):
             native = False if name == "parallel-fc-json" else None
-            await parallel_fc(case.query, model, tools, trace, native=native)
+            examples = pfc_examples(case.examples) if case.examples else PFC_EXAMPLES
+            await parallel_fc(case.query, model, tools, trace, native=native, examples=examples)
         else:
             raise ValueError(f"unknown strategy {name!r}")
     trace.wall = time.perf_counter() - start

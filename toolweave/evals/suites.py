@@ -26,6 +26,7 @@ from toolweave.evals.metrics import Call
 from toolweave.evals.registries import _read, load_autotools, load_shortcutsbench, safe_name
 from toolweave.evals.shortcuts import shortcutsbench_cases
 from toolweave.evals.workflow import parse_workflow
+from toolweave.planner import WorkedExample
 from toolweave.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class EvalCase:
         ask_tool: The ``ask_user`` tool is offered, and its use scored.
         missing: A value that the query lacks; the simulated user gives it when asked.
         gold: The answer with its checker, where the tools are real (``countries``).
+        examples: Solved questions for this case's tools, shown to every strategy in
+            its own format (else each strategy's generic examples).
     """
 
     suite: str
@@ -73,6 +76,7 @@ class EvalCase:
     ask_tool: bool = False
     missing: Missing | None = None
     gold: Gold | None = None
+    examples: tuple[WorkedExample, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,11 @@ embedded model, llama.cpp server) and vLLM's guided decoding; `Grammar.accepts(t
 checks a text against the same rules in Python, so tests can show that the grammar
 accepts what the parser accepts.
 
-The grammar is a superset of the plans the parser accepts in the prompt's format: it
-does not check required arguments, repeats or refs (the parser does, and stays the
-authority); it only keeps the model from writing what could never parse.
+The grammar is a superset of the plans the parser accepts in the prompt's format (with
+at most two spaces where spaces may go): it does not check required arguments, repeats
+or refs (the parser does, and stays the authority); it only keeps the model from writing
+what could never parse, such as a value after a keyword argument, or from running on
+with spaces until its token limit.
 """
 
 from __future__ import annotations
@@ -196,7 +198,7 @@ def _common() -> dict[str, Node]:
     digits = plus(_DIGIT)
     sep = seq(_WS, ",", _WS)
     return {
-        "ws": star(Chars("[ ]")),
+        "ws": Rep(Chars("[ ]"), 0, 2),  # bounded: a small model can loop on spaces
         "value": alt(
             Rule("string"),
             Rule("number"),
@@ -242,16 +244,32 @@ def plan_grammar(tools: Iterable[Tool]) -> Grammar:
     return _cached(tuple((t.name, tuple(t.parameter_names)) for t in tools))
 
 
+def _upto(node: Node, most: int) -> list[Node]:
+    """`node` repeated at most `most` times, as a list to splice into a sequence."""
+    return [Rep(node, 0, most)] if most > 0 else []
+
+
 @lru_cache(maxsize=64)
 def _cached(signatures: Sequence[tuple[str, tuple[str, ...]]]) -> Grammar:
     rules: dict[str, Node] = {}
     calls: list[Node] = []
     for index, (tool, params) in enumerate(signatures):
         rule = f"call-{index}-{_name(tool)}"
-        arg: Node = Rule("value")
-        if params:  # keyword (one of its own names) or positional
-            arg = seq(opt(seq(alt(*params), _WS, "=", _WS)), Rule("value"))
-        args = seq(arg, star(seq(_WS, ",", _WS, arg)), opt(seq(_WS, ",")))
+        sep = seq(_WS, ",", _WS)
+        if params:  # positional values, then keywords: no more of either than it has
+            keyword = seq(alt(*params), _WS, "=", _WS, Rule("value"))
+            more = len(params) - 1
+            args: Node = alt(
+                seq(
+                    Rule("value"),
+                    *_upto(seq(sep, Rule("value")), more),
+                    *_upto(seq(sep, keyword), more),
+                ),
+                seq(keyword, *_upto(seq(sep, keyword), more)),
+            )
+        else:
+            args = seq(Rule("value"), star(seq(sep, Rule("value"))))
+        args = seq(args, opt(seq(_WS, ",")))
         rules[rule] = seq(tool, _WS, "(", _WS, opt(args), _WS, ")")
         calls.append(Rule(rule))
     line = alt(

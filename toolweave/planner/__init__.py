@@ -1,5 +1,6 @@
 """The planner (writes plans, parsed while they stream) and the joiner (answers or replans)."""
 
+from toolweave.planner._examples import ExampleCall, WorkedExample, plan_examples
 from toolweave.planner._joiner import (
     Decision,
     Finish,
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_EXAMPLES",
     "Decision",
     "EarlierPlan",
+    "ExampleCall",
     "Finish",
     "JoinReply",
     "Joiner",
@@ -32,8 +34,10 @@ __all__ = [
     "PlannerProtocol",
     "Prompts",
     "Replan",
+    "WorkedExample",
     "joiner_messages",
     "parse_join",
+    "plan_examples",
     "planner_messages",
     "render_value",
 ]

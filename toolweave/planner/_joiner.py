@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from toolweave.errors import PlanError
 from toolweave.fetcher import TaskResult
 from toolweave.models import Message, Model, ModelSettings, Usage
-from toolweave.planner._prompts import Prompts, joiner_messages
+from toolweave.planner._prompts import Prompts, final_result, joiner_messages
 from toolweave.tools import Tool
 
 __all__ = [
@@ -25,6 +25,24 @@ __all__ = [
 ]
 
 _ACTION = re.compile(r"^\s*\**\s*Action\s*\**\s*:\s*\**\s*(Finish|Replan)\b\s*", re.I | re.M)
+FINISH_GRAMMAR = 'root ::= "Thought:" [^\\n]* "\\n" "Action: Finish(" [^\\n]+ ")" "\\n"?\n'
+"""The joiner's reply when it must answer: one Thought line, then ``Finish(...)``.
+
+Sent when no replan is left, so that a model that asks for one anyway (a small local
+model does) answers instead; models that take no grammar ignore it."""
+
+
+def finish_grammar(value: str | None = None) -> str:
+    """`FINISH_GRAMMAR`; with `value`, no Thought line and `value` stated in the answer.
+
+    A converged plan's last value is the answer: a thought about it adds only tokens.
+    """
+    if value is None:
+        return FINISH_GRAMMAR
+    literal = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'root ::= "Action: Finish(" [^\\n]* "{literal}" [^\\n]* ")" "\\n"?\n'
+
+
 _THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=^\s*\**\s*Action\s*\**\s*:|\Z)", re.I | re.S | re.M)
 
 
@@ -166,6 +184,7 @@ class Joiner:
             ModelError: The endpoint failed.
             PlanError: The reply cannot be read (no Action line); `.line` holds it.
         """
+        final = final_result(results) if must_finish and not instructions else None
         messages = joiner_messages(
             request,
             results,
@@ -174,14 +193,22 @@ class Joiner:
             offered=offered,
             must_finish=must_finish,
             prompts=self.prompts,
+            final=final,
         )
         if instructions:
             last = messages[-1]
             messages[-1] = {"role": last["role"], "content": f"{last['content']}\n\n{instructions}"}
-        return await self.ask(messages, max_tokens=max_tokens)
+        grammar = None
+        if must_finish and not instructions:  # answer, and state the final value if any
+            grammar = finish_grammar(final[1] if final else None)
+        return await self.ask(messages, max_tokens=max_tokens, grammar=grammar)
 
-    async def ask(self, messages: list[Message], *, max_tokens: int | None = None) -> JoinReply:
+    async def ask(
+        self, messages: list[Message], *, max_tokens: int | None = None, grammar: str | None = None
+    ) -> JoinReply:
         """One joiner call with these messages, its reply read as a decision.
+
+        `grammar` constrains the reply where the model takes one (GBNF).
 
         Raises:
             ModelError: The endpoint failed.
@@ -189,6 +216,8 @@ class Joiner:
         """
         started = time.perf_counter()
         settings = self.settings.capped(max_tokens)
+        if grammar is not None:
+            settings = replace(settings, grammar=grammar)
         async with self.model.stream(messages, settings) as response:
             async for _ in response:
                 pass

@@ -37,6 +37,7 @@ FENCE_OPEN = "<results>"
 FENCE_CLOSE = "</results>"
 _MAX_OBSERVATION = 1_500
 _GROUP_FROM = 10_000
+_MAX_LABEL = 40
 
 
 def render_value(value: object) -> str:
@@ -146,7 +147,8 @@ def comparisons(results: Sequence[TaskResult]) -> list[str]:
     """For each tool that returned two or more numbers, those numbers, largest first.
 
     Each value is labelled with the arguments that tell its calls apart, e.g.
-    ``area, largest first: Canada 9,984,670 > Chile 756,102``.
+    ``area: largest Canada 9,984,670; then Peru 1,285,216; smallest Chile 756,102``.
+    Tools told apart by long arguments (a calculator's expressions) are left out.
     """
     by_tool: dict[str, list[tuple[float, dict[str, object]]]] = {}
     for r in results:
@@ -164,14 +166,15 @@ def comparisons(results: Sequence[TaskResult]) -> list[str]:
             continue
         args = [a for _, a in group]
         keys = [k for k in args[0] if len({json.dumps(a.get(k), default=str) for a in args}) > 1]
-        if not keys:
+        labels = [" ".join(_label(a.get(k)) for k in keys) for a in args]
+        if not keys or max(map(len, labels)) > _MAX_LABEL:
             continue
-        ranked = sorted(group, key=lambda pair: pair[0], reverse=True)
-        items = [
-            f"{' '.join(_label(a.get(k)) for k in keys)} {_number(v, group=True)}"
-            for v, a in ranked
-        ]
-        lines.append(f"{tool}, largest first: {' > '.join(items)}")
+        ranked = sorted(
+            zip(labels, (v for v, _ in group), strict=True), key=lambda p: p[1], reverse=True
+        )
+        items = [f"{label} {_number(v, group=True)}" for label, v in ranked]
+        middle = f"; then {', '.join(items[1:-1])}" if len(items) > 2 else ""
+        lines.append(f"{tool}: largest {items[0]}{middle}; smallest {items[-1]}")
     return lines
 
 

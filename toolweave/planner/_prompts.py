@@ -11,10 +11,11 @@ fence (see `_observe`), as data the model is told never to follow.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from toolweave.fetcher import TaskResult
+from toolweave.fetcher import TaskResult, TaskState
 from toolweave.models import Message
 from toolweave.plan import END_OF_PLAN, PlanError
 from toolweave.planner._observe import (
@@ -23,6 +24,7 @@ from toolweave.planner._observe import (
     comparisons,
     fenced_results,
     observation,
+    render_value,
     status_summary,
 )
 from toolweave.tools import Tool
@@ -97,7 +99,20 @@ $2 = population(country="Portugal") -> 10,300,000
 $3 = calculator(expression="47000000 + 10300000") -> 57,300,000
 {FENCE_CLOSE}
 Thought: The calculator added the two populations, which answers the question.
-Action: Finish(Spain and Portugal have 57,300,000 people together.)"""
+Action: Finish(Spain and Portugal have 57,300,000 people together.)
+
+Example:
+Question: Which of Chile, Spain and Peru has the largest area?
+{FENCE_OPEN}
+$1 = area(country="Chile") -> 756,102
+$2 = area(country="Spain") -> 505,992
+$3 = area(country="Peru") -> 1,285,216
+{FENCE_CLOSE}
+
+Compared values:
+area: largest Peru 1,285,216; then Chile 756,102; smallest Spain 505,992
+Thought: The compared values put Peru first, so Peru has the largest area.
+Action: Finish(Peru has the largest area, 1,285,216 square kilometres.)"""
 
 _REPLAN_ASK = (
     "Write only the calls still needed, numbered from {first_id}. The results above "
@@ -211,11 +226,13 @@ def joiner_messages(
     offered: Iterable[Tool] = (),
     must_finish: bool = False,
     prompts: Prompts = _DEFAULT,
+    final: tuple[int, str] | None = None,
 ) -> list[Message]:
     """The joiner's messages: the question, every result (fenced), then a status line.
 
     `tools` adds one line per tool used, from its description and what it returns
-    (units, meaning); `offered` names the offered tools that no call used.
+    (units, meaning); `offered` names the offered tools that no call used; `final`
+    (a task id and its value, see `final_result`) says which value the answer states.
     """
     user = f"Question: {request}\n\n{fenced_results(results, rejected)}"
     if prompts.compare and (ranked := comparisons(results)):
@@ -226,12 +243,39 @@ def joiner_messages(
         if notes:
             user += "\n\nThe tools used:\n" + "\n".join(notes)
     user += "\n\n" + status_summary(results, rejected, offered)
+    if final is not None:
+        user += (
+            f"\n\nThe last call uses every other result: ${final[0]} = {final[1]} is the answer."
+        )
     if must_finish:
         user += "\n\nReply with Action: Finish(...)."
     return [
         {"role": "system", "content": prompts.joiner_rules},
         {"role": "user", "content": user},
     ]
+
+
+def final_result(results: Sequence[TaskResult]) -> tuple[int, str] | None:
+    """The id and value of the call every other result led to, if there is one.
+
+    When every call succeeded and each of them is an ancestor of the last one (the
+    run converges into it: the lookups feed the arithmetic, say), that last value is
+    the answer; a short one-line value is returned for the answer to state.
+    """
+    if not results or any(r.state is not TaskState.SUCCEEDED for r in results):
+        return None
+    tasks = {r.task.id: r for r in results}
+    last = max(tasks)
+    reached, stack = set(), [last]
+    while stack:
+        tid = stack.pop()
+        if tid not in reached:
+            reached.add(tid)
+            stack.extend(d for d in tasks[tid].task.deps if d in tasks)
+    text = render_value(tasks[last].value)
+    if len(reached) < len(tasks) or not text.strip() or len(text) > 80 or "\n" in text:
+        return None
+    return last, text
 
 
 def _note(tool: Tool) -> str:
@@ -241,7 +285,11 @@ def _note(tool: Tool) -> str:
     return note
 
 
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)\.(?=\s)")
+
+
 def _first_sentence(text: str) -> str:
+    """Up to the first full stop that ends a sentence (not the one in "e.g.")."""
     text = " ".join(text.split())
-    end = text.find(". ")
-    return text if end < 0 else text[: end + 1]
+    end = _SENTENCE_END.search(text)
+    return text if end is None else text[: end.end()]
