@@ -49,9 +49,9 @@ async def test_run_reports_cached_prompt_tokens_from_the_endpoint() -> None:
     assert [c.usage.cached_prompt_tokens for c in result.calls] == [768, 256]
     planner_request, joiner_request = server.requests
     # the grammars, in llama.cpp server's field: the plan's, then, since the one-call
-    # plan converges into its value, an answer that states it
+    # plan converges into its value, an answer without a Thought line
     assert planner_request["grammar"] == plan_grammar([lookup]).gbnf()
-    assert joiner_request["grammar"] == finish_grammar("A")
+    assert joiner_request["grammar"] == finish_grammar(thought=False)
 
 
 async def test_grammar_is_not_sent_unless_asked_for() -> None:

@@ -181,7 +181,7 @@ QUESTIONS = [
 WORKED = (
     WorkedExample(
         "How much larger is Hungary than Switzerland, in square miles?",
-        "Look up both areas at once, subtract, then convert km2 to mi2.",
+        "Areas are in km2: look up both, subtract, then convert the km2 to mi2.",
         (
             ExampleCall("area", {"country": "Hungary"}, 93030, "I need the area of Hungary."),
             ExampleCall("area", {"country": "Switzerland"}, 41284, "Now Switzerland's area."),
@@ -194,6 +194,18 @@ WORKED = (
             ),
         ),
         "Hungary is 19,979 square miles larger than Switzerland.",
+    ),
+    WorkedExample(
+        "How many more people live in Hungary than in Switzerland?",
+        "Two independent lookups, then subtract: people need no unit conversion.",
+        (
+            ExampleCall("population", {"country": "Hungary"}, 9678000, "Hungary's population."),
+            ExampleCall(
+                "population", {"country": "Switzerland"}, 8183800, "Switzerland's population."
+            ),
+            ExampleCall("calculator", {"expression": "$1 - $2"}, 1494200, "Subtract them."),
+        ),
+        "1,494,200 more people live in Hungary than in Switzerland.",
     ),
     WorkedExample(
         "What is the average population of Cuba, Hungary and Switzerland?",

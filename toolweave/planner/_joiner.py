@@ -32,15 +32,16 @@ Sent when no replan is left, so that a model that asks for one anyway (a small l
 model does) answers instead; models that take no grammar ignore it."""
 
 
-def finish_grammar(value: str | None = None) -> str:
-    """`FINISH_GRAMMAR`; with `value`, no Thought line and `value` stated in the answer.
+def finish_grammar(*, thought: bool = True) -> str:
+    """`FINISH_GRAMMAR`, or without its Thought line (`thought=False`).
 
     A converged plan's last value is the answer: a thought about it adds only tokens.
+    (Forcing that value into the answer was tried and dropped: where the model's text
+    did not contain it, the local model stalled for a minute at the end of its reply.)
     """
-    if value is None:
+    if thought:
         return FINISH_GRAMMAR
-    literal = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'root ::= "Action: Finish(" [^\\n]* "{literal}" [^\\n]* ")" "\\n"?\n'
+    return 'root ::= "Action: Finish(" [^\\n]+ ")" "\\n"?\n'
 
 
 _THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=^\s*\**\s*Action\s*\**\s*:|\Z)", re.I | re.S | re.M)
@@ -199,8 +200,8 @@ class Joiner:
             last = messages[-1]
             messages[-1] = {"role": last["role"], "content": f"{last['content']}\n\n{instructions}"}
         grammar = None
-        if must_finish and not instructions:  # answer, and state the final value if any
-            grammar = finish_grammar(final[1] if final else None)
+        if must_finish and not instructions:  # answer; after a converged plan, at once
+            grammar = finish_grammar(thought=final is None)
         return await self.ask(messages, max_tokens=max_tokens, grammar=grammar)
 
     async def ask(
