@@ -10,7 +10,7 @@ from openai_server import OpenAIServer, Reply
 from toolweave import Agent, tool
 from toolweave.models import ModelSettings, OpenAIModel, Usage
 from toolweave.plan import plan_grammar
-from toolweave.planner._joiner import finish_grammar
+from toolweave.planner import finish_grammar
 
 
 @tool(read_only=True)

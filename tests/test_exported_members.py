@@ -128,6 +128,7 @@ EXPECTED = {
     toolweave.models.testing: ["FunctionModel", "ScriptedModel", "estimate_tokens"],
     toolweave.planner: [
         "DEFAULT_EXAMPLES",
+        "FINISH_GRAMMAR",
         "Decision",
         "EarlierPlan",
         "ExampleCall",
@@ -141,6 +142,7 @@ EXPECTED = {
         "Prompts",
         "Replan",
         "WorkedExample",
+        "finish_grammar",
         "joiner_messages",
         "parse_join",
         "plan_examples",

@@ -7,8 +7,7 @@ import asyncio
 from toolweave import Agent, TaskState, ToolRegistry, tool
 from toolweave.events import Event, TaskStarted, TaskSucceeded
 from toolweave.models.testing import ScriptedModel
-from toolweave.planner import Finish, JoinReply, Prompts
-from toolweave.planner._joiner import FINISH_GRAMMAR, finish_grammar
+from toolweave.planner import FINISH_GRAMMAR, Finish, JoinReply, Prompts, finish_grammar
 
 RUNS: list[str] = []
 

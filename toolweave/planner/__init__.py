@@ -2,12 +2,14 @@
 
 from toolweave.planner._examples import ExampleCall, WorkedExample, plan_examples
 from toolweave.planner._joiner import (
+    FINISH_GRAMMAR,
     Decision,
     Finish,
     Joiner,
     JoinerProtocol,
     JoinReply,
     Replan,
+    finish_grammar,
     parse_join,
 )
 from toolweave.planner._observe import render_value
@@ -22,6 +24,7 @@ from toolweave.planner._prompts import (
 
 __all__ = [
     "DEFAULT_EXAMPLES",
+    "FINISH_GRAMMAR",
     "Decision",
     "EarlierPlan",
     "ExampleCall",
@@ -35,6 +38,7 @@ __all__ = [
     "Prompts",
     "Replan",
     "WorkedExample",
+    "finish_grammar",
     "joiner_messages",
     "parse_join",
     "plan_examples",

@@ -15,12 +15,14 @@ from toolweave.planner._prompts import Prompts, final_result, joiner_messages
 from toolweave.tools import Tool
 
 __all__ = [
+    "FINISH_GRAMMAR",
     "Decision",
     "Finish",
     "JoinReply",
     "Joiner",
     "JoinerProtocol",
     "Replan",
+    "finish_grammar",
     "parse_join",
 ]
 
