@@ -167,3 +167,27 @@ def test_registry_holds_many_tools() -> None:
     )
     assert len(registry) == 20_000
     assert registry["tool_19999"].description == "Tool number 19999."
+
+
+def test_a_published_spec_with_capitalised_type_names_still_validates() -> None:
+    # AutoTools' food API writes "String"; every call failed with "Unknown type" before
+    search = Tool.from_schema(
+        "search_menu_items",
+        "Search menu items.",
+        {
+            "type": "object",
+            "properties": {
+                "query": {"type": "String", "description": "The search query."},
+                "number": {"type": "Integer"},
+                "type": {"type": "Widget"},  # names no JSON type: anything goes
+            },
+            "required": ["query"],
+        },
+    )
+    assert search.validate({"query": "pasta", "number": 2, "type": [1]}) == {
+        "query": "pasta",
+        "number": 2,
+        "type": [1],
+    }
+    with pytest.raises(ToolError, match="number"):
+        search.validate({"query": "pasta", "number": "two"})

@@ -7,12 +7,43 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["JsonSchema", "strict_schema", "type_text"]
+__all__ = ["JsonSchema", "lenient_types", "strict_schema", "type_text"]
 
 JsonSchema = dict[str, Any]
 """A JSON schema document, as a dict."""
 
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "null": "None"}
+
+
+_JSON_TYPES = frozenset({*_SCALARS, "array", "object"})
+
+
+def lenient_types(schema: Mapping[str, Any]) -> JsonSchema:
+    """A copy of `schema` whose type names a validator knows.
+
+    Published tool specs write ``"String"`` or ``"Integer"``; JSON Schema's names are
+    lower case, and a validator rejects every call against an unknown one. Known names
+    are lower-cased; a ``type`` that names no JSON type is dropped (anything goes).
+    """
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, list):
+            return [fix(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: fix(value) for key, value in node.items()}
+        kind = out.get("type")
+        names = kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else None
+        if names is not None:
+            known = [n.lower() for n in names if isinstance(n, str) and n.lower() in _JSON_TYPES]
+            if not known:
+                del out["type"]
+            else:
+                out["type"] = known if isinstance(kind, list) else known[0]
+        return out
+
+    fixed: JsonSchema = fix(dict(schema))
+    return fixed
 
 
 def strict_schema(schema: Mapping[str, Any]) -> JsonSchema | None:

@@ -13,7 +13,7 @@ import pydantic
 
 from toolweave.errors import ToolError, UserError
 from toolweave.tools._docstring import parse_docstring
-from toolweave.tools._schema import JsonSchema, strict_schema, type_text
+from toolweave.tools._schema import JsonSchema, lenient_types, strict_schema, type_text
 
 __all__ = ["Tool", "tool"]
 
@@ -247,7 +247,7 @@ class Tool:
     def _validator(self) -> Any:
         import jsonschema  # only description-backed tools need it
 
-        schema = self.parameters
+        schema = lenient_types(self.parameters)  # "String" in a published spec: "string"
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         return cls(schema)
 
