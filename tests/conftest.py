@@ -6,12 +6,31 @@ from collections.abc import Iterator
 import pytest
 from helpers import make_registry
 
-from toolweave import ToolRegistry
+from toolweave import ToolRegistry, UserError
+from toolweave.models import LocalModel
 
 
 @pytest.fixture
 def registry() -> ToolRegistry:
     return make_registry()
+
+
+@pytest.fixture(scope="session")
+def local_model() -> Iterator[LocalModel]:
+    """The embedded model, loaded once; a skip without it (a failure where required)."""
+    try:
+        import llama_cpp  # noqa: F401
+
+        from toolweave.models._weights import default_model_path
+
+        default_model_path()
+    except (ImportError, UserError) as exc:
+        if os.environ.get("TOOLWEAVE_REQUIRE_LOCAL_MODEL") == "1":
+            pytest.fail(f"the local model is required here but unavailable: {exc}")
+        pytest.skip(f"the local model is not installed: {exc}")
+    local = LocalModel()
+    yield local
+    local.close()
 
 
 @pytest.fixture(scope="session")

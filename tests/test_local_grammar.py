@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 
-from toolweave import Agent, UserError, demo
+from toolweave import Agent, demo
 from toolweave.models import LocalModel, ModelSettings
 from toolweave.plan import parse_plan, plan_grammar
 from toolweave.planner import Planner
@@ -15,21 +12,9 @@ from toolweave.planner import Planner
 pytestmark = [pytest.mark.local_model, pytest.mark.timeout(600)]
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[LocalModel]:
-    try:
-        import llama_cpp  # noqa: F401
-
-        from toolweave.models._weights import default_model_path
-
-        default_model_path()
-    except (ImportError, UserError) as exc:
-        if os.environ.get("TOOLWEAVE_REQUIRE_LOCAL_MODEL") == "1":
-            pytest.fail(f"the local model is required here but unavailable: {exc}")
-        pytest.skip(f"the local model is not installed: {exc}")
-    local = LocalModel()
-    yield local
-    local.close()
+@pytest.fixture
+def model(local_model: LocalModel) -> LocalModel:
+    return local_model
 
 
 async def test_constrained_plans_parse_and_the_prompt_prefix_is_reused(model: LocalModel) -> None:

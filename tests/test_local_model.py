@@ -6,33 +6,19 @@ Needs the `local` extra. Skipped without it, unless TOOLWEAVE_REQUIRE_LOCAL_MODE
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from toolweave import Agent, RunResult, TaskState, UserError, demo
+from toolweave import Agent, RunResult, TaskState, demo
 from toolweave.models import LocalModel
 
 pytestmark = [pytest.mark.local_model, pytest.mark.timeout(600)]
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[LocalModel]:
-    try:
-        import llama_cpp  # noqa: F401
-
-        from toolweave.models._weights import default_model_path
-
-        default_model_path()
-    except (ImportError, UserError) as exc:
-        if os.environ.get("TOOLWEAVE_REQUIRE_LOCAL_MODEL") == "1":
-            pytest.fail(f"the local model is required here but unavailable: {exc}")
-        pytest.skip(f"the local model is not installed: {exc}")
-    local = LocalModel()
-    yield local
-    local.close()
+@pytest.fixture
+def model(local_model: LocalModel) -> LocalModel:
+    return local_model
 
 
 def numbers(text: str) -> list[float]:

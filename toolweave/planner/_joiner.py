@@ -27,6 +27,8 @@ __all__ = [
 ]
 
 _ACTION = re.compile(r"^\s*\**\s*Action\s*\**\s*:\s*\**\s*(Finish|Replan)\b\s*", re.I | re.M)
+_THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=^\s*\**\s*Action\s*\**\s*:|\Z)", re.I | re.S | re.M)
+
 FINISH_GRAMMAR = 'root ::= "Thought:" [^\\n]* "\\n" "Action: Finish(" [^\\n]+ ")" "\\n"?\n'
 """The joiner's reply when it must answer: one Thought line, then ``Finish(...)``.
 
@@ -44,9 +46,6 @@ def finish_grammar(*, thought: bool = True) -> str:
     if thought:
         return FINISH_GRAMMAR
     return 'root ::= "Action: Finish(" [^\\n]+ ")" "\\n"?\n'
-
-
-_THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=^\s*\**\s*Action\s*\**\s*:|\Z)", re.I | re.S | re.M)
 
 
 @dataclass(frozen=True, slots=True)
