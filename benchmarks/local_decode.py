@@ -7,11 +7,14 @@ prompt's evaluation is left out: the prefix cache makes it vary). Also printed: 
 many plan lines the parser rejected in each mode.
 
 - ``plain``: `LocalModel` as the agent uses it, no grammar.
-- ``grammar``: the same with the plan grammar of the offered tools (the default).
+- ``grammar``: the same with the plan grammar of the offered tools (the default),
+  checked against the top token only (`LocalModel(lazy_grammar=True)`, the default).
+- ``fullmask``: the same grammar applied to the whole vocabulary at every step
+  (llama-cpp-python's sampler, `lazy_grammar=False`); its plans must equal ``grammar``'s.
 - ``lookup``: llama-cpp-python's `LlamaPromptLookupDecoding` (drafts copied from the
   prompt), which needs ``logits_all=True`` (a second copy of the model).
 
-Usage: python benchmarks/local_decode.py [--modes plain,grammar,lookup] [--questions 3]
+Usage: python benchmarks/local_decode.py [--modes plain,grammar,fullmask,lookup] [--questions 3]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import asyncio
 import os
 import statistics
 import time
+from dataclasses import replace
 from typing import Any
 
 from toolweave import demo
@@ -65,7 +69,7 @@ def lookup_plan(llm: Any, messages: Any, settings: ModelSettings) -> tuple[str, 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", default="plain,grammar,lookup")
+    parser.add_argument("--modes", default="plain,grammar,fullmask,lookup")
     parser.add_argument("--questions", type=int, default=3)
     parser.add_argument("--draft", type=int, default=10, help="prompt-lookup draft length")
     args = parser.parse_args()
@@ -76,6 +80,7 @@ async def main() -> None:
     model = LocalModel()
     await model.load()
     rows = []
+    plans: dict[str, list[str]] = {}
     for mode in args.modes.split(","):
         rates, rejected, tokens = [], 0, 0
         llm = None
@@ -98,12 +103,12 @@ async def main() -> None:
                 text, count, seconds = lookup_plan(llm, messages, base)
             else:
                 settings = base
-                if mode == "grammar":
-                    from dataclasses import replace
-
+                model.lazy_grammar = mode != "fullmask"
+                if mode in ("grammar", "fullmask"):
                     settings = replace(base, grammar=plan_grammar(tools).gbnf())
                 await local_plan(model, messages, settings)
                 text, count, seconds = await local_plan(model, messages, settings)
+            plans.setdefault(mode, []).append(text)
             rates.append((count - 1) / seconds if seconds > 0 else 0.0)
             tokens += count
             rejected += sum(isinstance(i, PlanError) for i in parse_plan(text, tools))
@@ -119,6 +124,9 @@ async def main() -> None:
             f"{mode:>8}: {rate:6.1f} tokens/s  ({rate / base_rate:.2f}x {rows[0][0]})  "
             f"{tokens} tokens, {rejected} rejected line(s)"
         )
+    if "grammar" in plans and "fullmask" in plans:
+        same = plans["grammar"] == plans["fullmask"]
+        print(f"grammar and fullmask wrote the same plans: {same}")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from toolweave import Agent, demo
 from toolweave.models import LocalModel, ModelSettings
+from toolweave.models._greedy import GreedyGrammarSampler
 from toolweave.plan import parse_plan, plan_grammar
 from toolweave.planner import Planner
 
@@ -44,3 +47,43 @@ async def test_agent_run_on_the_local_model_has_no_rejected_line(model: LocalMod
     result = await agent.run("What is the combined area of Peru and Chile?")
     assert all(not plan.rejected for plan in result.plans)
     assert result.usage.cached_prompt_tokens > 0
+
+
+async def test_the_lazy_grammar_writes_what_the_full_mask_writes(
+    model: LocalModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking only the top token is exact under greedy decoding, rejected tokens too."""
+    masked = []
+    full_mask = GreedyGrammarSampler._masked_argmax
+
+    def counting(self: GreedyGrammarSampler, logits: Any) -> int:
+        masked.append(1)
+        return full_mask(self, logits)
+
+    monkeypatch.setattr(GreedyGrammarSampler, "_masked_argmax", counting)
+    tools = list(demo.TOOLS)
+    planner = Planner(model, examples=demo.EXAMPLES)
+    plan = planner.messages("What is the combined population of Chile and Peru?", tools)
+    plan_settings = ModelSettings(
+        stop=planner.settings.stop, max_tokens=120, grammar=plan_grammar(tools).gbnf()
+    )
+    # the model would start with "Thought:" or a number: the grammar rejects its top
+    # token at the first step, so the whole vocabulary is masked there
+    forced = [{"role": "user", "content": "Is Lima the capital of Peru? Explain."}]
+    forced_settings = ModelSettings(max_tokens=8, grammar='root ::= "Answer: " ("yes" | "no")\n')
+    texts: dict[bool, list[str]] = {}
+    try:
+        for lazy in (True, False):
+            model.lazy_grammar = lazy
+            for messages, settings in ((plan, plan_settings), (forced, forced_settings)):
+                async with model.stream(messages, settings) as response:
+                    async for _ in response:
+                        pass
+                texts.setdefault(lazy, []).append(response.text)
+    finally:
+        model.lazy_grammar = True
+    assert texts[True] == texts[False]
+    assert masked  # the lazy sampler did mask the vocabulary where it had to
+    plan_text, answer = texts[True]
+    assert all(not isinstance(i, Exception) for i in parse_plan(plan_text, tools)), plan_text
+    assert answer in ("Answer: yes", "Answer: no")

@@ -19,6 +19,7 @@ from typing import Any
 
 from toolweave.errors import ModelError, UserError
 from toolweave.models._base import Message, ModelSettings, ModelStream, Usage, no_chunks
+from toolweave.models._greedy import greedy_grammar_sampler
 from toolweave.models._weights import default_model_path
 
 __all__ = ["LocalModel"]
@@ -40,6 +41,10 @@ class LocalModel:
             planner and the joiner each reuse their stable prompt prefix; a call's
             `Usage.cached_prompt_tokens` counts the prefix it reused.
         seed: Sampling seed.
+        lazy_grammar: Under greedy decoding (temperature 0, the default), check a
+            grammar against the model's top token only, and mask the whole vocabulary
+            only when the grammar rejects it: the same tokens as llama-cpp-python's
+            full mask at every step, decoded faster (see `benchmarks/local_decode.py`).
     """
 
     def __init__(
@@ -50,12 +55,14 @@ class LocalModel:
         n_threads: int | None = None,
         cache_bytes: int = 1 << 30,
         seed: int = 0,
+        lazy_grammar: bool = True,
     ) -> None:
         self._path_arg = model_path
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 2
         self.cache_bytes = cache_bytes
         self.seed = seed
+        self.lazy_grammar = lazy_grammar
         self._llm: Any = None
         self._path: Path | None = None
         self._evals: list[int] = []  # token counts of each llama.cpp eval of a call
@@ -113,6 +120,23 @@ class LocalModel:
             return evaluate(tokens)
 
         llm.eval = counting_eval
+        init_sampler = llm._init_sampler
+
+        def lazy_init_sampler(**kwargs: Any) -> Any:
+            grammar = kwargs.get("grammar")
+            plain = (
+                self.lazy_grammar
+                and kwargs.get("temp") == 0.0
+                and not kwargs.get("logits_processor")
+                and kwargs.get("repeat_penalty", 1.0) == 1.0
+                and not kwargs.get("frequency_penalty")
+                and not kwargs.get("presence_penalty")
+            )
+            if grammar is None or not plain:
+                return init_sampler(**kwargs)
+            return greedy_grammar_sampler(llm, grammar)
+
+        llm._init_sampler = lazy_init_sampler
         self._path, self._llm = path, llm
 
     def _grammar(self, gbnf: str | None) -> Any:
