@@ -63,8 +63,8 @@ async def test_a_follow_up_reuses_the_first_turns_value(tmp_path: Path) -> None:
     assert '$1 = population(country="France") -> 68,000,000' in planner_prompt
     assert "Number your calls from 2" in planner_prompt
     assert "The new question: And twice that?" in planner_prompt
-    # the joiner reads the follow-up in its conversation too
-    assert "Earlier in this conversation:" in model.calls[3][-1]["content"]
+    # the joiner reads the follow-up in its conversation too (it continues the planner's)
+    assert model.calls[3][1]["content"] == planner_prompt
     assert [t.request for t in chat.turns] == [
         "What is the population of France?",
         "And twice that?",

@@ -88,7 +88,7 @@ join()
     assert tasks[4].started_at >= max(tasks[i].finished_at for i in (1, 2))  # type: ignore[operator]
     lookups = max(ends) - min(starts)  # type: ignore[type-var, operator]
     assert lookups < 2 * DELAY  # three calls of DELAY each, run together
-    assert "$4 = difference(a=27, b=21.5) -> 5.5" in model.calls[1][1]["content"]
+    assert "$4 = difference(a=27, b=21.5) -> 5.5" in model.calls[1][-1]["content"]
 
 
 def _one_call(call: str, answer: str = "ok") -> ScriptedModel:
@@ -161,7 +161,7 @@ async def test_a_server_error_is_a_tool_error_the_joiner_sees(source: MCPSource)
     assert task.state is TaskState.FAILED
     assert isinstance(task.error, ToolError)
     assert "failed on purpose: no data" in task.error.message
-    assert "failed on purpose: no data" in model.calls[1][1]["content"]  # the joiner's prompt
+    assert "failed on purpose: no data" in model.calls[1][-1]["content"]  # the joiner's prompt
 
 
 async def test_a_list_change_refreshes_the_registry(source: MCPSource) -> None:

@@ -113,7 +113,7 @@ async def test_http_errors_reach_the_joiner(service: tuple[str, PetStore]) -> No
     assert isinstance(broken.error, ToolError)
     assert missing.error.message == 'HTTP 404 Not Found: {"error": "no pet 99"}'
     assert broken.error.message.startswith("HTTP 500 Internal Server Error")
-    joiner_prompt = model.calls[1][1]["content"]
+    joiner_prompt = model.calls[1][-1]["content"]
     assert "HTTP 404 Not Found" in joiner_prompt
     assert "the database is on fire" in joiner_prompt
 

@@ -14,7 +14,7 @@ from toolweave.evals.strategies import run_strategy
 from toolweave.models import Message, ModelSettings
 from toolweave.models.testing import FunctionModel
 from toolweave.plan import PlanError, PlanParser, PlanTask, parse_plan, plan_grammar
-from toolweave.planner import ExampleCall, WorkedExample, render_value
+from toolweave.planner import ExampleCall, WorkedExample, plan_examples, render_value
 
 
 def _blocks(text: str) -> list[str]:
@@ -32,6 +32,13 @@ def test_plan_examples_parse_and_fit_the_grammar_of_the_demo_tools() -> None:
         assert [t.tool for t in tasks] == [c.tool for c in example.calls]
         assert [t.deps for t in tasks] == list(example.deps)
         assert grammar.accepts(plan.removesuffix("\n<END_OF_PLAN>") + "\n<END_OF_PLAN>")
+
+
+def test_plan_examples_without_thoughts_are_the_same_plans_without_thought_lines() -> None:
+    bare = plan_examples(demo.WORKED, thoughts=False)
+    assert "Thought:" not in bare
+    with_thoughts = [line for line in demo.EXAMPLES.splitlines() if not line.startswith("Thought:")]
+    assert bare.splitlines() == with_thoughts
 
 
 async def test_every_result_in_the_examples_is_what_the_demo_tools_return() -> None:

@@ -41,6 +41,7 @@ from toolweave.events import (
     ToolsRetrieved,
 )
 from toolweave.fetcher import CallMemo, PlanOutcome, TaskResult, TaskState, execute
+from toolweave.models import Message
 from toolweave.plan import PlanItem, PlanTask, render_text
 from toolweave.planner import Finish, Joiner, JoinReply, PlanDraft, render_value
 from toolweave.planner._shape import PlanShape
@@ -214,7 +215,9 @@ class Run:
                 raise BudgetExceeded(f"the plan has more than {agent.max_tasks} tasks")
             if result.pending:
                 return  # paused: everything that does not wait on an approval has run
-            reason = await self._join(index, plan, outcome.ok, convergent=converges(draft.tasks))
+            reason = await self._join(
+                index, plan, outcome.ok, convergent=converges(draft.tasks), draft=draft
+            )
             if reason is None:
                 return
             previous = PlanShape.of(draft.tasks)
@@ -223,13 +226,20 @@ class Run:
         )
 
     async def _join(
-        self, index: int, plan: PlanRecord, ok: bool, *, convergent: bool
+        self,
+        index: int,
+        plan: PlanRecord,
+        ok: bool,
+        *,
+        convergent: bool,
+        draft: PlanDraft | None = None,
     ) -> str | None:
         """Answer from the plan's results: ``None`` when finished, else the replan reason.
 
         Decided in code: when every call of the run succeeded and the plan converges
         into its last task, small models' replans only repeat calls that
         already answered, so the joiner must answer (unless `replan_on_success`).
+        The joiner may continue the `draft`'s conversation (a resumed run has none).
         """
         agent, result = self.agent, self.result
         all_ok = (
@@ -252,6 +262,7 @@ class Run:
             offered=self.tools,
             max_tokens=self._tokens_left(),
             instructions=self.output.instructions if self.output is not None else None,
+            conversation=_conversation(draft),
         )
         self._record_join(reply)
         if isinstance(reply.decision, Finish):
@@ -471,3 +482,10 @@ def _unavailable(result: RunResult) -> dict[int, str]:
         elif record.state is TaskState.SKIPPED:
             out[tid] = f"task {tid} ({record.task.tool}) was skipped: {record.reason}"
     return out
+
+
+def _conversation(draft: PlanDraft | None) -> list[Message]:
+    """The planner's conversation, ending with its plan (none if it kept no messages)."""
+    if draft is None or not draft.messages:
+        return []
+    return [*draft.messages, {"role": "assistant", "content": draft.text.strip() or "join()"}]

@@ -168,6 +168,8 @@ class Agent:
             resolve_model(joiner_model) if joiner_model else self.model,
             prompts=self.prompts,
             tools=list(self.tools),
+            # continuing the planner's conversation reuses its cache: the same model's
+            continue_plan=joiner_model is None,
         )
         self.replan_on_success = replan_on_success
         self.max_replans = max_replans
@@ -356,7 +358,8 @@ class Agent:
         """Send the planner's and the joiner's stable prompt prefixes once.
 
         Endpoints with prompt caching (the local model, vLLM, llama.cpp server) then
-        skip most of the prompt on the first real request. Costs one short call each.
+        skip most of the prompt on the first real request. Costs one short call each
+        (none for a joiner that continues the planner's conversation).
         """
         settings = ModelSettings(max_tokens=1)
         prompts: list[tuple[Model, list[Message]]] = []
@@ -364,7 +367,7 @@ class Agent:
         if isinstance(planner, Planner) and self.retriever is None:
             # with retrieval, the planner's tool list varies
             prompts.append((planner.model, planner.messages("", list(self.tools))))
-        if isinstance(joiner, Joiner):
+        if isinstance(joiner, Joiner) and not joiner.continue_plan:
             prompts.append((joiner.model, joiner_messages("", [], prompts=joiner.prompts)))
         for model, messages in prompts:
             async with model.stream(messages, settings) as response:

@@ -120,11 +120,16 @@ def call_text(tool: str, args: Mapping[str, object], *, refs: bool) -> str:
     return f"{tool}({', '.join(f'{name}={arg(value)}' for name, value in args.items())})"
 
 
-def plan_examples(examples: Iterable[WorkedExample]) -> str:
-    """The examples as plans, in the planner's format (for `Agent(examples=...)`)."""
+def plan_examples(examples: Iterable[WorkedExample], *, thoughts: bool = True) -> str:
+    """The examples as plans, in the planner's format (for `Agent(examples=...)`).
+
+    Without `thoughts`, the plans have no Thought line (nor will the model's).
+    """
     blocks = []
     for example in examples:
-        lines = [f"Question: {example.question}", f"Thought: {example.thought}"]
+        lines = [f"Question: {example.question}"]
+        if thoughts:
+            lines.append(f"Thought: {example.thought}")
         for index, call in enumerate(example.calls, 1):
             lines.append(f"{index}. {call_text(call.tool, call.args, refs=True)}")
         blocks.append("\n".join([*lines, "join()", END_OF_PLAN]))

@@ -124,12 +124,14 @@ class JoinerProtocol(Protocol):
         offered: Sequence[Tool] = (),
         max_tokens: int | None = None,
         instructions: str | None = None,
+        conversation: Sequence[Message] = (),
     ) -> JoinReply:
         """Read every result of the run so far and decide: finish, or plan again.
 
         `must_finish` asks for an answer from what there is; `offered` are the tools
         the last plan could call; `max_tokens` caps the reply; `instructions` say
-        more about the answer (a typed answer's schema).
+        more about the answer (a typed answer's schema); `conversation` is the
+        planner's, ending with the last plan (a joiner may continue it).
         """
         ...
 
@@ -142,6 +144,11 @@ class Joiner:
         max_tokens: At most this many tokens per reply.
         prompts: The prompt texts; the defaults otherwise.
         tools: Tools whose one-line descriptions the joiner may need (units, meaning).
+        continue_plan: Where the run passes the planner's conversation, continue it
+            (one more user turn: the results and `Prompts.joiner_ask`) instead of
+            starting from the joiner's own system prompt. With the planner's model,
+            a prefix cache then reads only the results: on the local model this
+            saves the evaluation of about 200 prompt tokens a run.
     """
 
     def __init__(
@@ -151,8 +158,10 @@ class Joiner:
         max_tokens: int = 512,
         prompts: Prompts | None = None,
         tools: Sequence[Tool] = (),
+        continue_plan: bool = True,
     ) -> None:
         self.model = model
+        self.continue_plan = continue_plan
         self.settings = ModelSettings(max_tokens=max_tokens)
         self.prompts = prompts or Prompts()
         self.tools: Sequence[Tool] = tools
@@ -168,6 +177,7 @@ class Joiner:
         offered: Sequence[Tool] = (),
         max_tokens: int | None = None,
         instructions: str | None = None,
+        conversation: Sequence[Message] = (),
     ) -> JoinReply:
         """Read the results and decide.
 
@@ -181,6 +191,8 @@ class Joiner:
             max_tokens: A tighter cap on the reply's tokens than the joiner's own
                 (what is left of a run's token budget).
             instructions: More to say about the answer (a typed answer's schema).
+            conversation: The planner's messages and its last plan, which the joiner
+                continues if `continue_plan`.
 
         Raises:
             ModelError: The endpoint failed.
@@ -196,6 +208,7 @@ class Joiner:
             must_finish=must_finish,
             prompts=self.prompts,
             final=final,
+            conversation=conversation if self.continue_plan else (),
         )
         if instructions:
             last = messages[-1]

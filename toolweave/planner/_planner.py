@@ -22,7 +22,8 @@ class PlanDraft:
     """One plan as the model writes it: iterate for its items while it streams.
 
     After iteration, `text` holds the model's whole reply, `usage` its token usage,
-    `tasks` and `rejected` what the parser made of it.
+    `tasks` and `rejected` what the parser made of it; `messages` are what the
+    model was asked with (a joiner may continue that conversation).
     """
 
     _items: AsyncGenerator[PlanItem, None]
@@ -33,6 +34,7 @@ class PlanDraft:
     started_at: float = 0.0
     first_token_at: float | None = None
     finished_at: float | None = None
+    messages: list[Message] = field(default_factory=list)
 
     def __aiter__(self) -> AsyncIterator[PlanItem]:
         return self._items
@@ -162,7 +164,7 @@ class Planner:
         settings = self.settings.capped(max_tokens)
         if self.grammar and tools:
             settings = replace(settings, grammar=plan_grammar(tools).gbnf())
-        draft = PlanDraft(_nothing())
+        draft = PlanDraft(_nothing(), messages=messages)
         draft._items = self._stream(draft, parser, messages, settings)
         return draft
 
