@@ -11,10 +11,14 @@ many plan lines the parser rejected in each mode.
   checked against the top token only (`LocalModel(lazy_grammar=True)`, the default).
 - ``fullmask``: the same grammar applied to the whole vocabulary at every step
   (llama-cpp-python's sampler, `lazy_grammar=False`); its plans must equal ``grammar``'s.
+- ``draft``: ``grammar`` with prompt-lookup drafts verified in one batch
+  (`LocalModel(draft_tokens=6)`, the default; the other modes run with 0); its plans
+  must equal ``grammar``'s.
 - ``lookup``: llama-cpp-python's `LlamaPromptLookupDecoding` (drafts copied from the
   prompt), which needs ``logits_all=True`` (a second copy of the model).
 
-Usage: python benchmarks/local_decode.py [--modes plain,grammar,fullmask,lookup] [--questions 3]
+Usage: python benchmarks/local_decode.py [--modes plain,grammar,fullmask,draft,lookup]
+       [--questions 3]
 """
 
 from __future__ import annotations
@@ -69,9 +73,9 @@ def lookup_plan(llm: Any, messages: Any, settings: ModelSettings) -> tuple[str, 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", default="plain,grammar,fullmask,lookup")
+    parser.add_argument("--modes", default="plain,grammar,fullmask,draft")
     parser.add_argument("--questions", type=int, default=3)
-    parser.add_argument("--draft", type=int, default=10, help="prompt-lookup draft length")
+    parser.add_argument("--draft", type=int, default=6, help="prompt-lookup draft length")
     args = parser.parse_args()
     tools = list(demo.TOOLS)
     planner = Planner(LocalModel(), examples=demo.EXAMPLES)
@@ -104,7 +108,8 @@ async def main() -> None:
             else:
                 settings = base
                 model.lazy_grammar = mode != "fullmask"
-                if mode in ("grammar", "fullmask"):
+                model.draft_tokens = args.draft if mode == "draft" else 0
+                if mode in ("grammar", "fullmask", "draft"):
                     settings = replace(base, grammar=plan_grammar(tools).gbnf())
                 await local_plan(model, messages, settings)
                 text, count, seconds = await local_plan(model, messages, settings)
@@ -124,9 +129,10 @@ async def main() -> None:
             f"{mode:>8}: {rate:6.1f} tokens/s  ({rate / base_rate:.2f}x {rows[0][0]})  "
             f"{tokens} tokens, {rejected} rejected line(s)"
         )
-    if "grammar" in plans and "fullmask" in plans:
-        same = plans["grammar"] == plans["fullmask"]
-        print(f"grammar and fullmask wrote the same plans: {same}")
+    for other in ("fullmask", "draft"):
+        if "grammar" in plans and other in plans:
+            same = plans["grammar"] == plans[other]
+            print(f"grammar and {other} wrote the same plans: {same}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -87,3 +88,27 @@ async def test_the_lazy_grammar_writes_what_the_full_mask_writes(
     plan_text, answer = texts[True]
     assert all(not isinstance(i, Exception) for i in parse_plan(plan_text, tools)), plan_text
     assert answer in ("Answer: yes", "Answer: no")
+
+
+async def test_prompt_lookup_drafts_change_nothing_but_speed(model: LocalModel) -> None:
+    tools = list(demo.TOOLS)
+    planner = Planner(model, examples=demo.EXAMPLES)
+    messages = planner.messages("How much larger is Brazil than Peru, in square miles?", tools)
+    plain = ModelSettings(stop=planner.settings.stop, max_tokens=120)
+    constrained = replace(plain, grammar=plan_grammar(tools).gbnf())
+    replies: dict[int, list[tuple[str, int, int]]] = {}
+    try:
+        for drafts in (6, 0):
+            model.draft_tokens = drafts
+            for settings in (plain, constrained):
+                async with model.stream(messages, settings) as response:
+                    async for _ in response:
+                        pass
+                usage = response.usage
+                replies.setdefault(drafts, []).append(
+                    (response.text, usage.prompt_tokens, usage.completion_tokens)
+                )
+    finally:
+        model.draft_tokens = 6
+    assert replies[6] == replies[0]
+    assert "convert_units(" in replies[6][1][0]

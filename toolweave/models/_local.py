@@ -20,6 +20,7 @@ from typing import Any
 from toolweave.errors import ModelError, UserError
 from toolweave.models._base import Message, ModelSettings, ModelStream, Usage, no_chunks
 from toolweave.models._greedy import greedy_grammar_sampler
+from toolweave.models._lookup import PromptLookupDraft, install_drafts
 from toolweave.models._weights import default_model_path
 
 __all__ = ["LocalModel"]
@@ -56,6 +57,7 @@ class LocalModel:
         cache_bytes: int = 1 << 30,
         seed: int = 0,
         lazy_grammar: bool = True,
+        draft_tokens: int = 6,
     ) -> None:
         self._path_arg = model_path
         self.n_ctx = n_ctx
@@ -63,9 +65,11 @@ class LocalModel:
         self.cache_bytes = cache_bytes
         self.seed = seed
         self.lazy_grammar = lazy_grammar
+        self.draft_tokens = draft_tokens
+        self._draft = PromptLookupDraft(draft_tokens)
         self._llm: Any = None
         self._path: Path | None = None
-        self._evals: list[int] = []  # token counts of each llama.cpp eval of a call
+        self._evals: list[tuple[int, int]] = []  # each llama.cpp eval of a call: (past, new)
         self._grammars: dict[str, Any] = {}
         # llama.cpp contexts are not thread-safe: one worker thread serializes calls
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="toolweave-llm")
@@ -112,14 +116,8 @@ class LocalModel:
             raise ModelError(f"cannot load {path}: {exc}") from exc
         if self.cache_bytes:
             llm.set_cache(_prefix_cache(llama_cpp, self.cache_bytes))
-        evaluate = llm.eval
-
-        def counting_eval(tokens: Any) -> Any:
-            # a completion's first eval is its prompt's uncached suffix
-            self._evals.append(len(tokens))
-            return evaluate(tokens)
-
-        llm.eval = counting_eval
+        # a completion's first eval is its prompt's uncached suffix
+        install_drafts(llm, self._draft, lambda past, new: self._evals.append((past, new)))
         init_sampler = llm._init_sampler
 
         def lazy_init_sampler(**kwargs: Any) -> Any:
@@ -174,6 +172,8 @@ class LocalModel:
                 self._load()
                 completion = 0
                 self._evals.clear()
+                self._draft.max_tokens = self.draft_tokens
+                self._llm.draft_model = self._draft if self.draft_tokens > 0 else None
                 for chunk in self._llm.create_chat_completion(
                     list(messages),
                     stream=True,
@@ -189,9 +189,12 @@ class LocalModel:
                     if delta:
                         completion += 1
                         put(delta)
-                prompt = max(self._llm.n_tokens - completion, 0)
-                evaluated = min(self._evals[0], prompt) if self._evals else prompt
-                put(Usage(prompt, completion, prompt - evaluated))
+                if self._evals:  # the prefix reused, then the prompt's first eval
+                    cached, evaluated = self._evals[0]
+                    prompt = cached + evaluated
+                else:
+                    prompt = cached = max(self._llm.n_tokens - completion, 0)
+                put(Usage(prompt, completion, cached))
             except Exception as exc:
                 put(exc)
             finally:
