@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces evals/reports/baseline5/ (issue 10, after the lazy grammar and the joiner
+# Reproduces evals/reports/baseline5/ (issue 10, after the lazy grammar, prompt-lookup drafts and the joiner
 # that continues the planner's conversation): the embedded local model
 # (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, greedy), seed 0, every model call recorded, one
 # case at a time on every core (two processes of one thread each were 3-4x slower a
