@@ -6,7 +6,7 @@ Each run directory holds `results.jsonl` (measured), `record/calls.jsonl` (every
 call) and, where the replay ran, `replay/results.jsonl`. Speed-ups compare medians over
 the cases that every strategy finished, measured in the same run; rejected plan lines
 are counted from the joiner's prompts in the record (each names the rejected lines of
-the plan it reads).
+the plan it reads; since baseline5 the joiner continues the planner's conversation).
 """
 
 from __future__ import annotations
@@ -47,11 +47,14 @@ def rejected_lines(record: Path) -> dict[str, set[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     for call in rows(record / "calls.jsonl"):
         messages = call["messages"]
-        if not str(messages[0]["content"]).startswith("You read the results"):
-            continue
         prompt = str(messages[-1]["content"])
-        question = prompt.split("\n", 1)[0].removeprefix("Question: ")
-        found[question].update(_REJECTED.findall(prompt))
+        if str(messages[0]["content"]).startswith("You read the results"):  # its own prompt
+            question = prompt.split("\n", 1)[0]
+        elif "Now answer the question from these results" in prompt:  # the plan's, continued
+            question = str(messages[1]["content"]).split("\n", 1)[0]
+        else:
+            continue
+        found[question.removeprefix("Question: ")].update(_REJECTED.findall(prompt))
     return found
 
 

@@ -29,11 +29,12 @@ __all__ = [
 _ACTION = re.compile(r"^\s*\**\s*Action\s*\**\s*:\s*\**\s*(Finish|Replan)\b\s*", re.I | re.M)
 _THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=^\s*\**\s*Action\s*\**\s*:|\Z)", re.I | re.S | re.M)
 
-FINISH_GRAMMAR = 'root ::= "Thought:" [^\\n]* "\\n" "Action: Finish(" [^\\n]+ ")" "\\n"?\n'
+FINISH_GRAMMAR = 'root ::= "Thought:" [^\\n]{0,400} "\\n" "Action: Finish(" [^\\n]+ ")" "\\n"?\n'
 """The joiner's reply when it must answer: one Thought line, then ``Finish(...)``.
 
 Sent when no replan is left, so that a model that asks for one anyway (a small local
-model does) answers instead; models that take no grammar ignore it."""
+model does) answers instead; models that take no grammar ignore it. The thought is
+cut at 400 characters (a small model can repeat one sentence until its token limit)."""
 
 
 def finish_grammar(*, thought: bool = True) -> str:

@@ -5,7 +5,8 @@ model's, OpenAI's, vLLM's, llama.cpp server's) read only the new tokens: the rul
 then the examples, then the offered tools (all in the system message), then the
 request, then results. A replan continues the planner's own conversation (its
 earlier plans as assistant turns, their results as user turns), so its prompt is the
-previous one plus what happened since. Tool results always arrive inside the results
+previous one plus what happened since; so does the joiner (the plan, then one turn
+with the results and its short instructions). Tool results always arrive inside the results
 fence (see `_observe`), as data the model is told never to follow.
 """
 
