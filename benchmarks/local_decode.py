@@ -9,6 +9,8 @@ many plan lines the parser rejected in each mode.
 - ``plain``: `LocalModel` as the agent uses it, no grammar.
 - ``grammar``: the same with the plan grammar of the offered tools (the default),
   checked against the top token only (`LocalModel(lazy_grammar=True)`, the default).
+- ``free``: the grammar without its numbering (any ids, any refs), as before the
+  planner numbered its grammar; compare with ``grammar`` for the numbering's cost.
 - ``fullmask``: the same grammar applied to the whole vocabulary at every step
   (llama-cpp-python's sampler, `lazy_grammar=False`); its plans must equal ``grammar``'s.
 - ``draft``: ``grammar`` with prompt-lookup drafts verified in one batch
@@ -17,7 +19,7 @@ many plan lines the parser rejected in each mode.
 - ``lookup``: llama-cpp-python's `LlamaPromptLookupDecoding` (drafts copied from the
   prompt), which needs ``logits_all=True`` (a second copy of the model).
 
-Usage: python benchmarks/local_decode.py [--modes plain,grammar,fullmask,draft,lookup]
+Usage: python benchmarks/local_decode.py [--modes plain,grammar,free,fullmask,draft,lookup]
        [--questions 3]
 """
 
@@ -109,7 +111,9 @@ async def main() -> None:
                 settings = base
                 model.lazy_grammar = mode != "fullmask"
                 model.draft_tokens = args.draft if mode == "draft" else 0
-                if mode in ("grammar", "fullmask", "draft"):
+                if mode in ("grammar", "fullmask", "draft"):  # the planner's: numbered
+                    settings = replace(base, grammar=plan_grammar(tools, first_id=1).gbnf())
+                elif mode == "free":
                     settings = replace(base, grammar=plan_grammar(tools).gbnf())
                 await local_plan(model, messages, settings)
                 text, count, seconds = await local_plan(model, messages, settings)
@@ -129,7 +133,7 @@ async def main() -> None:
             f"{mode:>8}: {rate:6.1f} tokens/s  ({rate / base_rate:.2f}x {rows[0][0]})  "
             f"{tokens} tokens, {rejected} rejected line(s)"
         )
-    for other in ("fullmask", "draft"):
+    for other in ("free", "fullmask", "draft"):
         if "grammar" in plans and other in plans:
             same = plans["grammar"] == plans[other]
             print(f"grammar and {other} wrote the same plans: {same}")

@@ -16,7 +16,7 @@ from toolweave.events import (
     TaskSucceeded,
 )
 from toolweave.models.testing import FunctionModel, ScriptedModel
-from toolweave.planner import Finish, Replan, parse_join
+from toolweave.planner import Finish, Joiner, Replan, parse_join
 
 POPULATION = {"France": 68, "Germany": 84, "Spain": 48}
 
@@ -69,8 +69,10 @@ async def test_run_answers_with_parallel_plan() -> None:
     assert "population(country: str) -> int" in planner_prompt
     assert model.calls[0][1]["content"] == "Question: France + Germany population?"
     joiner_prompt = model.calls[1][-1]["content"]
-    # the joiner sees each call with its resolved arguments, not $N bookkeeping
-    assert '$3 = calculator(expression="68 + 84") -> 152' in joiner_prompt
+    # the joiner continues the planner's conversation: the plan's lines are just above,
+    # so each result is its value alone
+    assert model.calls[1][-2]["content"] == result.plans[0].text.strip()
+    assert "<results>\n$1 = 68\n$2 = 84\n$3 = 152\n</results>" in joiner_prompt
     # a converged plan that fully succeeded: the joiner is told which value answers
     assert "$3 = 152 is the answer." in joiner_prompt
     data = result.to_dict()
@@ -116,7 +118,7 @@ async def test_replan_refers_to_first_plan_results() -> None:
     assert replan[:2] == model.calls[0]
     assert replan[2] == {"role": "assistant", "content": result.plans[0].text.strip()}
     replan_prompt = replan[3]["content"]
-    assert '$1 = population(country="France") -> 68' in replan_prompt
+    assert "<results>\n$1 = 68\n$2 = 48\n</results>" in replan_prompt  # after the plan
     assert "Why it was not enough: add them up" in replan_prompt
     assert "numbered from 3" in replan_prompt
     assert any(isinstance(e, Replanned) and e.reason == "add them up" for e in events)
@@ -278,12 +280,27 @@ async def test_function_model_sees_messages_and_stream_can_be_left_early() -> No
         ("**Action:** Finish(bold)", Finish("bold")),
         ("Action: Finish: no parentheses", Finish("no parentheses")),
         ("Action: Finish(unclosed", Finish("unclosed")),
-        ("Action: Replan(a)\nAction: Finish(last wins)", Finish("last wins")),
+        ("Action: Finish(first wins)\nAction: Replan(a)", Finish("first wins")),
+        ("Action: Finish(5 :) or so)\nmore", Finish("5 :) or so")),
+        (  # the local model answered, then copied the prompt's replan template
+            "Thought: t\nAction: Finish(2502)\nIf the results cannot answer it, reply:\n"
+            "Thought: <what went wrong>\nAction: Replan(<what to do differently>)",
+            Finish("2502", "t"),
+        ),
         ("Thought: multi\nline\nAction: finish(lower)", Finish("lower", "multi line")),
     ],
 )
 def test_parse_join(text: str, expected: object) -> None:
     assert parse_join(text) == expected
+
+
+async def test_joiner_stops_reading_after_its_action() -> None:
+    reply = "Thought: t\nAction: Finish(4 (four))\nIf the results cannot answer it...\n" * 20
+    model = ScriptedModel([reply], chunk_size=3)
+    joined = await Joiner(model).ask([{"role": "user", "content": "results"}])
+    assert joined.decision == Finish("4 (four)", "t")
+    assert joined.text.startswith("Thought: t\nAction: Finish(4 (four))\n")
+    assert len(joined.text) < len("Thought: t\nAction: Finish(4 (four))\n") + 3
 
 
 def test_parse_join_without_action() -> None:

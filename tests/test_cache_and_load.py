@@ -50,7 +50,7 @@ async def test_run_reports_cached_prompt_tokens_from_the_endpoint() -> None:
     planner_request, joiner_request = server.requests
     # the grammars, in llama.cpp server's field: the plan's, then, since the one-call
     # plan converges into its value, an answer without a Thought line
-    assert planner_request["grammar"] == plan_grammar([lookup]).gbnf()
+    assert planner_request["grammar"] == plan_grammar([lookup], first_id=1).gbnf()
     assert joiner_request["grammar"] == finish_grammar(thought=False)
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from toolweave import ToolRegistry, tool
 from toolweave.models.testing import ScriptedModel
-from toolweave.plan import END_OF_PLAN, PlanError, parse_plan, plan_grammar
+from toolweave.plan import END_OF_PLAN, PlanError, PlanParser, parse_plan, plan_grammar
 from toolweave.planner import Planner
 
 
@@ -69,9 +69,10 @@ def _render(value: object, refs: list[int]) -> str:
 
 
 @st.composite
-def plans(draw: st.DrawFn) -> str:
+def plans(draw: st.DrawFn, first_id: int | None = None) -> str:
+    """Plans of the prompt's format; with `first_id`, numbered from it one by one."""
     lines: list[str] = []
-    ids: list[int] = []
+    ids: list[int] = [] if first_id is None else list(range(1, first_id))
     for _ in range(draw(st.integers(0, 5))):
         if draw(st.booleans()):
             thought = draw(_text.filter(lambda t: "\n" not in t and END_OF_PLAN not in t))
@@ -87,7 +88,8 @@ def plans(draw: st.DrawFn) -> str:
             value = _render(draw(_values), ids)
             in_place = ordered[: i + 1] == params[: i + 1]
             args.append(value if i < positional and in_place else f"{name}={value}")
-        task_id = (ids[-1] if ids else 0) + draw(st.integers(1, 3))
+        step = 1 if first_id is not None else draw(st.integers(1, 3))
+        task_id = (ids[-1] if ids else 0) + step
         ids.append(task_id)
         lines.append(f"{task_id}. {one.name}({', '.join(args)})")
     lines.append("join()")
@@ -102,6 +104,49 @@ def test_grammar_accepts_every_plan_the_parser_accepts(text: str) -> None:
     if any(isinstance(item, PlanError) for item in items):
         return  # the parser rejected a line (e.g. a repeated call): nothing to show
     assert GRAMMAR.accepts(text), text
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 4).flatmap(lambda first: st.tuples(st.just(first), plans(first))))
+def test_numbered_grammar_accepts_every_plan_the_parser_accepts_numbered_in_order(
+    numbered: tuple[int, str],
+) -> None:
+    first_id, text = numbered
+    parser = PlanParser(TOOLS, known_ids=range(1, first_id))
+    if any(isinstance(item, PlanError) for item in parser.feed(text) + parser.close()):
+        return
+    assert plan_grammar(TOOLS, first_id=first_id).accepts(text), text
+
+
+def test_numbered_grammar_rejects_what_the_parser_would_reject() -> None:
+    grammar = plan_grammar(TOOLS, first_id=1)
+    one = 'population(country="France")'
+    assert grammar.accepts(f'1. {one}\n2. search(query="$1 and ${{1}}, $ 5")\njoin()')
+    assert grammar.accepts(f"Thought: t\n1. {one}\n\nThought: u\n2. combine([$1, 2])\njoin()")
+    assert not grammar.accepts(f"1. {one}\n1. {one}\njoin()")  # an id taken
+    assert not grammar.accepts(f"1. {one}\n3. {one}\njoin()")  # out of order
+    assert not grammar.accepts(f"2. {one}\njoin()")
+    assert not grammar.accepts("1. combine([$1])\njoin()")  # itself
+    assert not grammar.accepts(f'1. {one}\n2. search(query="$3 + $1")\njoin()')  # forward
+    assert not grammar.accepts(f'1. {one}\n2. search(query="${{2}}")\njoin()')
+    assert not grammar.accepts(f'1. {one}\n2. search(query="$12")\njoin()')  # not $1
+    # a replan: numbered from 4, refs to 1 and 3 (task 2 failed), not to 2
+    replan = plan_grammar(TOOLS, first_id=4, known_ids=[1, 3])
+    assert replan.accepts('4. search(query="$1 $3")\n5. combine([$4, $1])\njoin()')
+    assert not replan.accepts('4. search(query="$2")\njoin()')
+    assert not replan.accepts("4. combine([$2])\njoin()")
+    assert not replan.accepts(f"1. {one}\njoin()")  # restarting at 1
+
+
+def test_numbered_grammar_leaves_lines_past_its_count_free() -> None:
+    from toolweave.plan._grammar import NUMBERED_LINES
+
+    lines = [f'{i}. search(query="q {i - 1} ${i - 1}")' for i in range(2, NUMBERED_LINES + 2)]
+    text = "\n".join(['1. search(query="q")', *lines, "join()"])
+    assert plan_grammar(TOOLS, first_id=1).accepts(text)
+    assert not plan_grammar(TOOLS, first_id=1).accepts(text.replace('$1"', '$99"'))
+    late = f'{NUMBERED_LINES + 7}. search(query="$99")'
+    assert plan_grammar(TOOLS, first_id=1).accepts(text.replace("join()", f"{late}\njoin()"))
 
 
 def test_grammar_rejects_what_cannot_parse() -> None:
@@ -140,4 +185,19 @@ async def test_planner_sends_the_grammar_of_the_offered_tools() -> None:
     draft = Planner(model).plan("q", [population])
     tasks = [item async for item in draft]
     assert len(tasks) == 1
-    assert seen == [plan_grammar([population]).gbnf()]
+    assert seen == [plan_grammar([population], first_id=1).gbnf()]
+
+
+async def test_a_replans_grammar_numbers_on_and_refers_only_to_tasks_with_values() -> None:
+    model = ScriptedModel(['4. search(query="$3")\njoin()\n'])
+    seen: list[str | None] = []
+    original = model.stream
+
+    def stream(messages, settings):  # type: ignore[no-untyped-def]
+        seen.append(settings.grammar)
+        return original(messages, settings)
+
+    model.stream = stream  # type: ignore[method-assign]
+    draft = Planner(model).plan("q", TOOLS, known_ids=[1, 2, 3], unavailable={2: "it failed"})
+    assert len([item async for item in draft]) == 1
+    assert seen == [plan_grammar(TOOLS, first_id=4, known_ids=[1, 3]).gbnf()]

@@ -112,3 +112,14 @@ async def test_prompt_lookup_drafts_change_nothing_but_speed(model: LocalModel) 
         model.draft_tokens = 6
     assert replies[6] == replies[0]
     assert "convert_units(" in replies[6][1][0]
+
+
+async def test_a_stream_left_early_still_reports_its_usage(model: LocalModel) -> None:
+    """The planner stops reading at ``join()``: the call's tokens still count."""
+    messages = [{"role": "user", "content": "Count from 1 to 30, one number a line."}]
+    async with model.stream(messages, ModelSettings(max_tokens=60)) as response:
+        async for _ in response:
+            if response.text.count("\n") >= 3:
+                break
+    assert response.usage.prompt_tokens > 10
+    assert 3 <= response.usage.completion_tokens < 60

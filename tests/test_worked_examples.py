@@ -22,7 +22,7 @@ def _blocks(text: str) -> list[str]:
 
 
 def test_plan_examples_parse_and_fit_the_grammar_of_the_demo_tools() -> None:
-    grammar = plan_grammar(demo.TOOLS)
+    grammars = plan_grammar(demo.TOOLS), plan_grammar(demo.TOOLS, first_id=1)
     for example, block in zip(demo.WORKED, _blocks(demo.EXAMPLES), strict=True):
         question, plan = block.split("\n", 1)
         assert question == f"Question: {example.question}"
@@ -31,7 +31,8 @@ def test_plan_examples_parse_and_fit_the_grammar_of_the_demo_tools() -> None:
         tasks = [i for i in items if isinstance(i, PlanTask)]
         assert [t.tool for t in tasks] == [c.tool for c in example.calls]
         assert [t.deps for t in tasks] == list(example.deps)
-        assert grammar.accepts(plan.removesuffix("\n<END_OF_PLAN>") + "\n<END_OF_PLAN>")
+        for grammar in grammars:
+            assert grammar.accepts(plan.removesuffix("\n<END_OF_PLAN>") + "\n<END_OF_PLAN>")
 
 
 def test_plan_examples_without_thoughts_are_the_same_plans_without_thought_lines() -> None:

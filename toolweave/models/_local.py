@@ -204,11 +204,16 @@ class LocalModel:
         chunks = _drain(queue, response, self.name)
         response.chunks = chunks
         done = loop.run_in_executor(self._worker, produce)
+        left = False
         try:
             yield response
+            left = not done.done()
         finally:
             stop.set()  # a consumer that left early frees the worker at the next token
             await chunks.aclose()
+            if left:  # it stopped reading (an end it recognised): still count the call
+                await asyncio.wait([done])
+                _settle(queue, response)
             if done.done():
                 done.result()
 
@@ -229,6 +234,14 @@ def _prefix_cache(llama_cpp: Any, capacity: int) -> Any:
             super().__setitem__(key, value)
 
     return PrefixCache(capacity_bytes=capacity)
+
+
+def _settle(queue: asyncio.Queue[object], response: ModelStream) -> None:
+    """Take the usage a finished worker left behind a consumer that stopped reading."""
+    while not queue.empty():
+        item = queue.get_nowait()
+        if isinstance(item, Usage):
+            response.usage = item
 
 
 async def _drain(

@@ -284,6 +284,7 @@ class ReplayModel:
             yield response
         finally:
             await chunks.aclose()
+            response.usage = call.to_usage()  # what the call cost, however far it was read
 
     async def _chunks(self, call: RecordedCall, response: ModelStream) -> AsyncGenerator[str, None]:
         if self.ttft:
@@ -296,7 +297,6 @@ class ReplayModel:
             if start + size >= len(text):
                 response.usage = call.to_usage()
             yield text[start : start + size]
-        response.usage = call.to_usage()
 
 
 _CHUNK = 8

@@ -191,21 +191,42 @@ def _name(text: str) -> str:
 
 _WS = Rule("ws")
 _DIGIT = Chars("[0-9]")
+_ESCAPE = seq("\\", Chars("[^\\n]"))
+NUMBERED_LINES = 30
+"""How many lines a numbered plan grammar numbers and checks; later lines are free."""
 
 
-def _common() -> dict[str, Node]:
-    """The rules every plan grammar shares: values, strings, numbers, refs."""
+def _shared() -> dict[str, Node]:
+    """The rules every plan grammar shares: spaces, numbers, free lines."""
     digits = plus(_DIGIT)
-    sep = seq(_WS, ",", _WS)
     return {
         "ws": Rep(Chars("[ ]"), 0, 2),  # bounded: a small model can loop on spaces
-        "value": alt(
-            Rule("string"),
+        "number": seq(
+            opt(alt("-", "+")),
+            digits,
+            opt(seq(".", star(_DIGIT))),
+            opt(seq(Chars("[eE]"), opt(Chars("[-+]")), digits)),
+        ),
+        "filler": alt(seq("Thought:", star(Chars("[^\\n]")), "\n"), "\n"),
+    }
+
+
+def _values(suffix: str, refs: Sequence[int] | None) -> dict[str, Node]:
+    """The value rules, named with `suffix`; refs (``$N`` and in strings) only to `refs`.
+
+    `refs=None` lets a ref name any id. Otherwise a string's ``$N`` is checked too: in
+    the parser's terms (``$`` then up to nine digits, or ``${N}``) it must name one of
+    `refs`; a ``$`` followed by anything else is a plain character.
+    """
+    v, sep = Rule(f"value{suffix}"), seq(_WS, ",", _WS)
+    rules: dict[str, Node] = {
+        f"value{suffix}": alt(
+            Rule(f"string{suffix}"),
             Rule("number"),
-            Rule("ref"),
-            Rule("list"),
-            Rule("tuple"),
-            Rule("dict"),
+            Rule(f"ref{suffix}"),
+            Rule(f"list{suffix}"),
+            Rule(f"tuple{suffix}"),
+            Rule(f"dict{suffix}"),
             "true",
             "false",
             "null",
@@ -213,35 +234,107 @@ def _common() -> dict[str, Node]:
             "False",
             "None",
         ),
-        "string": alt(
-            seq('"', star(alt(Chars('[^"\\\\\\n]'), seq("\\", Chars("[^\\n]")))), '"'),
-            seq("'", star(alt(Chars("[^'\\\\\\n]"), seq("\\", Chars("[^\\n]")))), "'"),
+        f"items{suffix}": seq(v, star(seq(sep, v)), opt(seq(_WS, ","))),
+        f"list{suffix}": seq("[", _WS, opt(Rule(f"items{suffix}")), _WS, "]"),
+        f"tuple{suffix}": seq("(", _WS, opt(Rule(f"items{suffix}")), _WS, ")"),
+        f"pair{suffix}": seq(Rule("string"), _WS, ":", _WS, v),  # a key holds no ref
+        f"dict{suffix}": seq(
+            "{",
+            _WS,
+            opt(seq(Rule(f"pair{suffix}"), star(seq(sep, Rule(f"pair{suffix}"))))),
+            _WS,
+            "}",
         ),
-        "number": seq(
-            opt(alt("-", "+")),
-            digits,
-            opt(seq(".", star(_DIGIT))),
-            opt(seq(Chars("[eE]"), opt(Chars("[-+]")), digits)),
-        ),
-        "ref": alt(seq("$", digits), seq("${", digits, "}")),
-        "items": seq(Rule("value"), star(seq(sep, Rule("value"))), opt(seq(_WS, ","))),
-        "list": seq("[", _WS, opt(Rule("items")), _WS, "]"),
-        "tuple": seq("(", _WS, opt(Rule("items")), _WS, ")"),
-        "pair": seq(Rule("string"), _WS, ":", _WS, Rule("value")),
-        "dict": seq("{", _WS, opt(seq(Rule("pair"), star(seq(sep, Rule("pair"))))), _WS, "}"),
     }
+    if refs is None:
+        digits = plus(_DIGIT)
+        rules[f"ref{suffix}"] = alt(seq("$", digits), seq("${", digits, "}"))
+        rules[f"string{suffix}"] = alt(
+            seq('"', star(alt(Chars('[^"\\\\\\n]'), _ESCAPE)), '"'),
+            seq("'", star(alt(Chars("[^'\\\\\\n]"), _ESCAPE)), "'"),
+        )
+        return rules
+    ids = [Lit(str(i)) for i in sorted(set(refs))]
+    if not ids:  # nothing to refer to: no value is a ref
+        rules[f"value{suffix}"] = Alt(
+            tuple(i for i in _items(rules[f"value{suffix}"]) if i != Rule(f"ref{suffix}"))
+        )
+    else:
+        rules[f"id{suffix}"] = Alt(tuple(ids))
+        rules[f"ref{suffix}"] = alt(
+            seq("$", Rule(f"id{suffix}")), seq("${", Rule(f"id{suffix}"), "}")
+        )
+    rules[f"string{suffix}"] = alt(Rule(f"dq{suffix}-0"), Rule(f"sq{suffix}-0"))
+    for quote, name in (('"', f"dq{suffix}"), ("'", f"sq{suffix}")):
+        rules.update(_string_states(quote, name, Rule(f"id{suffix}") if ids else None))
+    return rules
 
 
-def plan_grammar(tools: Iterable[Tool]) -> Grammar:
+def _string_states(quote: str, name: str, ref_id: Node | None) -> dict[str, Node]:
+    """A quoted string whose ``$N`` refs name `ref_id` only, as a small automaton.
+
+    States: ``-0`` opens the string; ``-1`` is inside it; ``-2`` follows a ``$``;
+    ``-3`` follows a complete ``$N`` (no digit may follow); ``-4`` follows ``${``;
+    ``-5`` follows ``${`` and digits that are not a ref (no ``}`` may follow).
+    """
+    q = quote.replace("\\", "\\\\")
+    inside, dollar, after = Rule(f"{name}-1"), Rule(f"{name}-2"), Rule(f"{name}-3")
+    brace, loose = Rule(f"{name}-4"), Rule(f"{name}-5")
+
+    def then(cls: str, state: Node) -> Node:  # a plain character not in `cls`, then `state`
+        return seq(Chars(f"[^{q}\\\\\\n$" + cls + "]"), state)
+
+    # in every state: the string ends, an escape, or another '$'
+    common: list[Node | str] = [quote, seq(_ESCAPE, inside), seq("$", dollar)]
+    rules: dict[str, Node] = {
+        f"{name}-0": seq(quote, inside),
+        f"{name}-1": seq(
+            star(alt(Chars(f"[^{q}\\\\\\n$]"), _ESCAPE)), alt(quote, seq("$", dollar))
+        ),
+        f"{name}-2": alt(*common, seq("{", brace), then("0-9{", inside)),
+        f"{name}-3": alt(*common, then("0-9", inside)),
+        f"{name}-4": alt(*common, seq(plus(_DIGIT), loose), then("0-9", inside)),
+        f"{name}-5": alt(*common, then("0-9}", inside)),
+    }
+    if ref_id is not None:
+        rules[f"{name}-2"] = alt(*_items(rules[f"{name}-2"]), seq(ref_id, after))
+        rules[f"{name}-4"] = alt(*_items(rules[f"{name}-4"]), seq(ref_id, "}", inside))
+    return rules
+
+
+def _items(node: Node) -> tuple[Node, ...]:
+    assert isinstance(node, Alt)
+    return node.items
+
+
+def plan_grammar(
+    tools: Iterable[Tool],
+    *,
+    first_id: int | None = None,
+    known_ids: Iterable[int] | None = None,
+) -> Grammar:
     """The plan format for these tools: calls of these tools only, with their arguments.
 
+    With `first_id`, the calls are numbered from it one after another, and each may
+    refer (as a value or inside a string) only to `known_ids` (by default every id
+    below `first_id`) and to the calls before it: the model cannot write a forward
+    ref, a ref to itself or to a failed task left out of `known_ids`, or take an id
+    that is taken. The first `NUMBERED_LINES` calls are checked so; later ones are free.
+    Without `first_id`, any numbering and any ref is allowed.
+
     Raises:
-        ValueError: `tools` is empty.
+        ValueError: `tools` is empty, or `first_id` is below 1.
     """
     tools = list(tools)
     if not tools:
         raise ValueError("a plan grammar needs at least one tool")
-    return _cached(tuple((t.name, tuple(t.parameter_names)) for t in tools))
+    if first_id is not None and first_id < 1:
+        raise ValueError("first_id must be 1 or more")
+    signatures = tuple((t.name, tuple(t.parameter_names)) for t in tools)
+    if first_id is None:
+        return _cached(signatures, None, ())
+    known = tuple(sorted(set(range(1, first_id) if known_ids is None else known_ids)))
+    return _cached(signatures, first_id, known)
 
 
 def _upto(node: Node, most: int) -> list[Node]:
@@ -249,33 +342,48 @@ def _upto(node: Node, most: int) -> list[Node]:
     return [Rep(node, 0, most)] if most > 0 else []
 
 
-@lru_cache(maxsize=64)
-def _cached(signatures: Sequence[tuple[str, tuple[str, ...]]]) -> Grammar:
+def _calls(signatures: Sequence[tuple[str, tuple[str, ...]]], suffix: str) -> dict[str, Node]:
+    """``call{suffix}``: a call of one of the tools, its values from ``value{suffix}``."""
     rules: dict[str, Node] = {}
     calls: list[Node] = []
+    value, sep = Rule(f"value{suffix}"), seq(_WS, ",", _WS)
     for index, (tool, params) in enumerate(signatures):
-        rule = f"call-{index}-{_name(tool)}"
-        sep = seq(_WS, ",", _WS)
+        rule = f"call{suffix}-{index}-{_name(tool)}"
         if params:  # positional values, then keywords: no more of either than it has
-            keyword = seq(alt(*params), _WS, "=", _WS, Rule("value"))
+            keyword = seq(alt(*params), _WS, "=", _WS, value)
             more = len(params) - 1
             args: Node = alt(
-                seq(
-                    Rule("value"),
-                    *_upto(seq(sep, Rule("value")), more),
-                    *_upto(seq(sep, keyword), more),
-                ),
+                seq(value, *_upto(seq(sep, value), more), *_upto(seq(sep, keyword), more)),
                 seq(keyword, *_upto(seq(sep, keyword), more)),
             )
         else:
-            args = seq(Rule("value"), star(seq(sep, Rule("value"))))
+            args = seq(value, star(seq(sep, value)))
         args = seq(args, opt(seq(_WS, ",")))
         rules[rule] = seq(tool, _WS, "(", _WS, opt(args), _WS, ")")
         calls.append(Rule(rule))
-    line = alt(
-        seq("Thought:", star(Chars("[^\\n]")), "\n"),
-        seq(plus(_DIGIT), ".", _WS, Rule("call"), _WS, "\n"),
-        "\n",
+    return {f"call{suffix}": Alt(tuple(calls)), **rules}
+
+
+@lru_cache(maxsize=64)
+def _cached(
+    signatures: Sequence[tuple[str, tuple[str, ...]]], first_id: int | None, known: tuple[int, ...]
+) -> Grammar:
+    end = seq("join()", opt(seq("\n", opt(END_OF_PLAN))))
+    free = seq(plus(_DIGIT), ".", _WS, Rule("call"), _WS, "\n")
+    rules: dict[str, Node] = {}
+    if first_id is None:
+        root = seq(star(alt(Rule("filler"), free)), end)
+    else:
+        root = seq(star(Rule("filler")), opt(Rule(f"line-{first_id}")), end)
+        last = first_id + NUMBERED_LINES - 1
+        for k in range(first_id, last + 1):
+            suffix = f"-{k}"
+            rules.update(_values(suffix, [*known, *range(first_id, k)]))
+            rules.update(_calls(signatures, suffix))
+            rest: Node = Rule(f"line-{k + 1}") if k < last else star(alt(Rule("filler"), free))
+            rules[f"line-{k}"] = seq(
+                f"{k}.", _WS, Rule(f"call{suffix}"), _WS, "\n", star(Rule("filler")), opt(rest)
+            )
+    return Grammar(
+        {"root": root, **_calls(signatures, ""), **_values("", None), **_shared(), **rules}
     )
-    root = seq(star(line), "join()", opt(seq("\n", opt(END_OF_PLAN))))
-    return Grammar({"root": root, "call": Alt(tuple(calls)), **rules, **_common()})

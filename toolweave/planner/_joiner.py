@@ -68,28 +68,62 @@ class Replan:
 Decision = Finish | Replan
 
 
+def _action(text: str) -> tuple[re.Match[str], str, bool] | None:
+    """The first Action line of a reply: its match, its body, and whether it is complete.
+
+    A body in parentheses may hold parentheses and newlines: it ends at the first
+    newline where no parenthesis is left open, at its last closing parenthesis. Another
+    body ends at its line's end. A next Action line ends either.
+    """
+    match = _ACTION.search(text)
+    if match is None:
+        return None
+    rest = text[match.end() :]
+    after = _ACTION.search(rest)
+    if after is not None:
+        rest = rest[: after.start()]
+    stripped = rest.lstrip()
+    if not stripped.startswith("("):
+        line, newline, _ = stripped.removeprefix(":").partition("\n")
+        return match, line, bool(newline) or after is not None
+    depth, end = 0, len(stripped)
+    for index, char in enumerate(stripped):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "\n" and depth <= 0:
+            end = index
+            break
+    complete = end < len(stripped) or after is not None
+    close = stripped.rfind(")", 0, end)
+    return match, stripped[1:close] if close > 0 else stripped[1:end], complete
+
+
+def _action_complete(text: str) -> bool:
+    """Whether a joiner reply so far holds a whole Action line (the rest can be dropped)."""
+    found = _action(text)
+    return found is not None and found[2]
+
+
 def parse_join(text: str) -> Decision:
     """Read a joiner reply: ``Thought: ...`` then ``Action: Finish(...)`` or ``Replan(...)``.
 
     The answer may hold parentheses and newlines: it runs from the opening parenthesis
-    to the last closing one. The last Action line wins.
+    to the last closing one before a newline that leaves no parenthesis open. The first
+    Action line wins: a small model that answers and then copies the prompt's
+    ``Action: Replan(...)`` template has answered.
 
     Raises:
         PlanError: The reply has no ``Action: Finish(...)`` or ``Action: Replan(...)``.
     """
-    matches = list(_ACTION.finditer(text))
-    if not matches:
+    found = _action(text)
+    if found is None:
         raise PlanError(
             "the joiner's reply has no 'Action: Finish(...)' or 'Action: Replan(...)' line",
             line=text.strip()[:500],
         )
-    match = matches[-1]
-    body = text[match.end() :].strip()
-    if body.startswith("("):
-        end = body.rfind(")")
-        body = body[1:end] if end > 0 else body[1:]
-    elif body.startswith(":"):
-        body = body[1:]
+    match, body, _ = found
     body = body.strip().strip('"').strip()
     thought_match = _THOUGHT.search(text[: match.start()])
     thought = " ".join(thought_match.group(1).split()) if thought_match else None
@@ -235,8 +269,9 @@ class Joiner:
         if grammar is not None:
             settings = replace(settings, grammar=grammar)
         async with self.model.stream(messages, settings) as response:
-            async for _ in response:
-                pass
+            async for chunk in response:
+                if "\n" in chunk and _action_complete(response.text):
+                    break  # what follows a whole Action line is never read
         return JoinReply(
             parse_join(response.text),
             response.text,

@@ -82,28 +82,32 @@ def _plain(value: object) -> object:
     return value
 
 
-def observation(result: TaskResult) -> str:
+def observation(result: TaskResult, *, call: bool = True) -> str:
     """One task and what became of it, on one line: ``$N = call -> value``.
 
     A call that ran shows its resolved arguments (the values its refs stood for), so
-    that the reader needs no bookkeeping of `$N`. The value is clipped, kept on one
-    line, and cannot close the results fence.
+    that the reader needs no bookkeeping of `$N`. Without `call` the line is only
+    ``$N = value``, for a reader whose conversation holds the plan line ``N. call``
+    just above (each call costs it tokens to read again, and digits are a token
+    each). The value is clipped, kept on one line, and cannot close the results fence.
     """
     task = result.task
-    args = result.args
-    call = (
-        format_call(task.tool, {k: _plain(v) for k, v in args.items()})
-        if args is not None
-        else task.call_text()
-    )
-    head = f"${task.id} = {call}"
+    head = f"${task.id} ="
+    if call:
+        args = result.args
+        text = (
+            format_call(task.tool, {k: _plain(v) for k, v in args.items()})
+            if args is not None
+            else task.call_text()
+        )
+        head = f"{head} {text} ->"
     if result.state is TaskState.SUCCEEDED:
-        return f"{head} -> {_data(render_value(result.value))}"
+        return f"{head} {_data(render_value(result.value))}"
     if result.state is TaskState.FAILED and result.error is not None:
-        return f"{head} -> ERROR: {_data(result.error.message)}"
+        return f"{head} ERROR: {_data(result.error.message)}"
     if result.state is TaskState.SKIPPED:
-        return f"{head} -> SKIPPED: {_data(result.reason or '')}"
-    return f"{head} -> (did not finish)"
+        return f"{head} SKIPPED: {_data(result.reason or '')}"
+    return f"{head} (did not finish)"
 
 
 def _data(text: str) -> str:
@@ -115,9 +119,14 @@ def _data(text: str) -> str:
     return text[:_MAX_OBSERVATION] + f"... ({len(text) - _MAX_OBSERVATION} more characters)"
 
 
-def fenced_results(results: Sequence[TaskResult], rejected: Sequence[PlanError] = ()) -> str:
-    """Every result, error, skip and rejected line, inside the results fence."""
-    lines = [observation(r) for r in results] or ["(no call ran)"]
+def fenced_results(
+    results: Sequence[TaskResult], rejected: Sequence[PlanError] = (), *, calls: bool = True
+) -> str:
+    """Every result, error, skip and rejected line, inside the results fence.
+
+    `calls=False` leaves each call out of its line (see `observation`).
+    """
+    lines = [observation(r, call=calls) for r in results] or ["(no call ran)"]
     lines += [f"(rejected line) {_data(e.line)} -> {_data(e.reason)}" for e in rejected]
     return "\n".join([FENCE_OPEN, *lines, FENCE_CLOSE])
 

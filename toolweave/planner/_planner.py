@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from toolweave.errors import PlanError
 from toolweave.fetcher import TaskResult
-from toolweave.models import Message, Model, ModelSettings, Usage
+from toolweave.models import Message, Model, ModelSettings, ModelStream, Usage
 from toolweave.plan import END_OF_PLAN, PlanItem, PlanParser, PlanTask, plan_grammar
 from toolweave.planner._prompts import EarlierPlan, Prompts, planner_messages
 from toolweave.tools import Tool
@@ -79,7 +79,8 @@ class Planner:
         max_tokens: At most this many tokens per plan.
         prompts: The prompt texts; the defaults otherwise.
         grammar: Send a grammar of plans for the offered tools with each request
-            (`plan_grammar`), which models that can constrain decoding apply.
+            (`plan_grammar`, numbered from the first free id, refs only to earlier
+            tasks with a value), which models that can constrain decoding apply.
     """
 
     def __init__(
@@ -162,8 +163,10 @@ class Planner:
         )
         parser = PlanParser(tools, known_ids=known, unavailable=unavailable)
         settings = self.settings.capped(max_tokens)
-        if self.grammar and tools:
-            settings = replace(settings, grammar=plan_grammar(tools).gbnf())
+        if self.grammar and tools:  # numbered from first_id; refs to tasks with values
+            usable = [i for i in known if i not in (unavailable or {})]
+            grammar = plan_grammar(tools, first_id=first_id, known_ids=usable)
+            settings = replace(settings, grammar=grammar.gbnf())
         draft = PlanDraft(_nothing(), messages=messages)
         draft._items = self._stream(draft, parser, messages, settings)
         return draft
@@ -176,21 +179,21 @@ class Planner:
         settings: ModelSettings,
     ) -> AsyncGenerator[PlanItem, None]:
         draft.started_at = time.perf_counter()
+        response: ModelStream | None = None
         try:
             async with self.model.stream(messages, settings) as response:
-                try:
-                    async for chunk in response:
-                        if draft.first_token_at is None:
-                            draft.first_token_at = time.perf_counter()
-                        for item in parser.feed(chunk):
-                            yield item
-                        if parser.ended:
-                            break
-                    for item in parser.close():
+                async for chunk in response:
+                    if draft.first_token_at is None:
+                        draft.first_token_at = time.perf_counter()
+                    for item in parser.feed(chunk):
                         yield item
-                finally:
-                    draft.text, draft.usage = response.text, response.usage
+                    if parser.ended:
+                        break
+                for item in parser.close():
+                    yield item
         finally:
+            if response is not None:  # read after the stream closed: its usage is final
+                draft.text, draft.usage = response.text, response.usage
             draft.tasks, draft.rejected = parser.tasks, parser.errors
             draft.finished_at = time.perf_counter()
 

@@ -223,7 +223,7 @@ def planner_messages(
         {"role": "user", "content": question},
     ]
     for plan in earlier:
-        body = fenced_results(plan.results, plan.rejected)
+        body = fenced_results(plan.results, plan.rejected, calls=False)  # the plan precedes
         if plan.reason:
             body += f"\n\nWhy it was not enough: {plan.reason}"
         messages.append({"role": "assistant", "content": plan.text.strip() or "join()"})
@@ -259,8 +259,9 @@ def joiner_messages(
     line. Otherwise the joiner's own system prompt (`prompts.joiner_rules`) comes first.
     """
     continued = bool(conversation)
-    # a continued conversation holds the question and the tools' descriptions already
-    user = fenced_results(results, rejected)
+    # a continued conversation holds the question, the tools' descriptions and the
+    # plan's lines already: each result is only its value
+    user = fenced_results(results, rejected, calls=not continued)
     if not continued:
         user = f"Question: {request}\n\n{user}"
     # after a converged plan every value fed the last call: nothing is left to compare
