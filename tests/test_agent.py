@@ -69,10 +69,10 @@ async def test_run_answers_with_parallel_plan() -> None:
     assert "population(country: str) -> int" in planner_prompt
     assert model.calls[0][1]["content"] == "Question: France + Germany population?"
     joiner_prompt = model.calls[1][-1]["content"]
-    # the joiner continues the planner's conversation: the plan's lines are just above,
-    # so each result is its value alone
+    # the joiner continues the planner's conversation: the plan and its values are just
+    # above, so each call is shown as the plan wrote it, its refs unresolved
     assert model.calls[1][-2]["content"] == result.plans[0].text.strip()
-    assert "<results>\n$1 = 68\n$2 = 84\n$3 = 152\n</results>" in joiner_prompt
+    assert '$3 = calculator(expression="$1 + $2") -> 152' in joiner_prompt
     # a converged plan that fully succeeded: the joiner is told which value answers
     assert "$3 = 152 is the answer." in joiner_prompt
     data = result.to_dict()
@@ -118,7 +118,7 @@ async def test_replan_refers_to_first_plan_results() -> None:
     assert replan[:2] == model.calls[0]
     assert replan[2] == {"role": "assistant", "content": result.plans[0].text.strip()}
     replan_prompt = replan[3]["content"]
-    assert "<results>\n$1 = 68\n$2 = 48\n</results>" in replan_prompt  # after the plan
+    assert '<results>\n$1 = population(country="France") -> 68\n' in replan_prompt
     assert "Why it was not enough: add them up" in replan_prompt
     assert "numbered from 3" in replan_prompt
     assert any(isinstance(e, Replanned) and e.reason == "add them up" for e in events)

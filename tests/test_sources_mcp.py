@@ -88,7 +88,7 @@ join()
     assert tasks[4].started_at >= max(tasks[i].finished_at for i in (1, 2))  # type: ignore[operator]
     lookups = max(ends) - min(starts)  # type: ignore[type-var, operator]
     assert lookups < 2 * DELAY  # three calls of DELAY each, run together
-    assert "\n$4 = 5.5\n" in model.calls[1][-1]["content"]
+    assert "$4 = difference(a=$1, b=$2) -> 5.5" in model.calls[1][-1]["content"]
 
 
 def _one_call(call: str, answer: str = "ok") -> ScriptedModel:

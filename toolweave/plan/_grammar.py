@@ -9,10 +9,14 @@ checks a text against the same rules in Python, so tests can show that the gramm
 accepts what the parser accepts.
 
 The grammar is a superset of the plans the parser accepts in the prompt's format (with
-at most two spaces where spaces may go): it does not check required arguments, repeats
-or refs (the parser does, and stays the authority); it only keeps the model from writing
+at most two spaces where spaces may go): it does not check required arguments or
+repeats (the parser does, and stays the authority); it keeps the model from writing
 what could never parse, such as a value after a keyword argument, or from running on
-with spaces until its token limit.
+with spaces until its token limit. `plan_grammar(tools, first_id=N)` (the planner's)
+also numbers the calls from N one after another and lets each refer only to the known
+tasks and the calls before it, so it accepts the parser's plans that are numbered in
+order: the ids and refs a small model gets wrong (its own id, a later one, an id
+already taken, a failed task) cannot be written.
 """
 
 from __future__ import annotations
@@ -192,7 +196,7 @@ def _name(text: str) -> str:
 _WS = Rule("ws")
 _DIGIT = Chars("[0-9]")
 _ESCAPE = seq("\\", Chars("[^\\n]"))
-NUMBERED_LINES = 30
+NUMBERED_LINES = 16
 """How many lines a numbered plan grammar numbers and checks; later lines are free."""
 
 

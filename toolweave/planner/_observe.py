@@ -36,6 +36,9 @@ __all__ = [
 FENCE_OPEN = "<results>"
 FENCE_CLOSE = "</results>"
 _MAX_OBSERVATION = 1_500
+_MAX_CALL = 300
+_RESULTS_BUDGET = 6_000
+"""Characters of values one results block shares out (each line gets at least 300)."""
 _GROUP_FROM = 10_000
 _MAX_LABEL = 40
 
@@ -82,51 +85,56 @@ def _plain(value: object) -> object:
     return value
 
 
-def observation(result: TaskResult, *, call: bool = True) -> str:
+def observation(result: TaskResult, *, resolved: bool = True, limit: int = _MAX_OBSERVATION) -> str:
     """One task and what became of it, on one line: ``$N = call -> value``.
 
     A call that ran shows its resolved arguments (the values its refs stood for), so
-    that the reader needs no bookkeeping of `$N`. Without `call` the line is only
-    ``$N = value``, for a reader whose conversation holds the plan line ``N. call``
-    just above (each call costs it tokens to read again, and digits are a token
-    each). The value is clipped, kept on one line, and cannot close the results fence.
+    that the reader needs no bookkeeping of `$N`. With `resolved=False` it shows the
+    call as the plan wrote it (``$N`` refs left in), for a reader whose conversation
+    holds the plan and its values just above: the resolved numbers cost a token a
+    digit. (Leaving the call out, ``$N = value``, was tried and dropped: the local
+    model then lost which value was which, and 4 of 30 countries answers went wrong.)
+    The call and the value (at `limit` characters) are clipped, kept on one line, and
+    cannot close the results fence: a resolved argument can hold another tool's output.
     """
     task = result.task
-    head = f"${task.id} ="
-    if call:
-        args = result.args
-        text = (
-            format_call(task.tool, {k: _plain(v) for k, v in args.items()})
-            if args is not None
-            else task.call_text()
-        )
-        head = f"{head} {text} ->"
+    args = result.args
+    call = (
+        format_call(task.tool, {k: _plain(v) for k, v in args.items()})
+        if args is not None and resolved
+        else task.call_text()
+    )
+    head = f"${task.id} = {_data(call, _MAX_CALL)} ->"
     if result.state is TaskState.SUCCEEDED:
-        return f"{head} {_data(render_value(result.value))}"
+        return f"{head} {_data(render_value(result.value), limit)}"
     if result.state is TaskState.FAILED and result.error is not None:
-        return f"{head} ERROR: {_data(result.error.message)}"
+        return f"{head} ERROR: {_data(result.error.message, limit)}"
     if result.state is TaskState.SKIPPED:
-        return f"{head} SKIPPED: {_data(result.reason or '')}"
+        return f"{head} SKIPPED: {_data(result.reason or '', limit)}"
     return f"{head} (did not finish)"
 
 
-def _data(text: str) -> str:
+def _data(text: str, limit: int = _MAX_OBSERVATION) -> str:
     """Tool output made inert: one line, clipped, unable to close or reopen the fence."""
     text = " ".join(text.split())
     text = text.replace(FENCE_CLOSE, "</ results>").replace(FENCE_OPEN, "< results>")
-    if len(text) <= _MAX_OBSERVATION:
+    if len(text) <= limit:
         return text
-    return text[:_MAX_OBSERVATION] + f"... ({len(text) - _MAX_OBSERVATION} more characters)"
+    return text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
 def fenced_results(
-    results: Sequence[TaskResult], rejected: Sequence[PlanError] = (), *, calls: bool = True
+    results: Sequence[TaskResult], rejected: Sequence[PlanError] = (), *, resolved: bool = True
 ) -> str:
     """Every result, error, skip and rejected line, inside the results fence.
 
-    `calls=False` leaves each call out of its line (see `observation`).
+    `resolved=False` shows each call as the plan wrote it (see `observation`). The values
+    share about 6,000 characters (at least 300 each, at most 1,500): many large JSON
+    results would otherwise outgrow a small model's context.
     """
-    lines = [observation(r, call=calls) for r in results] or ["(no call ran)"]
+    limit = min(_MAX_OBSERVATION, max(_MAX_CALL, _RESULTS_BUDGET // max(len(results), 1)))
+    lines = [observation(r, resolved=resolved, limit=limit) for r in results]
+    lines = lines or ["(no call ran)"]
     lines += [f"(rejected line) {_data(e.line)} -> {_data(e.reason)}" for e in rejected]
     return "\n".join([FENCE_OPEN, *lines, FENCE_CLOSE])
 

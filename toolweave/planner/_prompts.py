@@ -223,7 +223,7 @@ def planner_messages(
         {"role": "user", "content": question},
     ]
     for plan in earlier:
-        body = fenced_results(plan.results, plan.rejected, calls=False)  # the plan precedes
+        body = fenced_results(plan.results, plan.rejected, resolved=False)  # after the plan
         if plan.reason:
             body += f"\n\nWhy it was not enough: {plan.reason}"
         messages.append({"role": "assistant", "content": plan.text.strip() or "join()"})
@@ -260,8 +260,8 @@ def joiner_messages(
     """
     continued = bool(conversation)
     # a continued conversation holds the question, the tools' descriptions and the
-    # plan's lines already: each result is only its value
-    user = fenced_results(results, rejected, calls=not continued)
+    # plan: each call is shown as written there, its refs unresolved
+    user = fenced_results(results, rejected, resolved=not continued)
     if not continued:
         user = f"Question: {request}\n\n{user}"
     # after a converged plan every value fed the last call: nothing is left to compare
