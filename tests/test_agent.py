@@ -281,6 +281,7 @@ async def test_function_model_sees_messages_and_stream_can_be_left_early() -> No
         ("Action: Finish: no parentheses", Finish("no parentheses")),
         ("Action: Finish(unclosed", Finish("unclosed")),
         ("Action: Finish(first wins)\nAction: Replan(a)", Finish("first wins")),
+        ("Thought: it is 5. Action: Finish(5 km)", Finish("5 km", "it is 5.")),  # one line
         ("Action: Finish(5 :) or so)\nmore", Finish("5 :) or so")),
         (  # the local model answered, then copied the prompt's replan template
             "Thought: t\nAction: Finish(2502)\nIf the results cannot answer it, reply:\n"

@@ -54,6 +54,25 @@ async def test_run_reports_cached_prompt_tokens_from_the_endpoint() -> None:
     assert joiner_request["grammar"] == finish_grammar(thought=False)
 
 
+async def test_a_reply_left_after_its_action_still_counts_its_tokens() -> None:
+    """The joiner stops reading after its Action line, before the server's usage chunk."""
+    rest = "\nIf the results cannot answer it, reply:\nAction: Replan(<why>)" * 20
+    replies = deque(
+        [
+            Reply('1. lookup(key="a")\n2. lookup(key="b")\njoin()\n', usage=(900, 12)),
+            Reply("Thought: both.\nAction: Finish(A and B)" + rest, usage=(300, 400)),
+        ]
+    )
+    async with OpenAIServer(replies) as server:
+        result = await Agent(model_for(server), [lookup]).run("q")
+    assert result.answer == "A and B"
+    joiner = result.calls[1]
+    assert joiner.text.startswith("Thought: both.\nAction: Finish(A and B)\n")
+    assert "Replan" not in joiner.text
+    assert 0 < joiner.usage.completion_tokens < 400  # estimated from what was read
+    assert joiner.usage.prompt_tokens > 0
+
+
 async def test_grammar_is_not_sent_unless_asked_for() -> None:
     async with OpenAIServer(deque([Reply("x"), Reply("y")])) as server:
         for option in (None, "vllm"):

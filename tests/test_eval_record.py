@@ -159,3 +159,16 @@ def test_recording_keeps_native_function_calling_only_where_the_model_has_it() -
     assert isinstance(
         recording(OpenAIModel("m", base_url="http://127.0.0.1:9/v1")), ToolCallingModel
     )
+
+
+async def test_a_model_error_is_the_cases_error_not_the_runs(tmp_path: Path) -> None:
+    """A replay that diverges from its record fails its case; the run goes on."""
+    from toolweave.evals.runner import run_eval
+
+    strategies = ["react", "parallel-fc", "llmcompiler"]
+    path = await run_eval("countries", strategies, ReplayModel([]), tmp_path, limit=2)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == 6
+    for row in rows:
+        assert "no (further) call" in row["error"], row
+        assert row["answer"] is None

@@ -24,7 +24,7 @@ from toolweave.evals.suites import suites as all_suites
 
 STRATEGIES = ("llmcompiler", "react", "parallel-fc")
 QUALITY = ("answer_ok", "lookups_ok", "api_f1", "api_recall", "fanout_ok")
-_REJECTED = re.compile(r"^\(rejected line\) (.*?) -> ", re.M)
+_REJECTED = re.compile(r"^\(rejected line\) (.*? -> .*)$", re.M)
 
 Row = dict[str, Any]
 
@@ -43,18 +43,24 @@ def rows(path: Path) -> list[Row]:
 
 
 def rejected_lines(record: Path) -> dict[str, set[str]]:
-    """Rejected plan lines per question, from the joiner's prompts."""
+    """Rejected plan lines per question, from every prompt of the record.
+
+    A rejected line reaches the model in the results fence (the joiner's prompt, a
+    replan's), and again in each later turn of the same conversation: lines are
+    counted once per question. (Until baseline6 only the joiner prompts' were read,
+    with the question's first line as the key, which missed multi-line questions.)
+    """
     found: dict[str, set[str]] = defaultdict(set)
     for call in rows(record / "calls.jsonl"):
         messages = call["messages"]
-        prompt = str(messages[-1]["content"])
-        if str(messages[0]["content"]).startswith("You read the results"):  # its own prompt
-            question = prompt.split("\n", 1)[0]
-        elif "Now answer the question from these results" in prompt:  # the plan's, continued
-            question = str(messages[1]["content"]).split("\n", 1)[0]
-        else:
+        if len(messages) < 2:
             continue
-        found[question.removeprefix("Question: ")].update(_REJECTED.findall(prompt))
+        if str(messages[0]["content"]).startswith("You read the results"):  # its own prompt
+            question = str(messages[-1]["content"]).split("\n\n<results>", 1)[0]
+        else:  # the planner's conversation (a replan, or the joiner continuing it)
+            question = str(messages[1]["content"])
+        texts = "\n".join(str(m["content"]) for m in messages[1:])
+        found[question.removeprefix("Question: ").strip()].update(_REJECTED.findall(texts))
     return found
 
 
@@ -140,7 +146,7 @@ def summarize(run: Path) -> list[str]:
             s: figures(
                 {i: by[s][i] for i in common},
                 {i: r for i, r in replay[s].items() if i in common},
-                sum(len(rejected.get(queries[i], ())) for i in common),
+                sum(len(rejected.get(queries[i].strip(), ())) for i in common),
             )
             for s in names
         }

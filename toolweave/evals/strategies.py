@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 
 from toolweave.agent import Agent
-from toolweave.errors import ToolweaveError
+from toolweave.errors import ModelError, ToolweaveError
 from toolweave.evals.loops import (
     PFC_EXAMPLES,
     REACT_EXAMPLES,
@@ -222,16 +222,19 @@ async def run_strategy(
     else:
         if model is None:
             raise ValueError(f"strategy {name} needs a model")
-        if name == "llmcompiler":
-            await _llmcompiler(case, model, tools, trace)
-        elif name == "react":
-            examples = react_examples(case.examples) if case.examples else REACT_EXAMPLES
-            await react(case.query, model, tools, trace, examples=examples)
-        elif name.startswith("parallel-fc"):
-            native = False if name == "parallel-fc-json" else None
-            examples = pfc_examples(case.examples) if case.examples else PFC_EXAMPLES
-            await parallel_fc(case.query, model, tools, trace, native=native, examples=examples)
-        else:
-            raise ValueError(f"unknown strategy {name!r}")
+        try:
+            if name == "llmcompiler":
+                await _llmcompiler(case, model, tools, trace)
+            elif name == "react":
+                examples = react_examples(case.examples) if case.examples else REACT_EXAMPLES
+                await react(case.query, model, tools, trace, examples=examples)
+            elif name.startswith("parallel-fc"):
+                native = False if name == "parallel-fc-json" else None
+                examples = pfc_examples(case.examples) if case.examples else PFC_EXAMPLES
+                await parallel_fc(case.query, model, tools, trace, native=native, examples=examples)
+            else:
+                raise ValueError(f"unknown strategy {name!r}")
+        except ModelError as exc:  # the case's error, not the whole run's
+            trace.error = str(exc)
     trace.wall = time.perf_counter() - start
     return trace

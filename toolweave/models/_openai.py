@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import email.utils
 import os
@@ -130,6 +131,12 @@ class OpenAIModel:
         finally:
             await chunks.aclose()
             await stream.close()
+            if response.usage.completion_tokens == 0 and response.text:
+                # left before the server's usage chunk (the planner at join(), the
+                # joiner after its Action line): count what was read, as estimated
+                response.usage = dataclasses.replace(
+                    response.usage, completion_tokens=estimate_tokens(response.text)
+                )
 
     async def call_tools(
         self,

@@ -77,6 +77,8 @@ class _Recording:
             yield response
         finally:
             await chunks.aclose()
+            if response.usage.completion_tokens == 0 and response.text:  # left early
+                response.usage = Usage(response.usage.prompt_tokens, estimate_tokens(response.text))
 
     async def _chunks(
         self, messages: Sequence[Message], settings: ModelSettings, response: ModelStream
