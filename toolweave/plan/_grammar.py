@@ -201,7 +201,7 @@ NUMBERED_LINES = 16
 
 
 def _shared() -> dict[str, Node]:
-    """The rules every plan grammar shares: spaces, numbers, free lines."""
+    """The rules every plan grammar shares: spaces, numbers, Thought and blank lines."""
     digits = plus(_DIGIT)
     return {
         "ws": Rep(Chars("[ ]"), 0, 2),  # bounded: a small model can loop on spaces
@@ -223,11 +223,13 @@ def _values(suffix: str, refs: Sequence[int] | None) -> dict[str, Node]:
     `refs`; a ``$`` followed by anything else is a plain character.
     """
     v, sep = Rule(f"value{suffix}"), seq(_WS, ",", _WS)
+    ids = None if refs is None else [Lit(str(i)) for i in sorted(set(refs))]
+    ref = [] if ids == [] else [Rule(f"ref{suffix}")]  # nothing to refer to: no ref
     rules: dict[str, Node] = {
         f"value{suffix}": alt(
             Rule(f"string{suffix}"),
             Rule("number"),
-            Rule(f"ref{suffix}"),
+            *ref,
             Rule(f"list{suffix}"),
             Rule(f"tuple{suffix}"),
             Rule(f"dict{suffix}"),
@@ -250,7 +252,7 @@ def _values(suffix: str, refs: Sequence[int] | None) -> dict[str, Node]:
             "}",
         ),
     }
-    if refs is None:
+    if ids is None:
         digits = plus(_DIGIT)
         rules[f"ref{suffix}"] = alt(seq("$", digits), seq("${", digits, "}"))
         rules[f"string{suffix}"] = alt(
@@ -258,12 +260,7 @@ def _values(suffix: str, refs: Sequence[int] | None) -> dict[str, Node]:
             seq("'", star(alt(Chars("[^'\\\\\\n]"), _ESCAPE)), "'"),
         )
         return rules
-    ids = [Lit(str(i)) for i in sorted(set(refs))]
-    if not ids:  # nothing to refer to: no value is a ref
-        rules[f"value{suffix}"] = Alt(
-            tuple(i for i in _items(rules[f"value{suffix}"]) if i != Rule(f"ref{suffix}"))
-        )
-    else:
+    if ids:
         rules[f"id{suffix}"] = Alt(tuple(ids))
         rules[f"ref{suffix}"] = alt(
             seq("$", Rule(f"id{suffix}")), seq("${", Rule(f"id{suffix}"), "}")
@@ -290,25 +287,19 @@ def _string_states(quote: str, name: str, ref_id: Node | None) -> dict[str, Node
 
     # in every state: the string ends, an escape, or another '$'
     common: list[Node | str] = [quote, seq(_ESCAPE, inside), seq("$", dollar)]
+    ref = [] if ref_id is None else [seq(ref_id, after)]
+    braced = [] if ref_id is None else [seq(ref_id, "}", inside)]
     rules: dict[str, Node] = {
         f"{name}-0": seq(quote, inside),
         f"{name}-1": seq(
             star(alt(Chars(f"[^{q}\\\\\\n$]"), _ESCAPE)), alt(quote, seq("$", dollar))
         ),
-        f"{name}-2": alt(*common, seq("{", brace), then("0-9{", inside)),
+        f"{name}-2": alt(*common, seq("{", brace), then("0-9{", inside), *ref),
         f"{name}-3": alt(*common, then("0-9", inside)),
-        f"{name}-4": alt(*common, seq(plus(_DIGIT), loose), then("0-9", inside)),
+        f"{name}-4": alt(*common, seq(plus(_DIGIT), loose), then("0-9", inside), *braced),
         f"{name}-5": alt(*common, then("0-9}", inside)),
     }
-    if ref_id is not None:
-        rules[f"{name}-2"] = alt(*_items(rules[f"{name}-2"]), seq(ref_id, after))
-        rules[f"{name}-4"] = alt(*_items(rules[f"{name}-4"]), seq(ref_id, "}", inside))
     return rules
-
-
-def _items(node: Node) -> tuple[Node, ...]:
-    assert isinstance(node, Alt)
-    return node.items
 
 
 def plan_grammar(
