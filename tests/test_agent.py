@@ -334,3 +334,24 @@ async def test_ask_user_tool_answers_from_the_callback() -> None:
     assert result.tasks[2].value == 68
     assert "ask_user(question: str)" in model.calls[0][0]["content"]
     assert "ask_user" not in Agent(ScriptedModel(), TOOLS).tools  # offered only with a callback
+
+
+def test_an_agent_frees_only_the_local_model_it_made() -> None:
+    """An evaluation runs an agent per case on one model: closing one must not unload it."""
+    from toolweave.models import LocalModel
+
+    class Weights:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    shared = LocalModel()
+    shared._llm = weights = Weights()
+    Agent(shared, TOOLS).close()
+    assert not weights.closed
+    made = Agent("local", TOOLS)
+    assert isinstance(made.model, LocalModel)
+    made.model._llm = own = Weights()
+    made.close()
+    assert own.closed

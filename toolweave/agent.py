@@ -155,6 +155,7 @@ class Agent:
         if max_replans < 0 or max_tasks < 1:
             raise UserError("max_replans must be >= 0 and max_tasks >= 1")
         self.model = resolve_model(model)
+        self._owned = [self.model] if isinstance(model, str) else []  # made here: closed here
         self.tools = as_registry(tools)
         if ask_user is not None:
             self.tools = self.tools.extended([ask_user_tool(ask_user)])
@@ -164,8 +165,11 @@ class Agent:
         self.planner: PlannerProtocol = planner or Planner(
             self.model, examples=examples, prompts=self.prompts
         )
+        own_joiner_model = resolve_model(joiner_model) if joiner_model else self.model
+        if isinstance(joiner_model, str):
+            self._owned.append(own_joiner_model)
         self.joiner: JoinerProtocol = joiner or Joiner(
-            resolve_model(joiner_model) if joiner_model else self.model,
+            own_joiner_model,
             prompts=self.prompts,
             tools=list(self.tools),
             # continuing the planner's conversation reuses its cache: the same model's
@@ -436,10 +440,15 @@ class Agent:
             self.close()
 
     def close(self) -> None:
-        """Release the default executor's worker threads, and a local model's weights."""
+        """Release the executor's worker threads and the local models the agent made.
+
+        A local model made from a string (``"local"``) frees its weights; a model passed
+        in is the caller's (shared, perhaps: an evaluation runs many agents on one) and
+        stays loaded.
+        """
         if isinstance(self.executor, LocalExecutor):
             self.executor.close()
-        for model in self._models():
+        for model in self._owned:
             if isinstance(model, LocalModel):
                 model.close()
 
