@@ -69,12 +69,13 @@ async def test_run_answers_with_parallel_plan() -> None:
     assert "population(country: str) -> int" in planner_prompt
     assert model.calls[0][1]["content"] == "Question: France + Germany population?"
     joiner_prompt = model.calls[1][-1]["content"]
-    # the joiner continues the planner's conversation: the plan and its values are just
-    # above, so each call is shown as the plan wrote it, its refs unresolved
+    # the joiner continues the planner's conversation: the plan is just above
+    assert model.calls[1][:2] == model.calls[0]
     assert model.calls[1][-2]["content"] == result.plans[0].text.strip()
-    assert '$3 = calculator(expression="$1 + $2") -> 152' in joiner_prompt
-    # a converged plan that fully succeeded: the joiner is told which value answers
+    # a converged plan that fully succeeded: the joiner is told which value answers,
+    # in place of the results
     assert "$3 = 152 is the answer." in joiner_prompt
+    assert "<results>" not in joiner_prompt
     data = result.to_dict()
     assert data["answer"] == "152 million"
     assert [t["state"] for t in data["tasks"]] == ["succeeded"] * 3

@@ -238,6 +238,25 @@ async def test_a_plan_that_converges_is_answered_from_its_last_value_without_a_t
     assert model.settings[1].grammar == finish_grammar(thought=False)  # answer at once
 
 
+async def test_a_converged_plan_can_show_the_joiner_its_results() -> None:
+    plan = (
+        '1. population(country="France")\n2. population(country="Spain")\n'
+        '3. calculator(expression="$1 + $2")\njoin()\n'
+    )
+    answer = "Action: Finish(They have 116,000,000 people.)"
+    told = ScriptedModel([plan, answer])
+    await Agent(told, [population, calculator]).run("France + Spain?")
+    assert told.calls[1][-1]["content"] == Prompts().converged_ask.format(id=3, value="116,000,000")
+    shown = ScriptedModel([plan, answer])
+    prompts = Prompts(converged_ask=None)
+    result = await Agent(shown, [population, calculator], prompts=prompts).run("France + Spain?")
+    assert result.answer == "They have 116,000,000 people."
+    joiner_prompt = shown.calls[1][-1]["content"]
+    assert '$3 = calculator(expression="$1 + $2") -> 116,000,000' in joiner_prompt
+    assert "$3 = 116,000,000 is the answer." in joiner_prompt
+    assert shown.settings[1].grammar == told.settings[1].grammar == finish_grammar(thought=False)
+
+
 async def test_the_joiner_continues_the_planners_conversation() -> None:
     """Its prompt is the planner's, its plan, then one turn: a prefix cache reads that."""
     plan = '1. population(country="France")\n2. population(country="Spain")\njoin()\n'
@@ -256,11 +275,10 @@ async def test_the_joiner_continues_the_planners_conversation() -> None:
     assert second_plan[:3] == first_join[:3]
     assert second_join[: len(second_plan)] == second_plan
     assert second_join[len(second_plan)]["content"] == replan.strip()
-    assert '$3 = calculator(expression="$1 + $2") -> 116,000,000' in second_join[-1]["content"]
-    # the plan converged: every value fed the sum, so there is nothing left to compare
+    # the replan converged: every value fed the sum, which the joiner is told in place
+    # of the results (nothing is left to compare)
     assert "Compared values" in first_join[-1]["content"]
-    assert "Compared values" not in second_join[-1]["content"]
-    assert "$3 = 116,000,000 is the answer." in second_join[-1]["content"]
+    assert second_join[-1]["content"] == Prompts().converged_ask.format(id=3, value="116,000,000")
 
 
 async def test_a_joiner_on_another_model_keeps_its_own_prompt() -> None:

@@ -22,6 +22,7 @@ from toolweave.plan import END_OF_PLAN, PlanError
 from toolweave.planner._observe import (
     FENCE_CLOSE,
     FENCE_OPEN,
+    _data,
     comparisons,
     fenced_results,
     observation,
@@ -128,6 +129,17 @@ _FINISH_ASK = (
     "Reply with Action: Finish(<the answer: one short sentence that states it fully, with units>)."
 )
 
+CONVERGED_ASK = (
+    "Every call succeeded. The last call uses every other result: ${id} = {value} is the "
+    "answer.\n\nNow answer the question. " + _FINISH_ASK
+)
+"""What the continued joiner reads after a converged plan, in place of the results.
+
+``{id}`` and ``{value}`` name the last call and its value. On the 30 countries cases
+(evals/reports/baseline7/ablation/), with this turn of about 50 tokens the local model
+answered 28 right, against 29 and 30 in two runs shown the results, which cost about
+2 s and 100 tokens more a case."""
+
 _REPLAN_ASK = (
     "Write only the calls still needed, numbered from {first_id}. The results above "
     "are available as $N: use them by reference, and do not call again what "
@@ -149,6 +161,10 @@ class Prompts:
             first free task id.
         compare: List the numbers that calls of one tool returned, sorted, for the
             joiner (comparisons and rankings).
+        converged_ask: What the joiner that continues the planner's conversation is
+            told after a plan whose calls all succeeded and all led to its last one,
+            instead of the results (``{id}``, ``{value}``: the last call's id and
+            value). ``None`` shows the results, as after any other plan.
     """
 
     planner_rules: str = PLANNER_RULES
@@ -157,6 +173,7 @@ class Prompts:
     joiner_ask: str = JOINER_ASK
     replan_ask: str = _REPLAN_ASK
     compare: bool = True
+    converged_ask: str | None = CONVERGED_ASK
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +273,14 @@ def joiner_messages(
     it: one more user turn with the results and `prompts.joiner_ask`, so that a
     prefix cache reads only that turn, which leaves out what the conversation holds
     (the question, the tools' descriptions) and, after a converged plan, the status
-    line. Otherwise the joiner's own system prompt (`prompts.joiner_rules`) comes first.
+    line. After a converged plan, that turn is `prompts.converged_ask`: the answer's
+    value, without the results. Otherwise the joiner's own system prompt
+    (`prompts.joiner_rules`) comes first.
     """
     continued = bool(conversation)
+    if continued and final is not None and prompts.converged_ask is not None:
+        told = prompts.converged_ask.format(id=final[0], value=_data(final[1]))
+        return [*conversation, {"role": "user", "content": told}]
     # a continued conversation holds the question, the tools' descriptions and the
     # plan: each call is shown as written there, its refs unresolved
     user = fenced_results(results, rejected, resolved=not continued)
