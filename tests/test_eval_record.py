@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import sys
 import time
@@ -60,6 +61,9 @@ async def test_a_replay_reproduces_a_recorded_run_exactly(tmp_path: Path) -> Non
     assert recorded.answer == "149,000,000 people"
     calls = read_record(path)
     assert calls == recorder.calls
+    packed = tmp_path / "calls.jsonl.gz"  # as committed
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_record(packed) == calls
     assert len(calls) == len(model.calls) >= 2
     assert calls[0].messages == model.calls[0]
     assert calls[0].text.startswith('1. population(country="France")')
@@ -135,6 +139,10 @@ async def test_cli_eval_records_and_replays_the_same_decisions(tmp_path: Path) -
         )
         assert code == 0, out
     assert (record / "calls.jsonl").is_file()
+    # a committed record is gzipped: the replay reads calls.jsonl.gz where no calls.jsonl is
+    plain = record / "calls.jsonl"
+    (record / "calls.jsonl.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
     code, out = await _cli(
         *common, "--replay", str(record), "--pace", "0.05,1000", "--out", str(replayed)
     )

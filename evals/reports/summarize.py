@@ -3,14 +3,16 @@
     python evals/reports/summarize.py evals/reports/baseline4/countries [more runs ...]
 
 Each run directory holds `results.jsonl` (measured), `record/calls.jsonl` (every model
-call) and, where the replay ran, `replay/results.jsonl`. Speed-ups compare medians over
-the cases that every strategy finished, measured in the same run; rejected plan lines
+call; committed gzipped, as `calls.jsonl.gz`) and, where the replay ran,
+`replay/results.jsonl`. Speed-ups compare medians over the cases that every strategy
+finished, measured in the same run; rejected plan lines
 are counted from the joiner's prompts in the record (each names the rejected lines of
 the plan it reads; since baseline5 the joiner continues the planner's conversation).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import statistics
@@ -30,11 +32,16 @@ Row = dict[str, Any]
 
 
 def rows(path: Path) -> list[Row]:
-    """The JSON lines of `path` (none if it does not exist)."""
-    if not path.exists():
+    """The JSON lines of `path`, or of `path`.gz (none if neither exists)."""
+    packed = path.with_name(path.name + ".gz")
+    if path.exists():
+        text = path.read_text()
+    elif packed.exists():
+        text = gzip.decompress(packed.read_bytes()).decode()
+    else:
         return []
     out = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError:

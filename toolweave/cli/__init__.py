@@ -165,7 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--replay",
         metavar="DIR",
-        help="answer the model calls from DIR/calls.jsonl (a --record run) instead of a model",
+        help="answer the model calls from DIR/calls.jsonl (a --record run; or "
+        "calls.jsonl.gz) instead of a model",
     )
     evaluate.add_argument(
         "--pace",

@@ -372,6 +372,8 @@ async def _eval_model(args: argparse.Namespace, console: Console) -> tuple[Model
         except ValueError:
             raise UserError(f"--pace wants TTFT,TPS (e.g. 0.4,80), not {args.pace!r}") from None
         record = Path(args.replay) / "calls.jsonl"
+        if not record.is_file() and record.with_suffix(".jsonl.gz").is_file():
+            record = record.with_suffix(".jsonl.gz")  # a committed record, compressed
         if not record.is_file():
             raise UserError(f"no record at {record}: make one with --record {args.replay}")
         replay = ReplayModel.load(record, ttft=ttft, tokens_per_second=tps)

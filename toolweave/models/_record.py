@@ -4,7 +4,8 @@
 text the consumer read, the usage and the timings (to the first chunk, to the end).
 `ReplayModel` answers the same calls from the record, paced at a chosen time to first
 token and tokens per second, so the decisions of a slow run (a CPU model) can be timed
-as if an API endpoint had made them. A record is a JSON Lines file, one call a line.
+as if an API endpoint had made them. A record is a JSON Lines file, one call a line;
+one compressed with gzip (``calls.jsonl.gz``) is read as well.
 
 ```python
 recorder = recording(LocalModel(), "calls.jsonl")
@@ -17,6 +18,7 @@ await Agent(replay, tools).run(question)  # the same plan and answer, at API pac
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 import time
@@ -87,9 +89,14 @@ class RecordedCall:
 
 
 def read_record(path: str | Path) -> list[RecordedCall]:
-    """The calls in a record file; a last line cut short by a kill is skipped."""
+    """The calls in a record file (gzipped if its name ends in ``.gz``).
+
+    A last line cut short by a kill is skipped.
+    """
+    path = Path(path)
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
     calls = []
-    for line in Path(path).read_text().splitlines():
+    for line in text.splitlines():
         try:
             calls.append(RecordedCall(**json.loads(line)))
         except (json.JSONDecodeError, TypeError):
