@@ -17,7 +17,7 @@ async def population(country: str) -> int:
     """Population of a country."""
     RUNS.append(country)
     await asyncio.sleep(0.02)
-    return {"France": 68_000_000, "Spain": 48_000_000}[country]
+    return {"France": 68_000_000, "Spain": 48_000_000, "Germany": 84_000_000}[country]
 
 
 @tool(read_only=True)
@@ -279,6 +279,27 @@ async def test_the_joiner_continues_the_planners_conversation() -> None:
     # of the results (nothing is left to compare)
     assert "Compared values" in first_join[-1]["content"]
     assert second_join[-1]["content"] == Prompts().converged_ask.format(id=3, value="116,000,000")
+
+
+async def test_a_replans_joiner_reads_only_the_new_results() -> None:
+    """The earlier results are in the conversation it continues: not read twice."""
+    plan = '1. population(country="France")\n2. population(country="Spain")\njoin()\n'
+    replan = '3. population(country="Germany")\njoin()\n'
+    model = ScriptedModel(
+        [plan, "Thought: one more.\nAction: Replan(add Germany)", replan, "Action: Finish(ok)"]
+    )
+    result = await Agent(model, [population]).run("France, Spain and Germany?")
+    assert result.answer == "ok"
+    first_join, second_join = model.calls[1], model.calls[3]
+    assert '$1 = population(country="France") -> 68,000,000' in first_join[-1]["content"]
+    earlier = "\n".join(str(m["content"]) for m in second_join[:-1])
+    assert '$1 = population(country="France") -> 68,000,000' in earlier
+    turn = second_join[-1]["content"]
+    assert turn.startswith("The earlier calls' results are above. The new calls:\n<results>")
+    assert '$3 = population(country="Germany") -> 84,000,000' in turn
+    assert "$1 =" not in turn
+    assert "$2 =" not in turn
+    assert "3 of 3 calls succeeded" in turn  # the status still counts every call
 
 
 async def test_a_joiner_on_another_model_keeps_its_own_prompt() -> None:

@@ -273,8 +273,9 @@ def joiner_messages(
     it: one more user turn with the results and `prompts.joiner_ask`, so that a
     prefix cache reads only that turn, which leaves out what the conversation holds
     (the question, the tools' descriptions) and, after a converged plan, the status
-    line. After a converged plan, that turn is `prompts.converged_ask`: the answer's
-    value, without the results. Otherwise the joiner's own system prompt
+    line, and after a replan the earlier plans' results, which are in it already. After
+    a converged plan, that turn is `prompts.converged_ask`: the answer's value, without
+    the results. Otherwise the joiner's own system prompt
     (`prompts.joiner_rules`) comes first.
     """
     continued = bool(conversation)
@@ -282,8 +283,13 @@ def joiner_messages(
         told = prompts.converged_ask.format(id=final[0], value=_data(final[1]))
         return [*conversation, {"role": "user", "content": told}]
     # a continued conversation holds the question, the tools' descriptions and the
-    # plan: each call is shown as written there, its refs unresolved
-    user = fenced_results(results, rejected, resolved=not continued)
+    # plan: each call is shown as written there, its refs unresolved; after a replan,
+    # it holds the earlier plans' results too, which are not shown again
+    shown = _shown(conversation)
+    fresh = [r for r in results if r.task.id not in shown]
+    user = fenced_results(fresh, rejected, resolved=not continued)
+    if shown and len(fresh) < len(results):
+        user = f"The earlier calls' results are above. The new calls:\n{user}"
     if not continued:
         user = f"Question: {request}\n\n{user}"
     # after a converged plan every value fed the last call: nothing is left to compare
@@ -311,6 +317,24 @@ def joiner_messages(
         {"role": "system", "content": prompts.joiner_rules},
         {"role": "user", "content": user},
     ]
+
+
+_SHOWN = re.compile(r"^\$(\d+) = .* -> (?!\(did not finish\)$)", re.M)
+
+
+def _shown(conversation: Sequence[Message]) -> set[int]:
+    """The ids of the tasks whose outcome a user turn of `conversation` already shows.
+
+    Each is a line ``$N = call -> outcome`` inside a results fence (see `observation`;
+    a value is kept on its line, so no tool output can forge one).
+    """
+    ids: set[int] = set()
+    for message in conversation:
+        if message["role"] != "user":
+            continue
+        for block in str(message["content"]).split(FENCE_OPEN)[1:]:
+            ids.update(int(n) for n in _SHOWN.findall(block.split(FENCE_CLOSE, 1)[0]))
+    return ids
 
 
 def final_result(results: Sequence[TaskResult]) -> tuple[int, str] | None:
