@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -89,6 +90,14 @@ class Usage:
         )
 
 
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token, as for English text with common tokenizers."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
 @dataclass(slots=True)
 class ModelStream:
     """A completion in flight: iterate for text deltas; `usage` is final at the end.
@@ -110,6 +119,17 @@ class ModelStream:
         if len(parts) > 1:
             parts[:] = ["".join(parts)]
         return parts[0] if parts else ""
+
+    def estimate_unreported(self) -> None:
+        """Estimate the completion tokens of the text read where the model reported none.
+
+        A consumer that leaves a stream early (the planner at ``join()``, the joiner
+        after its Action line) can leave before an endpoint's usage arrives.
+        """
+        if self.usage.completion_tokens == 0 and self.text:
+            self.usage = dataclasses.replace(
+                self.usage, completion_tokens=estimate_tokens(self.text)
+            )
 
     def __aiter__(self) -> ModelStream:
         return self

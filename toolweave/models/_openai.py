@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import email.utils
 import os
@@ -20,9 +19,9 @@ from toolweave.models._base import (
     ToolCallRequest,
     ToolTurn,
     Usage,
+    estimate_tokens,
     no_chunks,
 )
-from toolweave.models.testing import estimate_tokens
 
 if TYPE_CHECKING:
     import openai
@@ -131,12 +130,9 @@ class OpenAIModel:
         finally:
             await chunks.aclose()
             await stream.close()
-            if response.usage.completion_tokens == 0 and response.text:
-                # left before the server's usage chunk (the planner at join(), the
-                # joiner after its Action line): count what was read, as estimated
-                response.usage = dataclasses.replace(
-                    response.usage, completion_tokens=estimate_tokens(response.text)
-                )
+            # left before the server's usage chunk (the planner at join(), the joiner
+            # after its Action line): count what was read, as estimated
+            response.estimate_unreported()
 
     async def call_tools(
         self,

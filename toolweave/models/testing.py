@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import math
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 
 from toolweave.errors import ModelError
-from toolweave.models._base import Message, ModelSettings, ModelStream, Usage, no_chunks
+from toolweave.models._base import (
+    CHARS_PER_TOKEN,
+    Message,
+    ModelSettings,
+    ModelStream,
+    Usage,
+    estimate_tokens,
+    no_chunks,
+)
 
 __all__ = ["FunctionModel", "ScriptedModel", "estimate_tokens"]
-
-CHARS_PER_TOKEN = 4
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters a token, as for English text with common tokenizers."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 def _apply_stop(text: str, stop: Sequence[str]) -> str:
@@ -77,8 +77,7 @@ class _Recording:
             yield response
         finally:
             await chunks.aclose()
-            if response.usage.completion_tokens == 0 and response.text:  # left early
-                response.usage = Usage(response.usage.prompt_tokens, estimate_tokens(response.text))
+            response.estimate_unreported()
 
     async def _chunks(
         self, messages: Sequence[Message], settings: ModelSettings, response: ModelStream
