@@ -31,7 +31,13 @@ def combine(values: list[float], weights: list[float] | None = None, exact: bool
     return 0.0
 
 
-TOOLS = ToolRegistry([population, search, combine])
+@tool(read_only=True)
+def convert(amount: float, unit: str, precise: bool = False, to: str = "km", *, note: str) -> str:
+    """Convert an amount (three of its arguments are required: amount, unit, note)."""
+    return unit
+
+
+TOOLS = ToolRegistry([population, search, combine, convert])
 GRAMMAR = plan_grammar(TOOLS)
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -83,11 +89,14 @@ def plans(draw: st.DrawFn, first_id: int | None = None) -> str:
         positional = draw(st.integers(0, len(names))) if draw(st.booleans()) else 0
         params = list(one.parameter_names)
         ordered = [n for n in params if n in names]
+        placed = 0  # the leading names given by position; the keywords in any order
+        while placed < min(positional, len(ordered)) and ordered[placed] == params[placed]:
+            placed += 1
+        ordered = ordered[:placed] + draw(st.permutations(ordered[placed:]))
         args = []
         for i, name in enumerate(ordered):
             value = _render(draw(_values), ids)
-            in_place = ordered[: i + 1] == params[: i + 1]
-            args.append(value if i < positional and in_place else f"{name}={value}")
+            args.append(value if i < placed else f"{name}={value}")
         step = 1 if first_id is not None else draw(st.integers(1, 3))
         task_id = (ids[-1] if ids else 0) + step
         ids.append(task_id)
@@ -186,3 +195,24 @@ async def test_a_replans_grammar_numbers_on_and_refers_only_to_tasks_with_values
     assert [s.grammar for s in model.settings] == [
         plan_grammar(TOOLS, first_id=4, known_ids=[1, 3]).gbnf()
     ]
+
+
+def test_a_keyword_call_must_name_every_required_argument() -> None:
+    grammar = plan_grammar(TOOLS, first_id=1)
+    for call in [
+        'convert(amount=1, unit="mi", note="")',
+        'convert(note="", to="m", unit="mi", precise=true, amount=1)',
+        'convert(1, "mi", note="x")',
+        'search(limit=3, query="q")',
+    ]:
+        assert grammar.accepts(f"1. {call}\njoin()"), call
+        assert parse_plan(f"1. {call}\njoin()", TOOLS)[0].tool in {"convert", "search"}
+    for call in [
+        'convert(amount=1, unit="mi")',  # note is required
+        'convert(to="m", note="", amount=1)',
+        "convert()",
+        "search(limit=3)",
+        "population()",
+    ]:
+        assert not grammar.accepts(f"1. {call}\njoin()"), call
+        assert isinstance(parse_plan(f"1. {call}\njoin()", TOOLS)[0], PlanError), call

@@ -160,26 +160,37 @@ def test_a_written_result_after_the_call_is_ignored(registry: ToolRegistry) -> N
     assert error.reason.startswith("not a valid call")
 
 
-def test_repeated_calls(registry: ToolRegistry) -> None:
+def test_a_repeated_call_ends_a_looping_plan(registry: ToolRegistry) -> None:
     parser = PlanParser(registry)
     out = parser.feed(
         '1. population(country="France")\n'
         "2. echo(text='hi')\n"
-        "3. population(country='France')\n"  # a repeat runs: a later line may use $3
-        "4. echo(text='hi')\n"
-        '5. population(country="Germany")\n'
-        "6. add(a=$1, b=$5)\n"
-        "7. add(b=$5, a=$1)\n"  # the same call: the third repeat ends the plan
-        "8. echo(text='never parsed')\n"
+        "3. echo(text='hi')\n"  # a tool with effects may be called twice on purpose: runs
+        '4. population(country="Germany")\n'
+        "5. add(a=$1, b=$4)\n"
+        "6. add(b=$4, a=$1)\n"  # the same call of a read-only tool: the plan ends here
+        "7. echo(text='never parsed')\n"
     )
-    assert [t.id for t in out if isinstance(t, PlanTask)] == [1, 2, 3, 4, 5, 6]
-    (error,) = [e for e in out if isinstance(e, PlanError)]
-    assert error.task_id == 7
-    assert error.reason.startswith("the plan repeats earlier calls (3 times")
+    assert [t.id for t in out if isinstance(t, PlanTask)] == [1, 2, 3, 4, 5]
+    assert parser.errors == []
     assert parser.ended
-    unlimited = PlanParser(registry, max_repeats=None)
+    assert parser.cut is not None
+    assert parser.cut.task_id == 6
+    assert parser.cut.reason.startswith("it repeats task 5")
+    assert parser.cut.line == "6. add(b=$4, a=$1)"
+
+    effects = PlanParser(registry)  # a tool with effects: the third repeat ends it
     looping = "".join(f"{i}. echo(text='x')\n" for i in range(1, 51))
+    assert [t.id for t in effects.feed(looping) if isinstance(t, PlanTask)] == [1, 2, 3]
+    assert effects.errors == []
+    assert effects.cut is not None
+    assert effects.cut.task_id == 4
+    assert effects.cut.reason.startswith("the plan repeats earlier calls (3 times")
+
+    unlimited = PlanParser(registry, max_repeats=None)
     assert len(unlimited.feed(looping)) == 50
+    safe = "".join(f"{i}. population(country='France')\n" for i in range(1, 51))
+    assert len(PlanParser(registry, max_repeats=None).feed(safe)) == 50
 
 
 async def test_the_planner_stops_a_looping_model(registry: ToolRegistry) -> None:
@@ -190,8 +201,12 @@ async def test_the_planner_stops_a_looping_model(registry: ToolRegistry) -> None
     model = ScriptedModel([looping], chunk_size=10)
     draft = Planner(model).plan("q", list(registry))
     items = [item async for item in draft]
-    assert [t.id for t in items if isinstance(t, PlanTask)] == [1, 2, 3]
-    assert len(items) == 4  # three tasks (two repeats), then the cut
+    assert [t.id for t in items if isinstance(t, PlanTask)] == [1]
+    assert len(items) == 1
+    assert draft.rejected == []
+    assert draft.cut is not None
+    assert draft.cut.task_id == 2
+    assert draft.kept_text == '1. population(country="France")\n'
     assert len(draft.text) < len(looping) / 10  # the model's stream was closed early
 
 

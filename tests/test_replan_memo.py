@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from toolweave import Agent, TaskState, ToolRegistry, tool
-from toolweave.events import Event, TaskStarted, TaskSucceeded
+from toolweave import Agent, RunResult, TaskState, ToolRegistry, tool
+from toolweave.events import Event, PlanFinished, TaskStarted, TaskSucceeded
 from toolweave.models.testing import ScriptedModel
 from toolweave.planner import FINISH_GRAMMAR, Finish, JoinReply, Prompts, finish_grammar
 
@@ -51,18 +51,29 @@ async def test_replan_reuses_earlier_results_by_reference_and_adds_one_call() ->
 
 
 async def test_identical_calls_run_once_and_say_so() -> None:
+    # written twice in one plan, a call ends the plan (a loop, see test_parser); the
+    # memo catches calls that are the same once their refs resolve, and replans' repeats
     RUNS.clear()
-    plan = '1. population(country="France")\n2. population(country="France")\njoin()\n'
+
+    @tool(read_only=True)
+    def same(text: str) -> str:
+        """Return the text."""
+        return text
+
+    plan = (
+        '1. population(country="France")\n2. same(text="France")\n'
+        "3. population(country=$2)\njoin()\n"
+    )
     model = ScriptedModel([plan, "Action: Finish(68,000,000)"])
     events: list[Event] = []
-    async with Agent(model, [population]).stream("q") as stream:
+    async with Agent(model, [population, same]).stream("q") as stream:
         events = [e async for e in stream]
-    assert RUNS == ["France"]  # the second call joined the one in flight
+    assert RUNS == ["France"]  # the third call took the first one's result
     done = {e.task.id: e for e in events if isinstance(e, TaskSucceeded)}
     assert done[1].memo_of is None
-    assert done[2].memo_of == 1
-    assert done[1].value == done[2].value == 68_000_000
-    assert sum(isinstance(e, TaskStarted) for e in events) == 2
+    assert done[3].memo_of == 1
+    assert done[1].value == done[3].value == 68_000_000
+    assert sum(isinstance(e, TaskStarted) for e in events) == 3
 
 
 async def test_destructive_and_plain_tools_are_never_memoised() -> None:
@@ -310,3 +321,31 @@ async def test_a_joiner_on_another_model_keeps_its_own_prompt() -> None:
     [messages] = judge.calls
     assert [m["role"] for m in messages] == ["system", "user"]
     assert messages[0]["content"] == Prompts().joiner_rules
+
+
+async def test_a_looping_plan_is_cut_and_the_joiner_reads_it_up_to_the_cut() -> None:
+    RUNS.clear()
+    looping = '1. population(country="France")\n2. population(country="Germany")\n' + "".join(
+        f'{i}. population(country="France")\n' for i in range(3, 60)
+    )
+    model = ScriptedModel([looping, "Thought: both are known.\nAction: Finish(both)"])
+    async with Agent(model, [population]).stream("q") as stream:
+        events = [e async for e in stream]
+    result = stream.result
+    assert RUNS == ["France", "Germany"]
+    assert result.answer == "both"
+    plan = result.plans[0]
+    assert plan.rejected == []
+    assert plan.task_ids == [1, 2]
+    assert plan.cut is not None
+    assert plan.cut.task_id == 3
+    (finished,) = [e for e in events if isinstance(e, PlanFinished)]
+    assert finished.rejected == 0
+    assert finished.cut is not None
+    assert finished.cut.startswith("it repeats task 1")
+    # the joiner continues the planner's conversation with the plan as far as it ran
+    said = [m["content"] for m in model.calls[1] if m["role"] == "assistant"]
+    assert said == ['1. population(country="France")\n2. population(country="Germany")']
+    again = RunResult.from_dict(result.to_dict())
+    assert again.plans[0].cut is not None
+    assert again.plans[0].cut.line == plan.cut.line

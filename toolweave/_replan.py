@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from toolweave.plan import PlanTask
 from toolweave.planner import EarlierPlan
+from toolweave.planner._planner import kept_text
 
 if TYPE_CHECKING:
     from toolweave._result import RunResult
@@ -27,12 +28,12 @@ def earlier_plans(result: RunResult) -> list[EarlierPlan]:
     """The run's plans before its current one: the replan's conversation.
 
     Each comes with its results, its rejected lines, and the reason the joiner gave
-    for the plan after it.
+    for the plan after it; a plan cut where it began to loop, with its text up to there.
     """
     plans = result.plans
     return [
         EarlierPlan(
-            plan.text,
+            kept_text(plan.text, plan.cut),
             [result.tasks[t] for t in plan.task_ids if t in result.tasks],
             plan.rejected,
             plans[i + 1].reason,

@@ -45,6 +45,8 @@ class PlanRecord:
         task_ids: The ids of the tasks it produced.
         rejected: Its lines that were rejected.
         reason: For a replan, the joiner's reason for it.
+        cut: The line at which the parser ended it because it began to loop (it
+            repeated a call), and why; the lines before it ran.
     """
 
     index: int
@@ -52,6 +54,7 @@ class PlanRecord:
     task_ids: list[int] = field(default_factory=list)
     rejected: list[PlanError] = field(default_factory=list)
     reason: str | None = None
+    cut: PlanError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,13 @@ class RunResult:
                         {"line": e.line, "reason": e.reason, "task_id": e.task_id}
                         for e in plan.rejected
                     ],
+                    "cut": None
+                    if plan.cut is None
+                    else {
+                        "line": plan.cut.line,
+                        "reason": plan.cut.reason,
+                        "task_id": plan.cut.task_id,
+                    },
                 }
                 for plan in self.plans
             ],

@@ -391,7 +391,7 @@ class Run:
         result = self.result
         plan.text = draft.text
         plan.task_ids = [t.id for t in draft.tasks]
-        plan.rejected = list(draft.rejected)
+        plan.rejected, plan.cut = list(draft.rejected), draft.cut
         finished = draft.finished_at or time.perf_counter()
         result.calls.append(
             ModelCall(
@@ -405,6 +405,7 @@ class Run:
                 text=plan.text,
                 task_ids=tuple(plan.task_ids),
                 rejected=len(plan.rejected),
+                cut=None if draft.cut is None else draft.cut.reason,
                 usage=draft.usage,
                 duration=finished - draft.started_at,
             )
@@ -488,4 +489,5 @@ def _conversation(draft: PlanDraft | None) -> list[Message]:
     """The planner's conversation, ending with its plan (none if it kept no messages)."""
     if draft is None or not draft.messages:
         return []
-    return [*draft.messages, {"role": "assistant", "content": draft.text.strip() or "join()"}]
+    text = draft.kept_text.strip() or "join()"  # a plan cut at a loop ends before it
+    return [*draft.messages, {"role": "assistant", "content": text}]

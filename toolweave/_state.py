@@ -128,6 +128,10 @@ def task_from_dict(data: Mapping[str, Any], origin: float = 0.0) -> TaskResult:
     return record
 
 
+def _plan_error(data: Mapping[str, Any]) -> PlanError:
+    return PlanError(data["reason"], line=data["line"], task_id=data.get("task_id"))
+
+
 def result_from_dict(data: Mapping[str, Any]) -> RunResult:
     """Rebuild a `RunResult` from `RunResult.to_dict()` output.
 
@@ -153,11 +157,9 @@ def result_from_dict(data: Mapping[str, Any]) -> RunResult:
                     int(plan["index"]),
                     plan.get("text", ""),
                     [int(i) for i in plan.get("task_ids", ())],
-                    [
-                        PlanError(e["reason"], line=e["line"], task_id=e.get("task_id"))
-                        for e in plan.get("rejected", ())
-                    ],
+                    [_plan_error(e) for e in plan.get("rejected", ())],
                     plan.get("reason"),
+                    None if plan.get("cut") is None else _plan_error(plan["cut"]),
                 )
             )
         for task in data.get("tasks", ()):

@@ -175,6 +175,8 @@ class PlanFinished(Event):
     rejected: int
     usage: Usage
     duration: float
+    cut: str | None = None
+    """Why the parser ended the plan before its end (it began to loop), if it did."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,7 +9,8 @@
 # The suites run in two passes (the first half of each suite's sample, then the rest),
 # so that an interrupted run covers every suite. Resumable: rerun after an interruption.
 # Then the same decisions are replayed at an API's pace (0.4 s to first token, 80 tok/s).
-# Usage: baseline.sh OUT N [replay]   (`replay` runs only the replay)
+# Usage: baseline.sh OUT N [replay|suites]   (`replay`: only the replay; `suites`: the
+# suites and their replay, not countries)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$1
@@ -33,7 +34,7 @@ PY
 }
 suites=(parallelqa movie hotpotqa autotools restbench shortcutsbench)
 if [ "${3:-}" != "replay" ]; then
-  run "$out/countries" countries 30 3
+  [ "${3:-}" = "suites" ] || run "$out/countries" countries 30 3
   for half in "0 3" "3 6"; do
     for suite in "${suites[@]}"; do
       mapfile -t cases < <(sample "$suite" 6 $half)

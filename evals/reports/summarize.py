@@ -5,9 +5,9 @@
 Each run directory holds `results.jsonl` (measured), `record/calls.jsonl` (every model
 call; committed gzipped, as `calls.jsonl.gz`) and, where the replay ran,
 `replay/results.jsonl`. Speed-ups compare medians over the cases that every strategy
-finished, measured in the same run; rejected plan lines
-are counted from the joiner's prompts in the record (each names the rejected lines of
-the plan it reads; since baseline5 the joiner continues the planner's conversation).
+finished, measured in the same run; rejected plan lines (and plans cut where they began
+to loop) are counted by the run itself where its rows say (from baseline8), else from
+the prompts in the record (each names the rejected lines of the plan it reads).
 """
 
 from __future__ import annotations
@@ -101,6 +101,9 @@ def figures(cases: dict[str, Row], replayed: dict[str, Row], rejected: int) -> d
     out["calls"] = statistics.mean(r["llm_calls"] for r in cases.values())
     out["replanned"] = sum(r["replans"] > 0 for r in cases.values())
     out["rejected"] = rejected
+    if cases and all("rejected_lines" in r for r in cases.values()):  # counted by the run
+        out["rejected"] = sum(r["rejected_lines"] for r in cases.values())
+        out["cut"] = sum(r["plans_cut"] for r in cases.values())
     out["errors"] = sum(r["error"] is not None for r in cases.values())
     return out
 
@@ -135,6 +138,8 @@ def render(title: str, table: dict[str, dict[str, float]]) -> list[str]:
     row("model calls per case", value("calls", ".2f"))
     row("cases that replanned", value("replanned", ".0f", "llmcompiler"))
     row("rejected plan lines", value("rejected", ".0f", "llmcompiler"))
+    if "cut" in table.get("llmcompiler", {}):
+        row("plans cut where they began to loop", value("cut", ".0f", "llmcompiler"))
     row("errors", value("errors", ".0f"))
     return [*lines, ""]
 

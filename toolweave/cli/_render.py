@@ -92,6 +92,8 @@ class RunView:
             self.notes.append(Text(f"rejected: {line}  ({reason})", "red"))
         elif isinstance(event, PlanFinished):
             self.status = "running tools"
+            if event.cut is not None:
+                self.notes.append(Text(f"plan cut: {one_line(event.cut, 200)}", "yellow"))
         elif isinstance(event, JoinDecided):
             self.status = "finishing" if isinstance(event.decision, Finish) else "replanning"
         elif isinstance(event, TaskEvent):

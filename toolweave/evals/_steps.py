@@ -30,6 +30,10 @@ class Trace:
     usage: Usage = field(default_factory=Usage)
     llm_calls: int = 0
     replans: int = 0
+    rejected: int | None = None
+    """Plan lines the parser rejected (a planner's strategy only)."""
+    cut: int | None = None
+    """Plans the parser ended where they began to loop (a planner's strategy only)."""
     wall: float = 0.0
     error: str | None = None
     mode: str | None = None

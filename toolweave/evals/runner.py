@@ -91,6 +91,8 @@ def score(case: EvalCase, trace: Trace) -> dict[str, Any]:
         "replans": trace.replans,
         "tool_calls": len(trace.calls),
     }
+    if trace.rejected is not None:
+        row |= {"rejected_lines": trace.rejected, "plans_cut": trace.cut or 0}
     calls = [c for c in trace.calls if c.tool != ASK_USER]  # asking is scored apart
     if case.calls:
         api = api_scores([c.tool for c in calls], [c.tool for c in case.calls])

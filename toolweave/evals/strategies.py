@@ -188,6 +188,8 @@ async def _llmcompiler_run(agent: Agent, case: EvalCase, trace: Trace) -> None:
     trace.usage = result.usage
     trace.llm_calls = len(result.calls)
     trace.replans = result.replans
+    trace.rejected = sum(len(p.rejected) for p in result.plans)
+    trace.cut = sum(p.cut is not None for p in result.plans)
     for r in result.tasks.values():  # the plan's calls, whether they ran or not
         args = r.args if r.args is not None else _planned(r.task)
         trace.calls.append(Call(r.task.id, r.task.tool, args, r.task.deps))

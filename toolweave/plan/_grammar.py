@@ -9,9 +9,10 @@ checks a text against the same rules in Python, so tests can show that the gramm
 accepts what the parser accepts.
 
 The grammar is a superset of the plans the parser accepts in the prompt's format (with
-at most two spaces where spaces may go): it does not check required arguments or
-repeats (the parser does, and stays the authority); it keeps the model from writing
-what could never parse, such as a value after a keyword argument, or from running on
+at most two spaces where spaces may go): it does not check repeats, nor required
+arguments given partly by position (the parser does, and stays the authority); it
+keeps the model from writing what could never parse, such as a value after a keyword
+argument, a call with keywords that leaves out a required one, or from running on
 with spaces until its token limit. `plan_grammar(tools, first_id=N)` (the planner's)
 also numbers the calls from N one after another and lets each refer only to the known
 tasks and the calls before it, so it accepts the parser's plans that are numbered in
@@ -325,7 +326,9 @@ def plan_grammar(
         raise ValueError("a plan grammar needs at least one tool")
     if first_id is not None and first_id < 1:
         raise ValueError("first_id must be 1 or more")
-    signatures = tuple((t.name, tuple(t.parameter_names)) for t in tools)
+    signatures = tuple(
+        (t.name, tuple(t.parameter_names), frozenset(t.required_names)) for t in tools
+    )
     if first_id is None:
         return _cached(signatures, None, ())
     known = tuple(sorted(set(range(1, first_id) if known_ids is None else known_ids)))
@@ -337,31 +340,83 @@ def _upto(node: Node, most: int) -> list[Node]:
     return [Rep(node, 0, most)] if most > 0 else []
 
 
-def _calls(signatures: Sequence[tuple[str, tuple[str, ...]]], suffix: str) -> dict[str, Node]:
-    """``call{suffix}``: a call of one of the tools, its values from ``value{suffix}``."""
+Signature: TypeAlias = tuple[str, tuple[str, ...], frozenset[str]]
+"""A tool's name, its parameters in order, and the required ones."""
+
+MAX_REQUIRED = 4
+"""Required arguments of a tool up to which a grammar's keyword calls must name them all."""
+
+
+def _calls(signatures: Sequence[Signature], suffix: str) -> dict[str, Node]:
+    """``call{suffix}``: a call of one of the tools, its values from ``value{suffix}``.
+
+    Positional values come first, then keywords, no more of either than the tool
+    has. A call written with keywords alone names every required argument, in any
+    order (for tools with up to `MAX_REQUIRED` of them): a rule per set of required
+    arguments named so far, with at most as many optional ones between them as the
+    tool has.
+    """
     rules: dict[str, Node] = {}
     calls: list[Node] = []
     value, sep = Rule(f"value{suffix}"), seq(_WS, ",", _WS)
-    for index, (tool, params) in enumerate(signatures):
+    for index, (tool, params, required) in enumerate(signatures):
         rule = f"call{suffix}-{index}-{_name(tool)}"
-        if params:  # positional values, then keywords: no more of either than it has
+        if params:
             keyword = seq(alt(*params), _WS, "=", _WS, value)
             more = len(params) - 1
+            keywords: Node = seq(keyword, *_upto(seq(sep, keyword), more))
+            if required and len(required) <= MAX_REQUIRED:
+                keywords = _naming(rules, f"{rule}-kw", params, required, value)
             args: Node = alt(
                 seq(value, *_upto(seq(sep, value), more), *_upto(seq(sep, keyword), more)),
-                seq(keyword, *_upto(seq(sep, keyword), more)),
+                keywords,
             )
         else:
             args = seq(value, star(seq(sep, value)))
         args = seq(args, opt(seq(_WS, ",")))
-        rules[rule] = seq(tool, _WS, "(", _WS, opt(args), _WS, ")")
+        inner = args if required else opt(args)
+        rules[rule] = seq(tool, _WS, "(", _WS, inner, _WS, ")")
         calls.append(Rule(rule))
     return {f"call{suffix}": Alt(tuple(calls)), **rules}
 
 
+def _naming(
+    rules: dict[str, Node],
+    prefix: str,
+    params: Sequence[str],
+    required: frozenset[str],
+    value: Node,
+) -> Node:
+    """Keyword arguments that name every one of `required`, in any order.
+
+    Adds a rule to `rules` for each set of required arguments already named (as a
+    bit mask over them) and returns the first; optional arguments may come between
+    and after them, at most as many in each gap as there are.
+    """
+    needed = [p for p in params if p in required]
+    optional = [p for p in params if p not in required]
+    sep, full = seq(_WS, ",", _WS), (1 << len(needed)) - 1
+
+    def kw(*names: str) -> Node:
+        return seq(alt(*names), _WS, "=", _WS, value)
+
+    leading = _upto(seq(kw(*optional), sep), len(optional)) if optional else []
+    trailing = _upto(seq(sep, kw(*optional)), len(optional)) if optional else []
+    for mask in range(full):
+        choices: list[Node] = []
+        for bit, name in enumerate(needed):
+            if mask & (1 << bit):
+                continue
+            named = mask | (1 << bit)
+            rest = trailing if named == full else [sep, Rule(f"{prefix}-{named}")]
+            choices.append(seq(kw(name), *rest))
+        rules[f"{prefix}-{mask}"] = seq(*leading, Alt(tuple(choices)))
+    return Rule(f"{prefix}-0")
+
+
 @lru_cache(maxsize=64)
 def _cached(
-    signatures: Sequence[tuple[str, tuple[str, ...]]], first_id: int | None, known: tuple[int, ...]
+    signatures: Sequence[Signature], first_id: int | None, known: tuple[int, ...]
 ) -> Grammar:
     end = seq("join()", opt(seq("\n", opt(END_OF_PLAN))))
     free = seq(plus(_DIGIT), ".", _WS, Rule("call"), _WS, "\n")

@@ -14,7 +14,7 @@ from toolweave.plan import END_OF_PLAN, PlanItem, PlanParser, PlanTask, plan_gra
 from toolweave.planner._prompts import EarlierPlan, Prompts, planner_messages
 from toolweave.tools import Tool
 
-__all__ = ["PlanDraft", "Planner", "PlannerProtocol"]
+__all__ = ["PlanDraft", "Planner", "PlannerProtocol", "kept_text"]
 
 
 @dataclass(slots=True)
@@ -22,8 +22,9 @@ class PlanDraft:
     """One plan as the model writes it: iterate for its items while it streams.
 
     After iteration, `text` holds the model's whole reply, `usage` its token usage,
-    `tasks` and `rejected` what the parser made of it; `messages` are what the
-    model was asked with (a joiner may continue that conversation).
+    `tasks` and `rejected` what the parser made of it, `cut` the line at which the
+    parser ended a looping plan (see `PlanParser`); `messages` are what the model
+    was asked with (a joiner may continue that conversation, with `kept_text`).
     """
 
     _items: AsyncGenerator[PlanItem, None]
@@ -31,10 +32,16 @@ class PlanDraft:
     usage: Usage = field(default_factory=Usage)
     tasks: list[PlanTask] = field(default_factory=list)
     rejected: list[PlanError] = field(default_factory=list)
+    cut: PlanError | None = None
     started_at: float = 0.0
     first_token_at: float | None = None
     finished_at: float | None = None
     messages: list[Message] = field(default_factory=list)
+
+    @property
+    def kept_text(self) -> str:
+        """The reply up to the line where the plan was cut (all of it, if it was not)."""
+        return kept_text(self.text, self.cut)
 
     def __aiter__(self) -> AsyncIterator[PlanItem]:
         return self._items
@@ -194,8 +201,14 @@ class Planner:
         finally:
             if response is not None:  # read after the stream closed: its usage is final
                 draft.text, draft.usage = response.text, response.usage
-            draft.tasks, draft.rejected = parser.tasks, parser.errors
+            draft.tasks, draft.rejected, draft.cut = parser.tasks, parser.errors, parser.cut
             draft.finished_at = time.perf_counter()
+
+
+def kept_text(text: str, cut: PlanError | None) -> str:
+    """`text` up to the line `cut` names: what a conversation keeps of a cut plan."""
+    at = -1 if cut is None or not cut.line else text.find(cut.line)
+    return text if at < 0 else text[:at]
 
 
 async def _nothing() -> AsyncGenerator[PlanItem, None]:
