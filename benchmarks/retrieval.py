@@ -13,7 +13,7 @@ the figures to report are the test part's (the other four fifths, the default).
 
 Usage: python benchmarks/retrieval.py [--sets a,b] [--part dev|test|all]
            [--embedder wordllama|minilm] [--examples] [--write-examples] [--limit N]
-           [--rerank N] [--llm-decompose] [--scale 100000]
+           [--rerank N] [--rerank-depth 10] [--llm-decompose] [--scale 100000]
 """
 
 from __future__ import annotations
@@ -150,6 +150,9 @@ def main() -> None:
         "--rerank", type=int, default=0, help="run the local-model rerank row on N queries"
     )
     parser.add_argument(
+        "--rerank-depth", type=int, default=10, help="candidates the second stage reorders"
+    )
+    parser.add_argument(
         "--llm-decompose", action="store_true", help="split queries with the local model"
     )
     parser.add_argument("--scale", type=int, default=0)
@@ -192,6 +195,7 @@ def main() -> None:
                 embedder=embedder,
                 reranker=reranker,
                 rerank_cases=args.rerank,
+                rerank_depth=args.rerank_depth,
             )
         for report in reports:
             r = report.row()

@@ -167,6 +167,15 @@ async def test_a_right_plan_scores_its_answer_and_lookups() -> None:
     row = score(question, await run_strategy("llmcompiler", question, model, tools))
     assert row["answer_ok"] == 1.0
     assert row["lookups_ok"] == 1.0
+    assert (row["rejected_lines"], row["plans_cut"]) == (0, 0)
+    looping = plan.replace("join()", "4. population(country='Spain')\n5. nowhere()\njoin()")
+    model = ScriptedModel([looping, f"Action: Finish(They have {total:,} people.)"] * 2)
+    row = score(question, await run_strategy("llmcompiler", question, model, tools))
+    assert (row["rejected_lines"], row["plans_cut"]) == (0, 1)  # cut at 4: 5 never read
+    rejected = plan.replace("join()", "4. nowhere()\njoin()")
+    model = ScriptedModel([rejected, f"Action: Finish(They have {total:,} people.)"] * 2)
+    row = score(question, await run_strategy("llmcompiler", question, model, tools))
+    assert (row["rejected_lines"], row["plans_cut"]) == (1, 0)
     half = '1. population(country="Spain")\njoin()\n<END_OF_PLAN>'
     model = ScriptedModel([half, f"Action: Finish({total - 1_000_000:,})"] * 2)
     row = score(question, await run_strategy("llmcompiler", question, model, tools))

@@ -10,6 +10,7 @@ import pytest
 from toolweave import Tool
 from toolweave.errors import UserError
 from toolweave.evals.retrieval import RetrievalCase, Stages, evaluate, holdout
+from toolweave.models import ModelSettings
 from toolweave.models.testing import FunctionModel
 from toolweave.tools import (
     HashingEmbedder,
@@ -23,6 +24,7 @@ from toolweave.tools import (
 )
 from toolweave.tools._families import sibling_support
 from toolweave.tools._mmr import diversify, near_copies
+from toolweave.tools._rerank import numbers_grammar
 
 
 def api(name: str, description: str, **params: str) -> Tool:
@@ -283,3 +285,29 @@ def test_holdout_parts_are_disjoint_and_cover_the_set() -> None:
     assert holdout(cases, "all") == cases
     with pytest.raises(ValueError, match="dev, test or all"):
         holdout(cases, "train")
+
+
+async def test_the_second_stage_asks_for_numbers_only_with_the_request_last() -> None:
+    asked: list[tuple[str, str | None]] = []
+
+    def judge(messages: list, settings: ModelSettings) -> str:  # type: ignore[type-arg]
+        asked.append((messages[-1]["content"], settings.grammar))
+        return "2"
+
+    tools = rapid_registry()
+    retriever = Retriever(
+        tools,
+        embedder=HashingEmbedder(),
+        reranker=ModelReranker(FunctionModel(judge)),
+        rerank_depth=8,
+    )
+    first = await retriever.asearch("exchange rates", 3, rerank=False)
+    reranked = await retriever.asearch("exchange rates", 3)
+    assert reranked[0].tool is first[1].tool
+    ((prompt, grammar),) = asked
+    assert prompt.endswith("Request: exchange rates")
+    assert grammar == numbers_grammar(8)
+    assert numbers_grammar(3) == 'root ::= n ("," " "? n){0,2}\nn ::= "3" | "2" | "1"\n'
+    plain = ModelReranker(FunctionModel(judge), grammar=False)
+    await plain.rerank("exchange rates", first)
+    assert asked[-1][1] is None

@@ -294,6 +294,7 @@ def ablation(
     embedder: Embedder | None = None,
     reranker: Reranker | None = None,
     rerank_cases: int = 50,
+    rerank_depth: int = 10,
 ) -> list[RetrievalReport]:
     """The ablation table of one retrieval set: each stage added in turn.
 
@@ -308,6 +309,7 @@ def ablation(
         embedder: The dense side; WordLlama by default.
         reranker: The second stage, for a rerank row.
         rerank_cases: How many cases the rerank row runs.
+        rerank_depth: How many candidates the second stage reorders.
     """
     spec = retrieval_sets()[name]
     tools = list(spec.registry())
@@ -323,6 +325,7 @@ def ablation(
                 embedder=embedder,
                 examples=examples if with_examples else None,
                 reranker=reranker,
+                rerank_depth=rerank_depth,
             )
             built[with_examples] = (retriever, time.perf_counter() - start)
         retriever, build_s = built[with_examples]

@@ -24,7 +24,7 @@ from toolweave.models import Message, Model, ModelSettings
 if TYPE_CHECKING:
     from toolweave.tools._fusion import ScoredTool
 
-__all__ = ["ModelReranker", "Reranker"]
+__all__ = ["RERANK_PROMPT", "ModelReranker", "Reranker", "numbers_grammar"]
 
 
 @runtime_checkable
@@ -41,15 +41,25 @@ class Reranker(Protocol):
         ...
 
 
-_PROMPT = """\
-A user asks: {query}
+RERANK_PROMPT = """\
+Which of these tools does the request need? Reply with their numbers, the most needed \
+first, separated by commas, and nothing else.
 
 Tools:
 {tools}
 
-Which tools does the request need? Write their numbers, the most needed first, \
-separated by commas, and nothing else."""
+Request: {query}"""
+"""The second stage's question: the fixed instructions first (a prefix cache keeps
+them), the request last, next to the reply."""
 _NUMBER = re.compile(r"\d+")
+
+
+def numbers_grammar(count: int) -> str:
+    """A GBNF grammar of replies that list numbers from 1 to `count`, comma separated."""
+    if count < 1:
+        raise ValueError("count must be 1 or more")
+    numbers = " | ".join(f'"{n}"' for n in range(count, 0, -1))  # "10" before "1"
+    return f'root ::= n ("," " "? n){{0,{count - 1}}}\nn ::= {numbers}\n'
 
 
 class ModelReranker:
@@ -62,6 +72,9 @@ class ModelReranker:
         describe: How many characters of each tool's description the model sees.
         window: How many recent calls `expected_ms` is the median of.
         estimate_ms: What a call is expected to take before one is measured.
+        prompt: The question, with ``{tools}`` (numbered lines) and ``{query}``.
+        grammar: Send a grammar that allows only the candidates' numbers
+            (`numbers_grammar`), for models that constrain decoding.
     """
 
     def __init__(
@@ -71,10 +84,14 @@ class ModelReranker:
         describe: int = 120,
         window: int = 20,
         estimate_ms: float | None = None,
+        prompt: str = RERANK_PROMPT,
+        grammar: bool = True,
     ) -> None:
         self.model = model
         self.describe = describe
         self.estimate_ms = estimate_ms
+        self.prompt = prompt
+        self.grammar = grammar
         self._latencies: deque[float] = deque(maxlen=window)
 
     @property
@@ -92,9 +109,13 @@ class ModelReranker:
             lines.append(
                 f"{number}. {hit.tool.name}: {about}" if about else f"{number}. {hit.tool.name}"
             )
-        prompt = _PROMPT.format(query=query, tools="\n".join(lines))
+        prompt = self.prompt.format(query=query, tools="\n".join(lines))
         messages: list[Message] = [{"role": "user", "content": prompt}]
-        settings = ModelSettings(max_tokens=4 * len(candidates) + 8, temperature=0.0)
+        settings = ModelSettings(
+            max_tokens=4 * len(candidates) + 8,
+            temperature=0.0,
+            grammar=numbers_grammar(len(candidates)) if self.grammar else None,
+        )
         start = time.perf_counter()
         async with self.model.stream(messages, settings) as reply:
             async for _ in reply:
