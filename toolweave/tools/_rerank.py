@@ -66,9 +66,10 @@ class ModelReranker:
     """A model judges the candidates against the request, in one short call.
 
     Args:
-        model: Any model. The local one (Qwen2.5-Coder-1.5B on llama.cpp) took about
-            a minute a query on the shared 2-core development machine under load;
-            a GPU or an endpoint makes it practical.
+        model: Any model that can judge tools. The local one (Qwen2.5-Coder-1.5B)
+            takes about 4 s a query on 2 CPU cores and cannot: on ToolE it lists
+            positions (``1, 3``) whatever the candidates, and Recall@5 did not rise
+            (evals/reports/retrieval/ablation.md). Use a larger model.
         describe: How many characters of each tool's description the model sees.
         window: How many recent calls `expected_ms` is the median of.
         estimate_ms: What a call is expected to take before one is measured.
