@@ -7,7 +7,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolweave import ToolRegistry, tool
+from toolweave import Tool, ToolRegistry, tool
 from toolweave.models.testing import ScriptedModel
 from toolweave.plan import END_OF_PLAN, PlanError, PlanParser, parse_plan, plan_grammar
 from toolweave.planner import Planner
@@ -216,3 +216,14 @@ def test_a_keyword_call_must_name_every_required_argument() -> None:
     ]:
         assert not grammar.accepts(f"1. {call}\njoin()"), call
         assert isinstance(parse_plan(f"1. {call}\njoin()", TOOLS)[0], PlanError), call
+
+
+def test_a_schema_that_requires_an_unknown_argument_still_makes_a_grammar() -> None:
+    def odd(**kwargs: object) -> str:
+        return "x"
+
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a", "b"]}
+    grammar = plan_grammar([Tool.from_schema("odd", "Odd.", schema, odd)], first_id=1)
+    assert grammar.accepts('1. odd(a="x")\njoin()')
+    assert not grammar.accepts("1. odd()\njoin()")  # a is still required
+    assert "odd" in grammar.gbnf()

@@ -365,8 +365,9 @@ def _calls(signatures: Sequence[Signature], suffix: str) -> dict[str, Node]:
             keyword = seq(alt(*params), _WS, "=", _WS, value)
             more = len(params) - 1
             keywords: Node = seq(keyword, *_upto(seq(sep, keyword), more))
-            if required and len(required) <= MAX_REQUIRED:
-                keywords = _naming(rules, f"{rule}-kw", params, required, value)
+            needed = [p for p in params if p in required]  # a schema may list others
+            if needed and len(needed) <= MAX_REQUIRED:
+                keywords = _naming(rules, f"{rule}-kw", params, frozenset(needed), value)
             args: Node = alt(
                 seq(value, *_upto(seq(sep, value), more), *_upto(seq(sep, keyword), more)),
                 keywords,
@@ -374,7 +375,7 @@ def _calls(signatures: Sequence[Signature], suffix: str) -> dict[str, Node]:
         else:
             args = seq(value, star(seq(sep, value)))
         args = seq(args, opt(seq(_WS, ",")))
-        inner = args if required else opt(args)
+        inner = args if required.intersection(params) else opt(args)
         rules[rule] = seq(tool, _WS, "(", _WS, inner, _WS, ")")
         calls.append(Rule(rule))
     return {f"call{suffix}": Alt(tuple(calls)), **rules}
