@@ -17,6 +17,7 @@ from toolweave import Agent, PlanError, ToolError
 from toolweave.cli._render import RunView
 from toolweave.cli._runlog import RunLog
 from toolweave.events import (
+    PlanFinished,
     PlanRejectedLine,
     Replanned,
     TaskFailed,
@@ -25,6 +26,7 @@ from toolweave.events import (
     TaskStarted,
     TaskSucceeded,
 )
+from toolweave.models import Usage
 from toolweave.models.testing import ScriptedModel
 from toolweave.plan import parse_plan
 
@@ -48,6 +50,17 @@ def test_run_view_renders_states_and_replans() -> None:
     view.handle(TaskStarted(task=again, args={"key": "b"}))
     view.handle(TaskSucceeded(task=again, value="value-of-b", duration=0.01))
     view.handle(PlanRejectedLine(error=PlanError("unknown tool 'x'", line="5. x()", task_id=5)))
+    view.handle(
+        PlanFinished(
+            index=1,
+            text=plan,
+            task_ids=(4,),
+            rejected=1,
+            usage=Usage(),
+            duration=0.1,
+            cut="it repeats task 4, whose result the plan already has: the plan ends here",
+        )
+    )
     console = Console(record=True, width=120)
     console.print(view)
     text = console.export_text()
@@ -61,6 +74,7 @@ def test_run_view_renders_states_and_replans() -> None:
     assert row["4"].rstrip().endswith("value-of-b")
     assert "plan 2 (replan: try another key)" in text
     assert "rejected: 5. x()  (unknown tool 'x')" in text
+    assert "plan cut: it repeats task 4, whose result the plan already has" in text
 
 
 async def test_run_log_round_trip(tmp_path: Path) -> None:
