@@ -96,6 +96,9 @@ async def test_destructive_and_plain_tools_are_never_memoised() -> None:
     result = await Agent(model, [send, note], approve=lambda tool, args: True).run("q")
     assert sent == ["hi", "hi", "note:a", "note:a"]
     assert result.memoised == []
+    assert not send.repeatable
+    assert not note.repeatable
+    assert population.repeatable
 
 
 async def test_failed_calls_are_not_memoised() -> None:

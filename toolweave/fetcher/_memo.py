@@ -42,7 +42,7 @@ class CallMemo:
     @staticmethod
     def key(tool: Tool, args: dict[str, object]) -> tuple[str, str] | None:
         """The memo key of a call, or None when the call must run every time."""
-        if tool.destructive or not (tool.read_only or tool.idempotent):
+        if not tool.repeatable:
             return None
         try:
             return tool.name, json.dumps(args, sort_keys=True, ensure_ascii=False)

@@ -71,8 +71,8 @@ class PlanParser:
             exactly (same tool, same arguments), the plan ends there: small models can
             loop on a line or two until their token limit. Fewer repeats run as
             written (a tool with effects may be called twice on purpose). A repeat of
-            a call whose result is reused within a run (a read-only or idempotent
-            tool, not destructive: see `CallMemo`) ends the plan at once: it could
+            a call whose result is reused within a run (`Tool.repeatable`: read-only
+            or idempotent, not destructive) ends the plan at once: it could
             only return the result the plan already has, and in the local model's
             recorded plans every such first repeat began a loop (47 of 47 plans).
             Either way the plan is cut, not wrong: the line is not a rejected one
@@ -223,7 +223,7 @@ class PlanParser:
         if self._max_repeats is None:
             return None
         tool = None if self._tools is None else self._tools.get(task.tool)
-        if tool is not None and not tool.destructive and (tool.read_only or tool.idempotent):
+        if tool is not None and tool.repeatable:
             return f"it repeats task {first}, whose result the plan already has: the plan ends here"
         if self._repeats >= self._max_repeats:
             return (

@@ -153,9 +153,18 @@ class Tool:
         return inspect.iscoroutinefunction(self.fn)
 
     @property
+    def repeatable(self) -> bool:
+        """Whether a repeated call has the effect of one (read-only or idempotent).
+
+        Never for a destructive tool. Such a call may be retried, and its result
+        reused within a run.
+        """
+        return (self.read_only or self.idempotent) and not self.destructive
+
+    @property
     def retryable(self) -> bool:
-        """Whether transient failures may be retried: safe to repeat, not destructive."""
-        return self.retries > 0 and (self.read_only or self.idempotent) and not self.destructive
+        """Whether transient failures may be retried: `repeatable`, with retries set."""
+        return self.retries > 0 and self.repeatable
 
     @functools.cached_property
     def parameters(self) -> JsonSchema:
