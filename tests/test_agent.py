@@ -153,7 +153,7 @@ async def test_tool_failures_reach_the_joiner() -> None:
     assert "ERROR: KeyError: 'Atlantis'" in model.calls[1][-1]["content"]
 
 
-async def test_repeated_replan_stops_the_run_without_running_it_again() -> None:
+async def test_a_replan_that_repeats_the_plan_is_not_run_and_the_results_answer() -> None:
     calls = 0
 
     @tool
@@ -164,13 +164,32 @@ async def test_repeated_replan_stops_the_run_without_running_it_again() -> None:
 
     plan = '1. lookup(key="a")\n2. lookup(key="$1")\njoin()\n'
     again = '3. lookup(key="a")\n4. lookup(key="$3")\njoin()\n'
-    model = ScriptedModel([plan, "Action: Replan(try again)", again])
-    with pytest.raises(PlanError, match="repeats the previous one") as info:
-        await Agent(model, [lookup], replan_on_success=True).run("q")
+    answer = "Action: Finish(unknown: the lookups return ?)"
+    model = ScriptedModel([plan, "Action: Replan(try again)", again, answer])
+    async with Agent(model, [lookup], replan_on_success=True).stream("q") as stream:
+        plans = [e async for e in stream if isinstance(e, PlanFinished)]
+    result = stream.result
     assert calls == 2  # the repeat was held back, never executed
+    assert plans[1].task_ids == ()
+    assert plans[1].cut is not None
+    assert result.status == "finished"
+    assert result.answer == "unknown: the lookups return ?"
+    assert len(result.tasks) == 2
+    repeat = result.plans[1]
+    assert repeat.task_ids == []
+    assert repeat.cut is not None
+    assert "repeats the previous one" in repeat.cut.reason
+    # the joiner continues the first plan's conversation, as its first call did
+    assert model.calls[3][:-1] == [*model.calls[0], {"role": "assistant", "content": plan.strip()}]
+    assert "Reply with Action: Finish" in model.calls[3][-1]["content"]
+
+    # a joiner that will not answer even then ends the run: it does not plan again
+    model = ScriptedModel([plan, "Action: Replan(try again)", again, "Action: Replan(again)"])
+    with pytest.raises(PlanError, match="repeats the previous one") as info:
+        await Agent(model, [lookup], replan_on_success=True, max_replans=3).run("q")
     assert info.value.result is not None
     assert info.value.result.status == "failed"
-    assert len(info.value.result.tasks) == 2
+    assert len(model.calls) == 4
 
 
 async def test_replan_budget() -> None:

@@ -50,6 +50,28 @@ async def test_replan_reuses_earlier_results_by_reference_and_adds_one_call() ->
     assert result.to_dict()["tasks"][2]["memo_of"] == 1
 
 
+async def test_a_replan_that_only_repeats_earlier_calls_must_be_answered() -> None:
+    RUNS.clear()
+    model = ScriptedModel(
+        [
+            '1. population(country="France")\n2. population(country="Spain")\njoin()\n',
+            "Thought: check them.\nAction: Replan(look both up again)",
+            # the same calls in another order: each takes its memoised result
+            '3. population(country="Spain")\n4. population(country="France")\njoin()\n',
+            "Thought: France has more.\nAction: Finish(France.)",
+        ]
+    )
+    result = await Agent(model, [population]).run("Which has more people, France or Spain?")
+    assert result.answer == "France."
+    assert RUNS == ["France", "Spain"]
+    assert result.memoised == [3, 4]
+    assert result.replans == 1
+    # it read nothing it had not read before: no other replan is offered
+    assert model.settings[1].grammar == finish_grammar(replan=True)
+    assert model.settings[3].grammar == FINISH_GRAMMAR
+    assert "Now answer the question from these results" in model.calls[3][-1]["content"]
+
+
 async def test_identical_calls_run_once_and_say_so() -> None:
     # written twice in one plan, a call ends the plan (a loop, see test_parser); the
     # memo catches calls that are the same once their refs resolve, and replans' repeats

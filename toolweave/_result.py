@@ -46,7 +46,9 @@ class PlanRecord:
         rejected: Its lines that were rejected.
         reason: For a replan, the joiner's reason for it.
         cut: The line at which the parser ended it because it began to loop (it
-            repeated a call), and why; the lines before it ran.
+            repeated a call), and why; the lines before it ran. A replan that repeats
+            the previous plan call for call is cut whole (no line, no tasks): the
+            joiner answers from the earlier results.
     """
 
     index: int

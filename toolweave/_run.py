@@ -180,6 +180,7 @@ class Run:
     ) -> None:
         agent, result = self.agent, self.result
         context = self.context
+        earlier: PlanDraft | None = None  # the previous plan's draft, if it ran here
         for index in range(start, agent.max_replans + 1):
             plan = PlanRecord(index, reason=reason)
             result.plans.append(plan)
@@ -207,20 +208,26 @@ class Run:
                 raise outcome.stream_error
             if outcome.stream_error is not None:
                 plan.rejected.append(PlanError(f"the plan was cut short: {outcome.stream_error}"))
-            if guard.repeated:
-                raise PlanError(
-                    "the new plan repeats the previous one; giving up instead of looping"
-                )
             if guard.over_budget:
                 raise BudgetExceeded(f"the plan has more than {agent.max_tasks} tasks")
             if result.pending:
                 return  # paused: everything that does not wait on an approval has run
+            if guard.repeated:  # nothing ran: the answer comes from the earlier results
+                last = result.plans[-2]  # the joiner continues its conversation, as before
+                if await self._join(index, last, False, draft=earlier, must_finish=True) is None:
+                    return
+                raise PlanError(f"{REPEATED_PLAN}, and the joiner would not answer without it")
             reason = await self._join(
-                index, plan, outcome.ok, convergent=converges(draft.tasks), draft=draft
+                index,
+                plan,
+                outcome.ok,
+                convergent=converges(draft.tasks),
+                draft=draft,
+                must_finish=_nothing_new(result, plan),
             )
             if reason is None:
                 return
-            previous = PlanShape.of(draft.tasks)
+            previous, earlier = PlanShape.of(draft.tasks), draft
         raise BudgetExceeded(
             f"the joiner asked for another plan after {agent.max_replans} replan(s): {reason}"
         )
@@ -231,14 +238,16 @@ class Run:
         plan: PlanRecord,
         ok: bool,
         *,
-        convergent: bool,
+        convergent: bool = False,
         draft: PlanDraft | None = None,
+        must_finish: bool = False,
     ) -> str | None:
         """Answer from the plan's results: ``None`` when finished, else the replan reason.
 
         Decided in code: when every call of the run succeeded and the plan converges
         into its last task, small models' replans only repeat calls that
-        already answered, so the joiner must answer (unless `replan_on_success`).
+        already answered, so the joiner must answer (unless `replan_on_success`), as it
+        must when told to (`must_finish`: a replan brought nothing new).
         The joiner may continue the `draft`'s conversation (a resumed run has none).
         """
         agent, result = self.agent, self.result
@@ -258,7 +267,7 @@ class Run:
             self.context.framed(result.request),
             list(result.tasks.values()),
             plan.rejected,
-            must_finish=all_ok or index == agent.max_replans,
+            must_finish=must_finish or all_ok or index == agent.max_replans,
             offered=self.tools,
             max_tokens=self._tokens_left(),
             instructions=self.output.instructions if self.output is not None else None,
@@ -387,11 +396,14 @@ class Run:
         )
         return [*tools, *added]
 
-    def _record_plan(self, plan: PlanRecord, draft: PlanDraft) -> None:
+    def _record_plan(self, plan: PlanRecord, draft: PlanDraft, *, repeated: bool) -> None:
+        """Record the plan; one that repeats the previous plan is cut whole (none ran)."""
         result = self.result
         plan.text = draft.text
-        plan.task_ids = [t.id for t in draft.tasks]
+        plan.task_ids = [] if repeated else [t.id for t in draft.tasks]
         plan.rejected, plan.cut = list(draft.rejected), draft.cut
+        if repeated:
+            plan.cut = PlanError(REPEATED_PLAN)
         finished = draft.finished_at or time.perf_counter()
         result.calls.append(
             ModelCall(
@@ -405,7 +417,7 @@ class Run:
                 text=plan.text,
                 task_ids=tuple(plan.task_ids),
                 rejected=len(plan.rejected),
-                cut=None if draft.cut is None else draft.cut.reason,
+                cut=None if plan.cut is None else plan.cut.reason,
                 usage=draft.usage,
                 duration=finished - draft.started_at,
             )
@@ -466,12 +478,25 @@ class Run:
                 yield item
         finally:
             await draft.aclose()
-            self._record_plan(plan, draft)
-        if matching and held and len(held) == len(previous or ()):
-            guard.repeated = True
+            guard.repeated = matching and bool(held) and len(held) == len(previous or ())
+            self._record_plan(plan, draft, repeated=guard.repeated)
+        if guard.repeated:
             return
         for task in held:
             yield task
+
+
+REPEATED_PLAN = "the new plan repeats the previous one call for call; none of it ran"
+
+
+def _nothing_new(result: RunResult, plan: PlanRecord) -> bool:
+    """Whether a replan only repeated earlier calls, each of its tasks memoised.
+
+    The joiner would read what it read before: it must answer from it.
+    """
+    return bool(plan.index and plan.task_ids and not plan.rejected) and all(
+        result.tasks[t].memo_of is not None for t in plan.task_ids if t in result.tasks
+    )
 
 
 def _unavailable(result: RunResult) -> dict[int, str]:
