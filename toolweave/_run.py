@@ -7,15 +7,25 @@ run ends (an answer, a budget, an error, a cancellation) it keeps what finished.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from toolweave._approval import CALL_ID, DECISIONS, hold, resumable_tasks, resumed
 from toolweave._output import OutputSpec, answer_text, repair_answer
-from toolweave._replan import converges, earlier_plans, tools_for_reason
+from toolweave._replan import (
+    REPEATED_PLAN,
+    PlanGuard,
+    converges,
+    conversation,
+    earlier_plans,
+    guarded,
+    nothing_new,
+    tools_for_reason,
+    unavailable,
+)
 from toolweave._result import ModelCall, PlanRecord, RunResult, RunStatus
 from toolweave.cost import check_cost, price_calls
 from toolweave.errors import (
@@ -41,7 +51,6 @@ from toolweave.events import (
     ToolsRetrieved,
 )
 from toolweave.fetcher import CallMemo, PlanOutcome, TaskResult, TaskState, execute
-from toolweave.models import Message
 from toolweave.plan import PlanItem, PlanTask, render_text
 from toolweave.planner import Finish, Joiner, JoinReply, PlanDraft, render_value
 from toolweave.planner._shape import PlanShape
@@ -52,12 +61,6 @@ if TYPE_CHECKING:
     from toolweave.tools import Tool
 
 __all__ = ["Run"]
-
-
-@dataclass(slots=True)
-class _PlanGuard:
-    over_budget: bool = False
-    repeated: bool = False
 
 
 class Run:
@@ -199,11 +202,14 @@ class Run:
                 history=context.history,
                 earlier=earlier_plans(result),
                 known_ids=[*context.values, *result.tasks],
-                unavailable=_unavailable(result),
+                unavailable=unavailable(result),
                 max_tokens=self._tokens_left(),
             )
-            guard = _PlanGuard()
-            outcome = await self._execute(self._guarded(plan, draft, previous, guard))
+            guard = PlanGuard()
+            record = functools.partial(self._record_plan, plan, draft)
+            outcome = await self._execute(
+                guarded(draft, previous, guard, agent.max_tasks, on_end=record)
+            )
             if isinstance(outcome.stream_error, ModelError) and not draft.tasks:
                 raise outcome.stream_error
             if outcome.stream_error is not None:
@@ -223,7 +229,7 @@ class Run:
                 outcome.ok,
                 convergent=converges(draft.tasks),
                 draft=draft,
-                must_finish=_nothing_new(result, plan),
+                must_finish=nothing_new(result, plan),
             )
             if reason is None:
                 return
@@ -271,7 +277,7 @@ class Run:
             offered=self.tools,
             max_tokens=self._tokens_left(),
             instructions=self.output.instructions if self.output is not None else None,
-            conversation=_conversation(draft),
+            conversation=conversation(draft),
         )
         self._record_join(reply)
         if isinstance(reply.decision, Finish):
@@ -396,7 +402,7 @@ class Run:
         )
         return [*tools, *added]
 
-    def _record_plan(self, plan: PlanRecord, draft: PlanDraft, *, repeated: bool) -> None:
+    def _record_plan(self, plan: PlanRecord, draft: PlanDraft, repeated: bool) -> None:
         """Record the plan; one that repeats the previous plan is cut whole (none ran)."""
         result = self.result
         plan.text = draft.text
@@ -443,76 +449,3 @@ class Run:
                 f"the run used {self.result.usage.total_tokens} tokens, over its limit of {limit}"
             )
         check_cost(self.result, self.agent)
-
-    async def _guarded(
-        self, plan: PlanRecord, draft: PlanDraft, previous: PlanShape | None, guard: _PlanGuard
-    ) -> AsyncIterator[PlanItem]:
-        """The plan's items, with two checks on the way to the fetcher.
-
-        A task beyond `max_tasks` ends the plan. Tasks that repeat the previous plan
-        call for call are held back: if the whole plan turns out a repeat, none of it
-        runs; at the first difference, the held tasks go out. When the model's stream
-        ends, the plan is recorded (and `PlanFinished` emitted) while its tasks run.
-        """
-        held: list[PlanTask] = []
-        shape = PlanShape()
-        matching = previous is not None and len(previous) > 0
-        count = 0
-        try:
-            async for item in draft:
-                if isinstance(item, PlanTask):
-                    count += 1
-                    if count > self.agent.max_tasks:
-                        guard.over_budget = True
-                        break
-                    shape.add(item)
-                if matching:
-                    assert previous is not None
-                    if isinstance(item, PlanTask) and shape.matches_prefix(previous):
-                        held.append(item)
-                        continue
-                    matching = False
-                    for task in held:
-                        yield task
-                    held.clear()
-                yield item
-        finally:
-            await draft.aclose()
-            guard.repeated = matching and bool(held) and len(held) == len(previous or ())
-            self._record_plan(plan, draft, repeated=guard.repeated)
-        if guard.repeated:
-            return
-        for task in held:
-            yield task
-
-
-REPEATED_PLAN = "the new plan repeats the previous one call for call; none of it ran"
-
-
-def _nothing_new(result: RunResult, plan: PlanRecord) -> bool:
-    """Whether a replan only repeated earlier calls, each of its tasks memoised.
-
-    The joiner would read what it read before: it must answer from it.
-    """
-    return bool(plan.index and plan.task_ids and not plan.rejected) and all(
-        result.tasks[t].memo_of is not None for t in plan.task_ids if t in result.tasks
-    )
-
-
-def _unavailable(result: RunResult) -> dict[int, str]:
-    """The earlier tasks that have no value, and why: a new plan cannot use them."""
-    out: dict[int, str] = {}
-    for tid, record in result.tasks.items():
-        if record.state is TaskState.FAILED and record.error is not None:
-            out[tid] = f"task {tid} ({record.task.tool}) failed: {record.error.message}"
-        elif record.state is TaskState.SKIPPED:
-            out[tid] = f"task {tid} ({record.task.tool}) was skipped: {record.reason}"
-    return out
-
-
-def _conversation(draft: PlanDraft | None) -> list[Message]:
-    """The planner's conversation, ending with its plan (none if it kept no messages)."""
-    if draft is None or not draft.messages:
-        return []
-    text = draft.kept_text.strip() or "join()"  # a plan cut at a loop ends before it
-    return [*draft.messages, {"role": "assistant", "content": text}]
