@@ -121,7 +121,7 @@ async def test_chains_respect_order_and_values_flow_typed() -> None:
     assert r[3].started_at >= max(r[1].finished_at or 0, r[2].finished_at or 0)
 
 
-async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
+async def test_a_ref_value_is_fitted_to_the_parameter_that_takes_it() -> None:
     @tool
     def lookup(key: str) -> dict[str, int]:
         return {key: len(key)}
@@ -138,6 +138,10 @@ async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
     def maybe(text: str | None = None) -> str:
         return repr(text)
 
+    @tool
+    def pair() -> dict[str, int]:
+        return {"low": 1, "high": 9}
+
     described = Tool.from_schema(  # a description-backed tool: "int | str", jsonschema
         "by_id",
         "Look up an id.",
@@ -151,25 +155,32 @@ async def test_a_ref_into_a_text_parameter_passes_the_value_as_text() -> None:
         PlanTask(4, "shout", {"text": Ref(3)}),  # int -> "7"
         PlanTask(5, "by_id", {"id": Ref(3)}),  # an int is fine as is
         PlanTask(6, "by_id", {"id": Ref(1)}),  # a dict is not: text
-        PlanTask(7, "count", {"n": Ref(1)}),  # no string accepted: still invalid
+        PlanTask(7, "count", {"n": Ref(1)}),  # a record with one number: that number
         PlanTask(8, "maybe", {"text": Ref(3)}),  # anyOf [string, null]
         PlanTask(9, "shout", {"text": "1100"}),
         PlanTask(10, "count", {"n": Ref(9)}),  # a numeric text to an int parameter
         PlanTask(11, "count", {"n": Ref(2)}),  # not a number: still invalid
+        PlanTask(12, "pair", {}),
+        PlanTask(13, "count", {"n": Ref(12)}),  # two numbers: never guessed
+        PlanTask(14, "count", {"n": Template((Ref(3),))}),  # "$3" to an int: the int
     ]
-    outcome = await execute(plan, [lookup, count, shout, described, maybe])
+    outcome = await execute(plan, [lookup, count, shout, described, maybe, pair])
     r = outcome.results
     assert r[2].value == '{"AB": 2}'
     assert r[2].args == {"text": '{"ab": 2}'}  # what the tool was called with
     assert r[4].value == "7"
     assert r[5].value == "item 7"
     assert r[6].value == "item '{\"ab\": 2}'"
-    assert r[7].state is TaskState.FAILED
-    assert r[7].error is not None
-    assert r[7].error.kind == "invalid_arguments"
+    assert r[7].value == 2
     assert r[8].value == "'7'"
     assert r[10].value == 1100
     assert r[11].state is TaskState.FAILED
+    assert r[13].error is not None
+    assert r[13].error.kind == "invalid_arguments"
+    assert "$12 is a record (low, high), not a number: take one of its fields, as $12.low" in (
+        r[13].error.message
+    )
+    assert r[14].args == {"n": 7}
 
 
 async def test_a_raising_tool_skips_dependents_and_nothing_hangs() -> None:

@@ -50,6 +50,7 @@ EXPECTED = {
     toolweave.plan: [
         "END_OF_PLAN",
         "Arg",
+        "FieldError",
         "Grammar",
         "PlanError",
         "PlanItem",

@@ -41,7 +41,11 @@ def jsonable(value: object) -> Any:
 def encode_arg(value: Arg | Mapping[str, Arg]) -> Any:
     """A planned argument as JSON: a ref is ``{"$ref": N}``, a template ``{"$template": [...]}``."""
     if isinstance(value, Ref):
-        return {"$ref": value.task_id}
+        return (
+            {"$ref": value.task_id, "path": list(value.path)}
+            if value.path
+            else {"$ref": value.task_id}
+        )
     if isinstance(value, Template):
         return {"$template": [encode_arg(part) for part in value.parts]}
     if isinstance(value, list):
@@ -54,17 +58,20 @@ def encode_arg(value: Arg | Mapping[str, Arg]) -> Any:
 def decode_arg(data: Any) -> Arg:
     """The inverse of `encode_arg`."""
     if isinstance(data, dict):
-        if set(data) == {"$ref"}:
-            return Ref(int(data["$ref"]))
+        if set(data) in ({"$ref"}, {"$ref", "path"}):
+            return _ref(data)
         if set(data) == {"$template"}:
-            parts = tuple(
-                Ref(int(p["$ref"])) if isinstance(p, dict) else str(p) for p in data["$template"]
-            )
+            parts = tuple(_ref(p) if isinstance(p, dict) else str(p) for p in data["$template"])
             return Template(parts)
         return {str(key): decode_arg(item) for key, item in data.items()}
     if isinstance(data, list):
         return [decode_arg(item) for item in data]
     return cast(Arg, data)
+
+
+def _ref(data: Mapping[str, Any]) -> Ref:
+    path = tuple(step if isinstance(step, int) else str(step) for step in data.get("path", ()))
+    return Ref(int(data["$ref"]), path)
 
 
 def task_to_dict(result: TaskResult, origin: float = 0.0) -> dict[str, Any]:

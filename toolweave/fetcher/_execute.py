@@ -11,7 +11,6 @@ cancellation) leaves no call behind.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 from collections.abc import AsyncIterable, Iterable, Mapping
@@ -29,9 +28,10 @@ from toolweave.events import (
     task_scope,
 )
 from toolweave.executor import Executor, LocalExecutor
+from toolweave.fetcher._fit import fit_refs
 from toolweave.fetcher._memo import CallMemo
 from toolweave.fetcher._scheduler import Scheduler, TaskResult, TaskState
-from toolweave.plan import PlanItem, PlanTask, Ref, render_text
+from toolweave.plan import FieldError, PlanItem, PlanTask
 from toolweave.tools import Tool, ToolRegistry
 from toolweave.tools._registry import as_registry
 
@@ -253,10 +253,14 @@ class _Driver:
         result.started_at = time.perf_counter()
         key: tuple[str, str] | None = None
         try:
-            args = scheduler.resolve(task)
+            try:
+                args = scheduler.resolve(task)
+            except FieldError as exc:  # "$1.price" where $1 has no price
+                message = f"invalid arguments: {exc}"
+                raise ToolError(task.tool, message, kind="invalid_arguments") from None
             tool = self._tools.get(task.tool)
             if tool is not None:
-                args = _fit_refs(task, args, tool)
+                args = fit_refs(task, args, tool, scheduler.values)
             result.args = args
             if self._emit is not None:
                 self._emit(
@@ -318,73 +322,6 @@ class _Driver:
         if self._limit is not None:
             self._running -= 1
         self._dispatch()
-
-
-_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list | tuple):
-        return "array"
-    if value is None:
-        return "null"
-    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "object")
-
-
-def _types(schema: object) -> set[str]:
-    """The JSON types a parameter's schema takes: ``type``, or its ``anyOf`` members'."""
-    if not isinstance(schema, dict):
-        return set()
-    kind = schema.get("type")
-    if isinstance(kind, str):
-        return {kind}
-    if isinstance(kind, list):
-        return {k for k in kind if isinstance(k, str)}
-    members = schema.get("anyOf") or schema.get("oneOf") or ()
-    return set().union(*(_types(m) for m in members)) if isinstance(members, list) else set()
-
-
-def _fit_refs(task: PlanTask, args: dict[str, object], tool: Tool) -> dict[str, object]:
-    """Fit a whole-argument ref's value to a parameter that takes text or a number.
-
-    Planners write ``search(query=$1)`` meaning "the text of result 1", as the
-    LLMCompiler format does; a tool that returned a dict or a number would otherwise
-    fail validation. The other way, a text that is a number (an answer from the user,
-    "1100") goes to a numeric parameter as that number. Only values that come through a
-    ref are changed, and only where the schema does not take the value's own type.
-    """
-    if not task.deps:  # every ref is a dependency: no deps, no refs
-        return args
-    props = tool.parameters.get("properties", {})
-    out = args
-    for name, planned in task.args.items():
-        if not isinstance(planned, Ref):
-            continue
-        value = args.get(name)
-        kinds = _types(props.get(name))
-        own = _json_type(value)
-        if "string" in kinds and own not in kinds and not (own == "integer" and "number" in kinds):
-            out = {**out, name: render_text(value)}
-        elif own == "string" and "string" not in kinds:
-            number = _number(str(value), kinds)
-            if number is not None:
-                out = {**out, name: number}
-    return out
-
-
-def _number(text: str, kinds: set[str]) -> int | float | None:
-    """`text` as the number a numeric parameter takes (``"1100"`` -> 1100), if it is one."""
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    if "integer" in kinds and value.is_integer():
-        return int(value)
-    if "number" in kinds and math.isfinite(value):
-        return value
-    return None
 
 
 def _foreign(task: PlanTask, exc: Exception) -> ToolError:

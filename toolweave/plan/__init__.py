@@ -1,14 +1,15 @@
 """The plan IR and the streaming plan parser.
 
 A plan is a list of `PlanTask`s whose arguments may refer to earlier tasks' results
-(`Ref`) or embed them in text (`Template`). `PlanParser` reads the LLMCompiler text
-format while it streams.
+(`Ref`; with a path, one field of one: ``$1.price``) or embed them in text
+(`Template`). `PlanParser` reads the LLMCompiler text format while it streams.
 """
 
 from toolweave.errors import PlanError
 from toolweave.plan._grammar import Grammar, plan_grammar
 from toolweave.plan._ir import (
     Arg,
+    FieldError,
     PlanTask,
     Ref,
     Template,
@@ -22,6 +23,7 @@ from toolweave.plan._parser import END_OF_PLAN, PlanItem, PlanParser, parse_plan
 __all__ = [
     "END_OF_PLAN",
     "Arg",
+    "FieldError",
     "Grammar",
     "PlanError",
     "PlanItem",

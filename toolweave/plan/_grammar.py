@@ -75,13 +75,16 @@ def _shared() -> dict[str, Node]:
     }
 
 
-def _values(suffix: str, refs: Sequence[int] | None) -> dict[str, Node]:
+def _values(suffix: str, refs: Sequence[int] | None, fields: bool = False) -> dict[str, Node]:
     """The value rules, named with `suffix`; refs (``$N`` and in strings) only to `refs`.
 
     `refs=None` lets a ref name any id. Otherwise a string's ``$N`` is checked too: in
     the parser's terms (``$`` then up to nine digits, or ``${N}``) it must name one of
-    `refs`; a ``$`` followed by anything else is a plain character.
+    `refs`; a ``$`` followed by anything else is a plain character. With `fields`, a
+    ref as a value may name one of the ``field`` rule's names (``$1.price``) and index
+    a list (``$1.items[0]``); in a string, such a path is text to the grammar.
     """
+    path = [opt(Rule("path"))] if fields else []
     v, sep = Rule(f"value{suffix}"), seq(_WS, ",", _WS)
     ids = None if refs is None else [Lit(str(i)) for i in sorted(set(refs))]
     ref = [] if ids == [] else [Rule(f"ref{suffix}")]  # nothing to refer to: no ref
@@ -114,7 +117,7 @@ def _values(suffix: str, refs: Sequence[int] | None) -> dict[str, Node]:
     }
     if ids is None:
         digits = plus(_DIGIT)
-        rules[f"ref{suffix}"] = alt(seq("$", digits), seq("${", digits, "}"))
+        rules[f"ref{suffix}"] = seq(alt(seq("$", digits), seq("${", digits, "}")), *path)
         rules[f"string{suffix}"] = alt(
             seq('"', star(alt(Chars('[^"\\\\\\n]'), _ESCAPE)), '"'),
             seq("'", star(alt(Chars("[^'\\\\\\n]"), _ESCAPE)), "'"),
@@ -122,8 +125,8 @@ def _values(suffix: str, refs: Sequence[int] | None) -> dict[str, Node]:
         return rules
     if ids:
         rules[f"id{suffix}"] = Alt(tuple(ids))
-        rules[f"ref{suffix}"] = alt(
-            seq("$", Rule(f"id{suffix}")), seq("${", Rule(f"id{suffix}"), "}")
+        rules[f"ref{suffix}"] = seq(
+            alt(seq("$", Rule(f"id{suffix}")), seq("${", Rule(f"id{suffix}"), "}")), *path
         )
     rules[f"string{suffix}"] = alt(Rule(f"dq{suffix}-0"), Rule(f"sq{suffix}-0"))
     for quote, name in (('"', f"dq{suffix}"), ("'", f"sq{suffix}")):
@@ -170,6 +173,9 @@ def plan_grammar(
 ) -> Grammar:
     """The plan format for these tools: calls of these tools only, with their arguments.
 
+    A ref may name one field of a result where an offered tool declares its result's
+    fields (`Tool.output_fields`): ``$1.price``.
+
     With `first_id`, the calls are numbered from it one after another, and each may
     refer (as a value or inside a string) only to `known_ids` (by default every id
     below `first_id`) and to the calls before it: the model cannot write a forward
@@ -188,10 +194,11 @@ def plan_grammar(
     signatures = tuple(
         (t.name, tuple(t.parameter_names), frozenset(t.required_names)) for t in tools
     )
+    fields = tuple(sorted({f for t in tools for f in t.output_fields if f.isidentifier()}))
     if first_id is None:
-        return _cached(signatures, None, ())
+        return _cached(signatures, None, (), fields)
     known = tuple(sorted(set(range(1, first_id) if known_ids is None else known_ids)))
-    return _cached(signatures, first_id, known)
+    return _cached(signatures, first_id, known, fields)
 
 
 def _upto(node: Node, most: int) -> list[Node]:
@@ -276,11 +283,18 @@ def _naming(
 
 @lru_cache(maxsize=64)
 def _cached(
-    signatures: Sequence[Signature], first_id: int | None, known: tuple[int, ...]
+    signatures: Sequence[Signature],
+    first_id: int | None,
+    known: tuple[int, ...],
+    fields: tuple[str, ...] = (),
 ) -> Grammar:
     end = seq("join()", opt(seq("\n", opt(END_OF_PLAN))))
     free = seq(plus(_DIGIT), ".", _WS, Rule("call"), _WS, "\n")
     rules: dict[str, Node] = {}
+    if fields:  # a ref may pick a field that an offered tool's result declares
+        step = alt(seq(".", Rule("field")), seq("[", plus(_DIGIT), "]"))
+        rules["path"] = Rep(step, 1, 3)
+        rules["field"] = Alt(tuple(Lit(f) for f in fields))
     if first_id is None:
         root = seq(star(alt(Rule("filler"), free)), end)
     else:
@@ -288,12 +302,18 @@ def _cached(
         last = first_id + NUMBERED_LINES - 1
         for k in range(first_id, last + 1):
             suffix = f"-{k}"
-            rules.update(_values(suffix, [*known, *range(first_id, k)]))
+            rules.update(_values(suffix, [*known, *range(first_id, k)], bool(fields)))
             rules.update(_calls(signatures, suffix))
             rest: Node = Rule(f"line-{k + 1}") if k < last else star(alt(Rule("filler"), free))
             rules[f"line-{k}"] = seq(
                 f"{k}.", _WS, Rule(f"call{suffix}"), _WS, "\n", star(Rule("filler")), opt(rest)
             )
     return Grammar(
-        {"root": root, **_calls(signatures, ""), **_values("", None), **_shared(), **rules}
+        {
+            "root": root,
+            **_calls(signatures, ""),
+            **_values("", None, bool(fields)),
+            **_shared(),
+            **rules,
+        }
     )

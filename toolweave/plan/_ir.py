@@ -3,7 +3,8 @@
 An argument value is JSON-like (None, bool, int, float, str, list, dict) and may hold:
 
 - a `Ref`, standing for a whole value: the producer's Python object is passed through
-  unchanged (a dict stays a dict);
+  unchanged (a dict stays a dict), or one field or item of it (``$1.price``,
+  ``$1.items[0]``);
 - a `Template`, a string with refs inside (``"population of $1"``): the values are
   interpolated as text, dicts and lists as JSON.
 """
@@ -17,6 +18,7 @@ from typing import TypeAlias
 
 __all__ = [
     "Arg",
+    "FieldError",
     "PlanTask",
     "Ref",
     "Template",
@@ -27,14 +29,78 @@ __all__ = [
 ]
 
 
+class FieldError(LookupError):
+    """A ref's path names a field or item that its task's result does not have."""
+
+
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """The result of task `task_id`, standing for a whole argument value."""
+    """The result of task `task_id`, standing for a whole argument value.
+
+    Attributes:
+        task_id: The task whose result it is.
+        path: Steps into that result, in order: a field or key name (``$1.price``),
+            or a list index (``$1.items[0]``); empty for the whole result.
+    """
 
     task_id: int
+    path: tuple[str | int, ...] = ()
 
     def __str__(self) -> str:
-        return f"${self.task_id}"
+        return f"${self.task_id}{self.path_text}"
+
+    @property
+    def path_text(self) -> str:
+        """The path as plan text: ``.name``, ``["key"]`` and ``[index]`` steps."""
+        return "".join(
+            f".{step}"
+            if isinstance(step, str) and step.isidentifier()
+            else f"[{json.dumps(step, ensure_ascii=False)}]"
+            for step in self.path
+        )
+
+    def pick(self, values: Mapping[int, object]) -> object:
+        """The value the ref stands for: its task's result, then each step of the path.
+
+        Raises:
+            FieldError: A step names a field or item the value does not have.
+        """
+        value = values[self.task_id]
+        for depth, step in enumerate(self.path):
+            try:
+                value = _step(value, step)
+            except FieldError as exc:
+                where = Ref(self.task_id, self.path[:depth])
+                raise FieldError(f"{where} has no {exc}") from None
+        return value
+
+
+def _step(value: object, step: str | int) -> object:
+    """One step of a ref's path into `value`: a key, an attribute or an index."""
+    if isinstance(step, int):
+        if isinstance(value, list | tuple) and -len(value) <= step < len(value):
+            return value[step]
+        size = f"a list of {len(value)}" if isinstance(value, list | tuple) else _kind(value)
+        raise FieldError(f"item [{step}]: it is {size}")
+    if isinstance(value, Mapping):
+        if step in value:
+            return value[step]
+        fields = ", ".join(map(str, list(value)[:12])) or "none"
+        raise FieldError(f"field {step!r}; its fields: {fields}")
+    declared = getattr(type(value), "model_fields", None) or getattr(
+        value, "__dataclass_fields__", None
+    )
+    if declared is not None and step in declared:
+        return getattr(value, step)
+    raise FieldError(f"field {step!r}: it is {_kind(value)}")
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool | int | float):
+        return "a number" if not isinstance(value, bool) else "a boolean"
+    return "null" if value is None else type(value).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +116,7 @@ class Template:
     def render(self, values: Mapping[int, object]) -> str:
         """Interpolate the referenced values as text."""
         return "".join(
-            part if isinstance(part, str) else render_text(values[part.task_id])
-            for part in self.parts
+            part if isinstance(part, str) else _interpolated(part, values) for part in self.parts
         )
 
     def __str__(self) -> str:
@@ -60,6 +125,20 @@ class Template:
 
 Arg: TypeAlias = bool | int | float | str | Ref | Template | list["Arg"] | dict[str, "Arg"] | None
 """An argument value of a planned call."""
+
+
+def _interpolated(ref: Ref, values: Mapping[int, object]) -> str:
+    """A ref inside a string, as text.
+
+    A path that its value does not have was text that only looked like one (``"$1.txt"``
+    where $1 is a file name): it stays text.
+    """
+    if not ref.path:
+        return render_text(values[ref.task_id])
+    try:
+        return render_text(ref.pick(values))
+    except FieldError:
+        return render_text(values[ref.task_id]) + ref.path_text
 
 
 def render_text(value: object) -> str:
@@ -89,7 +168,7 @@ def iter_refs(value: Arg | Mapping[str, Arg]) -> Iterator[Ref]:
 
 def _resolve(value: Arg, values: Mapping[int, object]) -> object:
     if isinstance(value, Ref):
-        return values[value.task_id]
+        return value.pick(values) if value.path else values[value.task_id]
     if isinstance(value, Template):
         return value.render(values)
     if isinstance(value, list):
@@ -108,6 +187,9 @@ def resolve_args(args: Mapping[str, Arg], values: Mapping[int, object]) -> dict[
 
     Returns:
         The arguments, ready for validation and the call.
+
+    Raises:
+        FieldError: A whole-value ref's path names what its result does not have.
     """
     return {name: _resolve(value, values) for name, value in args.items()}
 

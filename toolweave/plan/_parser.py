@@ -46,6 +46,8 @@ _REF = re.compile(r"\$\{(\d{1,9})\}|\$(\d{1,9})(?!\d)")
 # from the input first, and placeholder names are reserved.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _SENTINEL = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+_TEXT_PATH = re.compile(r"(?:\.[A-Za-z_]\w*|\[\d+\])+")
+_TEXT_STEP = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]")
 _PLACEHOLDER = re.compile(r"^__tw_ref_(\d+)__$")
 _JSON_NAMES: dict[str, Arg] = {"true": True, "false": False, "null": None}
 _MAX_LINE = 20_000
@@ -358,6 +360,8 @@ def _value(node: ast.expr) -> Arg:
         if value is None or isinstance(value, bool | int | float):
             return value
         raise PlanError(f"{type(value).__name__} literals are not allowed")
+    if isinstance(node, ast.Attribute | ast.Subscript):
+        return _path(node)
     if isinstance(node, ast.Name):
         if match := _PLACEHOLDER.match(node.id):
             return Ref(int(match.group(1)))
@@ -383,6 +387,27 @@ def _value(node: ast.expr) -> Arg:
     raise PlanError(f"{type(node).__name__} expressions are not allowed in arguments")
 
 
+def _path(node: ast.Attribute | ast.Subscript) -> Ref:
+    """A ref with a path: ``$1.price``, ``$1["price"]``, ``$1.items[0]``."""
+    steps: list[str | int] = []
+    current: ast.expr = node
+    while isinstance(current, ast.Attribute | ast.Subscript):
+        if isinstance(current, ast.Attribute):
+            steps.append(current.attr)
+        else:
+            key = _value(current.slice) if isinstance(current.slice, _KEYS) else None
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                raise PlanError('a ref\'s [...] takes a literal key or index: $1["name"], $1[0]')
+            steps.append(key)
+        current = current.value
+    if not (isinstance(current, ast.Name) and (match := _PLACEHOLDER.match(current.id))):
+        raise PlanError("only a ref has fields: $1.name")
+    return Ref(int(match.group(1)), tuple(reversed(steps)))
+
+
+_KEYS = (ast.Constant, ast.UnaryOp)
+
+
 def _string(value: str) -> str | Template:
     if _OPEN not in value:
         return value
@@ -391,8 +416,10 @@ def _string(value: str) -> str | Template:
     for match in _SENTINEL.finditer(value):
         if match.start() > pos:
             parts.append(value[pos : match.start()])
-        parts.append(Ref(int(match.group(1))))
-        pos = match.end()
+        path = _TEXT_PATH.match(value, match.end())  # "$1.name" (text if $1 has no name)
+        steps = _TEXT_STEP.findall(path.group()) if path else []
+        parts.append(Ref(int(match.group(1)), tuple(int(i) if i else n for n, i in steps)))
+        pos = path.end() if path else match.end()
     if pos < len(value):
         parts.append(value[pos:])
     return Template(tuple(parts))

@@ -197,7 +197,12 @@ _DEFAULT = Prompts()
 
 
 def tool_catalog(tools: Iterable[Tool]) -> str:
-    """The tools as the planner reads them: a signature, then the description."""
+    """The tools as the planner reads them: a signature, then the description.
+
+    Where a tool declares its result's fields (``-> {price: float, ...}``), a last line
+    says how a call takes one of them.
+    """
+    tools = list(tools)
     lines = []
     for tool in tools:
         lines.append(f"- {tool.signature()}")
@@ -206,6 +211,9 @@ def tool_catalog(tools: Iterable[Tool]) -> str:
             lines.append(f"  {description}")
         if tool.returns:
             lines.append(f"  Returns: {' '.join(tool.returns.split())}")
+    named = [f for t in tools for f in t.output_fields if f.isidentifier()]
+    if named:
+        lines.append(f"A result with {{fields}} gives one of them as $N.field: x=$1.{named[0]}")
     return "\n".join(lines)
 
 

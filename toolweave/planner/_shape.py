@@ -49,7 +49,7 @@ class PlanShape:
     def _norm(self, value: Arg) -> Any:
         if isinstance(value, Ref):
             pos = self._positions.get(value.task_id)
-            return ("@", pos) if pos is not None else ("$", value.task_id)
+            return ("@", pos, value.path) if pos is not None else ("$", value.task_id, value.path)
         if isinstance(value, Template):
             return ("t", tuple(p if isinstance(p, str) else self._norm(p) for p in value.parts))
         if isinstance(value, list):

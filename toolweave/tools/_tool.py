@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import re
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -191,6 +193,28 @@ class Tool:
             return frozenset(n for n, f in self._params.model_fields.items() if f.is_required())
         return frozenset(self.parameters.get("required", ()))
 
+    @functools.cached_property
+    def output_fields(self) -> dict[str, str]:
+        """The fields of the tool's result, each with its type as planners read it.
+
+        Where the tool declares them: a return schema of type object with properties
+        (OpenAPI responses, MCP output schemas), or a return annotation that is a
+        TypedDict, a pydantic model or a dataclass; empty otherwise. A plan may use
+        one field of a result as ``$N.name``.
+        """
+        schema = self._return_schema
+        if schema is None:
+            if self.fn is None or self._params is None:
+                return {}
+            return _declared_fields(self.fn)
+        if not isinstance(props := schema.get("properties"), Mapping):
+            return {}
+        defs = schema.get("$defs", {})
+        return {
+            str(name): type_text(prop, defs) if isinstance(prop, Mapping) else "Any"
+            for name, prop in props.items()
+        }
+
     def json_schema(self) -> JsonSchema:
         """The parameters' JSON schema in OpenAI strict form when it can be, else as is."""
         return strict_schema(self.parameters) or self.parameters
@@ -220,7 +244,11 @@ class Tool:
                 text += f" = {default!r}" if "default" in prop else " = None"
             parts.append(text)
         result = f"{self.name}({', '.join(parts)})"
-        if self._return_schema is not None:
+        if fields := self.output_fields:
+            shown = [f"{name}: {kind}" for name, kind in list(fields.items())[:_SHOWN_FIELDS]]
+            more = ", ..." if len(fields) > _SHOWN_FIELDS else ""
+            result += f" -> {{{', '.join(shown)}{more}}}"
+        elif self._return_schema is not None:
             result += f" -> {type_text(self._return_schema)}"
         elif self.fn is not None and self._params is not None:
             annotation = inspect.signature(self.fn).return_annotation
@@ -376,6 +404,30 @@ def _params_model(
         return pydantic.create_model(f"{name}_params", __config__=config, **fields)
     except (pydantic.PydanticUserError, NameError, TypeError) as exc:
         raise UserError(f"tool {name}: unusable parameters: {exc}") from exc
+
+
+_SHOWN_FIELDS = 12
+"""A signature lists at most this many fields of a result."""
+
+
+def _declared_fields(fn: ToolFunction) -> dict[str, str]:
+    """The fields of a return annotation that declares them, with their types."""
+    try:
+        hint = inspect.get_annotations(fn, eval_str=True).get("return")
+        if not isinstance(hint, type):
+            return {}
+        if typing.is_typeddict(hint):
+            types = typing.get_type_hints(hint)
+        elif dataclasses.is_dataclass(hint):
+            hints = typing.get_type_hints(hint)
+            types = {f.name: hints.get(f.name, Any) for f in dataclasses.fields(hint)}
+        elif issubclass(hint, pydantic.BaseModel):
+            types = {name: f.annotation for name, f in hint.model_fields.items()}
+        else:
+            return {}
+    except (NameError, TypeError):  # an annotation that does not resolve
+        return {}
+    return {name: _annotation_text(kind) for name, kind in types.items()}
 
 
 def _annotation_text(annotation: Any) -> str:

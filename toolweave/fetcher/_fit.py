@@ -1,0 +1,140 @@
+"""Fit a ref's value to the parameter that takes it, where the plan meant it so.
+
+Small planners write ``search(query=$1)`` meaning "the text of result 1" (the
+LLMCompiler format does), ``multiply(a="$1")`` meaning "the number $1 is", and
+``multiply(a=$1)`` where $1 is a record with one number in it. Only values that come
+through a ref are fitted, and only where the parameter's schema does not take the
+value's own type; a record that holds several numbers is never guessed at: the error
+names its fields and the ``$N.field`` form that takes one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from toolweave.errors import ToolError
+from toolweave.plan import FieldError, PlanTask, Ref, Template, render_text
+from toolweave.tools import Tool
+
+__all__ = ["fit_refs"]
+
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+_NUMERIC = frozenset({"number", "integer"})
+
+
+def fit_refs(
+    task: PlanTask, args: dict[str, object], tool: Tool, values: Mapping[int, object]
+) -> dict[str, object]:
+    """`args` (resolved) with each ref-given value fitted to its parameter's type.
+
+    - a record, list or number to a parameter that takes text: its text (JSON);
+    - a text that is a number ("1100", an answer from the user) to a numeric one: that
+      number;
+    - a record to a numeric parameter: its one number, if it holds exactly one.
+
+    A string that is one ref and nothing else (``"$1"``, ``"$1.price"``) counts as the
+    ref itself for a parameter that does not take text.
+
+    Raises:
+        ToolError: A record with several numbers (or none) went to a numeric parameter.
+    """
+    if not task.deps:  # every ref is a dependency: no deps, no refs
+        return args
+    props = tool.parameters.get("properties", {})
+    out = args
+    for name, planned in task.args.items():
+        kinds = _types(props.get(name))
+        ref = _whole_ref(planned, kinds)
+        if ref is None:
+            continue
+        try:
+            value = args.get(name) if planned is ref else ref.pick(values)
+        except FieldError:  # "$1.txt" of a text: the template's text stands
+            continue
+        own = _json_type(value)
+        if own in kinds or (own == "integer" and "number" in kinds):
+            fitted: object = value
+        elif "string" in kinds:
+            fitted = render_text(value)
+        elif own == "string":
+            number = _number(str(value), kinds)
+            fitted = value if number is None else number
+        elif own == "object" and kinds & _NUMERIC and isinstance(value, Mapping):
+            fitted = _one_number(tool.name, name, ref, value)
+        else:
+            fitted = value
+        if fitted is not args.get(name):
+            out = {**out, name: fitted}
+    return out
+
+
+def _whole_ref(planned: object, kinds: set[str]) -> Ref | None:
+    """The ref that an argument is as a whole: ``$1``, or ``"$1"`` where text is not taken."""
+    if isinstance(planned, Ref):
+        return planned
+    if (
+        isinstance(planned, Template)
+        and kinds
+        and "string" not in kinds
+        and len(planned.parts) == 1
+    ):
+        part = planned.parts[0]
+        return part if isinstance(part, Ref) else None
+    return None
+
+
+def _one_number(tool: str, name: str, ref: Ref, record: Mapping[object, object]) -> object:
+    numbers = [
+        (key, v)
+        for key, v in record.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+    if len(numbers) == 1:
+        return numbers[0][1]
+    fields = ", ".join(map(str, list(record)[:12]))
+    example = Ref(
+        ref.task_id, (*ref.path, str(numbers[0][0] if numbers else next(iter(record), "name")))
+    )
+    raise ToolError(
+        tool,
+        f"invalid arguments: argument {name!r}: {ref} is a record ({fields}), not a number: "
+        f"take one of its fields, as {example}",
+        kind="invalid_arguments",
+    )
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "object")
+
+
+def _types(schema: object) -> set[str]:
+    """The JSON types a parameter's schema takes: ``type``, or its ``anyOf`` members'."""
+    if not isinstance(schema, dict):
+        return set()
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return {k for k in kind if isinstance(k, str)}
+    members = schema.get("anyOf") or schema.get("oneOf") or ()
+    return set().union(*(_types(m) for m in members)) if isinstance(members, list) else set()
+
+
+def _number(text: str, kinds: set[str]) -> int | float | None:
+    """`text` as the number a numeric parameter takes (``"1100"`` -> 1100), if it is one."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    if "integer" in kinds and value.is_integer():
+        return int(value)
+    if "number" in kinds and math.isfinite(value):
+        return value
+    return None
