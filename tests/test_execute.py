@@ -155,7 +155,7 @@ async def test_a_ref_value_is_fitted_to_the_parameter_that_takes_it() -> None:
         PlanTask(4, "shout", {"text": Ref(3)}),  # int -> "7"
         PlanTask(5, "by_id", {"id": Ref(3)}),  # an int is fine as is
         PlanTask(6, "by_id", {"id": Ref(1)}),  # a dict is not: text
-        PlanTask(7, "count", {"n": Ref(1)}),  # a record with one number: that number
+        PlanTask(7, "count", {"n": Ref(1)}),  # a record its tool does not declare
         PlanTask(8, "maybe", {"text": Ref(3)}),  # anyOf [string, null]
         PlanTask(9, "shout", {"text": "1100"}),
         PlanTask(10, "count", {"n": Ref(9)}),  # a numeric text to an int parameter
@@ -171,7 +171,10 @@ async def test_a_ref_value_is_fitted_to_the_parameter_that_takes_it() -> None:
     assert r[4].value == "7"
     assert r[5].value == "item 7"
     assert r[6].value == "item '{\"ab\": 2}'"
-    assert r[7].value == 2
+    assert r[7].error is not None  # one number in it, but what is it? never guessed
+    assert "$1 is a record (ab), not a number: take one of its fields, as $1.ab" in (
+        r[7].error.message
+    )
     assert r[8].value == "'7'"
     assert r[10].value == 1100
     assert r[11].state is TaskState.FAILED

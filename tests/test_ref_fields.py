@@ -118,12 +118,15 @@ async def test_a_plan_multiplies_one_field_of_a_result() -> None:
         [
             '1. stock_price(ticker="AAPL")\n2. multiply(a=$1.price_usd, b=2)\n'
             '3. file_name(stem="notes")\n4. read(path="$3.txt")\n'
-            "5. multiply(a=$1.price, b=2)\njoin()\n",
+            "5. multiply(a=$1.price, b=2)\n"
+            '6. multiply(a="$1", b=$1)\njoin()\n',
             "Action: Finish(455.0)",
         ]
     )
     result = await Agent(model, TOOLS).run("Two AAPL shares in USD?")
     assert result.tasks[2].value == 455.0
+    # a quote, as its tool declares it, holds one number: a number parameter takes it
+    assert result.tasks[6].value == 227.5 * 227.5
     assert result.tasks[4].value == "read notes.txt"
     failed = result.tasks[5]
     assert failed.state is TaskState.FAILED

@@ -167,6 +167,11 @@ class _Driver:
         self.run_id = run_id
         self.outcome = PlanOutcome()
 
+    def _producer(self, task_id: int) -> Tool | None:
+        """The tool of a task of this plan (for a ref to its result), if it is known."""
+        result = self._scheduler.results.get(task_id)
+        return None if result is None else self._tools.get(result.task.tool)
+
     async def run(self, tasks: Iterable[PlanItem] | AsyncIterable[PlanItem]) -> PlanOutcome:
         self.outcome.started_at = time.perf_counter()
         try:
@@ -260,7 +265,7 @@ class _Driver:
                 raise ToolError(task.tool, message, kind="invalid_arguments") from None
             tool = self._tools.get(task.tool)
             if tool is not None:
-                args = fit_refs(task, args, tool, scheduler.values)
+                args = fit_refs(task, args, tool, scheduler.values, self._producer)
             result.args = args
             if self._emit is not None:
                 self._emit(

@@ -2,16 +2,16 @@
 
 Small planners write ``search(query=$1)`` meaning "the text of result 1" (the
 LLMCompiler format does), ``multiply(a="$1")`` meaning "the number $1 is", and
-``multiply(a=$1)`` where $1 is a record with one number in it. Only values that come
+``multiply(a=$1)`` where $1 is a quote with one number in it. Only values that come
 through a ref are fitted, and only where the parameter's schema does not take the
-value's own type; a record that holds several numbers is never guessed at: the error
-names its fields and the ``$N.field`` form that takes one.
+value's own type; a record that holds several numbers, or whose tool does not declare
+it, is never guessed at: the error names its fields and the ``$N.field`` that takes one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from toolweave.errors import ToolError
 from toolweave.plan import FieldError, PlanTask, Ref, Template, render_text
@@ -24,14 +24,20 @@ _NUMERIC = frozenset({"number", "integer"})
 
 
 def fit_refs(
-    task: PlanTask, args: dict[str, object], tool: Tool, values: Mapping[int, object]
+    task: PlanTask,
+    args: dict[str, object],
+    tool: Tool,
+    values: Mapping[int, object],
+    producer: Callable[[int], Tool | None] = lambda task_id: None,
 ) -> dict[str, object]:
     """`args` (resolved) with each ref-given value fitted to its parameter's type.
 
     - a record, list or number to a parameter that takes text: its text (JSON);
     - a text that is a number ("1100", an answer from the user) to a numeric one: that
       number;
-    - a record to a numeric parameter: its one number, if it holds exactly one.
+    - a whole record to a numeric parameter: its one number, if it holds exactly one
+      and its `producer` tool declares its fields (`Tool.output_fields`: the author
+      said what the record is; an undeclared record may hold a count beside an id).
 
     A string that is one ref and nothing else (``"$1"``, ``"$1.price"``) counts as the
     ref itself for a parameter that does not take text.
@@ -61,7 +67,9 @@ def fit_refs(
             number = _number(str(value), kinds)
             fitted = value if number is None else number
         elif own == "object" and kinds & _NUMERIC and isinstance(value, Mapping):
-            fitted = _one_number(tool.name, name, ref, value)
+            source = producer(ref.task_id) if not ref.path else None
+            declared = source is not None and bool(source.output_fields)
+            fitted = _one_number(tool.name, name, ref, value, declared)
         else:
             fitted = value
         if fitted is not args.get(name):
@@ -84,13 +92,15 @@ def _whole_ref(planned: object, kinds: set[str]) -> Ref | None:
     return None
 
 
-def _one_number(tool: str, name: str, ref: Ref, record: Mapping[object, object]) -> object:
+def _one_number(
+    tool: str, name: str, ref: Ref, record: Mapping[object, object], declared: bool
+) -> object:
     numbers = [
         (key, v)
         for key, v in record.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     ]
-    if len(numbers) == 1:
+    if declared and len(numbers) == 1:
         return numbers[0][1]
     fields = ", ".join(map(str, list(record)[:12]))
     example = Ref(
