@@ -52,6 +52,9 @@ async def test_tools_are_listed_with_flags_from_annotations(source: MCPSource) -
         assert tools["crash"].destructive  # no hints: the safe choice
         assert weather.description.startswith("Today's weather in a city")
         assert tools["temperature"].signature() == "temperature(city: str) -> float"
+        assert weather.signature() == (  # its output schema's fields, which $N.field takes
+            "weather(city: str) -> {city: str, celsius: float, population: int}"
+        )
         assert weather.metadata["source"] == "citydata"
         # the server's input schema validates the arguments like any tool's
         with pytest.raises(ToolError) as bad:
@@ -66,6 +69,7 @@ async def test_agent_runs_a_parallel_plan_over_the_server(source: MCPSource) -> 
 2. temperature(city="Paris")
 3. weather(city="Oslo")
 4. difference(a=$1, b=$2)
+5. difference(a=$3.celsius, b=$2)
 join()
 <END_OF_PLAN>"""
     model = ScriptedModel([plan, FINISH.format("Rome is 5.5 degrees warmer than Paris.")])
@@ -78,6 +82,7 @@ join()
         2: 21.5,
         3: {"city": "Oslo", "celsius": 9.0, "population": 700_000},  # structured output
         4: 5.5,
+        5: -12.5,  # one field of the structured output
     }
     # the three lookups overlapped: each started before any of them finished
     starts = [tasks[i].started_at for i in (1, 2, 3)]
