@@ -54,8 +54,9 @@ async def test_operations_become_tools(service: tuple[str, PetStore]) -> None:
         }
         assert get_pet.required_names == {"petId"}
         # the JSON body's properties ($ref'd schema) are the arguments, with its enum
-        assert create.signature() == (
-            'createPet(name: str, species: Literal["cat", "dog"], age: int | None = None) -> Any'
+        assert create.signature() == (  # a Pet: NewPet's fields and an id (allOf)
+            'createPet(name: str, species: Literal["cat", "dog"], age: int | None = None) -> '
+            '{name: str, species: Literal["cat", "dog"], age: int | None, id: int}'
         )
         assert tools["listPets"].signature() == (
             "listPets(species: str = None, limit: int = None) -> list[Any]"
@@ -98,6 +99,18 @@ join()
     assert max(one.finished_at, two.finished_at) - min(one.started_at, two.started_at) < 2 * DELAY
     assert three.started_at >= max(one.finished_at, two.finished_at)
     assert store.authorizations == [f"Bearer {TOKEN}"] * 3  # the token went with each call
+
+
+async def test_a_plan_takes_one_field_of_an_operations_record(
+    service: tuple[str, PetStore],
+) -> None:
+    url, _ = service
+    plan = "1. getPet(petId=2)\n2. petAge(petId=$1.id)\njoin()\n<END_OF_PLAN>"
+    model = ScriptedModel([plan, FINISH.format("Tom is 7.")])
+    async with Agent(model, tools=[pets(url)]) as agent:
+        result = await agent.run("How old is Tom?")
+    assert result.tasks[2].args == {"petId": 2}  # the record's id, not the record
+    assert result.tasks[2].value == 7
 
 
 async def test_http_errors_reach_the_joiner(service: tuple[str, PetStore]) -> None:

@@ -197,8 +197,9 @@ class Tool:
     def output_fields(self) -> dict[str, str]:
         """The fields of the tool's result, each with its type as planners read it.
 
-        Where the tool declares them: a return schema of type object with properties
-        (OpenAPI responses, MCP output schemas), or a return annotation that is a
+        Where the tool declares them: a return schema of an object with properties,
+        composed ones included (OpenAPI responses, MCP output schemas), or a return
+        annotation that is a
         TypedDict, a pydantic model or a dataclass; empty otherwise. A plan may use
         one field of a result as ``$N.name``.
         """
@@ -207,9 +208,8 @@ class Tool:
             if self.fn is None or self._params is None:
                 return {}
             return _declared_fields(self.fn)
-        if not isinstance(props := schema.get("properties"), Mapping):
-            return {}
         defs = schema.get("$defs", {})
+        props = _schema_fields(schema, defs)
         return {
             str(name): type_text(prop, defs) if isinstance(prop, Mapping) else "Any"
             for name, prop in props.items()
@@ -408,6 +408,22 @@ def _params_model(
 
 _SHOWN_FIELDS = 12
 """A signature lists at most this many fields of a result."""
+
+
+def _schema_fields(
+    schema: Mapping[str, Any], defs: Mapping[str, Any], depth: int = 0
+) -> dict[str, Any]:
+    """An object schema's properties, with those of the parts it is composed of (allOf)."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and depth < 8:
+        target = defs.get(ref.rsplit("/", 1)[-1])
+        return _schema_fields(target, defs, depth + 1) if isinstance(target, Mapping) else {}
+    props = schema.get("properties")
+    fields = dict(props) if isinstance(props, Mapping) else {}
+    for part in schema.get("allOf", ()) if depth < 8 else ():
+        if isinstance(part, Mapping):
+            fields.update(_schema_fields(part, defs, depth + 1))
+    return fields
 
 
 def _declared_fields(fn: ToolFunction) -> dict[str, str]:
