@@ -142,6 +142,10 @@ async def test_a_ref_value_is_fitted_to_the_parameter_that_takes_it() -> None:
     def pair() -> dict[str, int]:
         return {"low": 1, "high": 9}
 
+    @tool
+    def page() -> dict[str, int]:
+        return {"offset": 0, "n": 3}
+
     described = Tool.from_schema(  # a description-backed tool: "int | str", jsonschema
         "by_id",
         "Look up an id.",
@@ -163,8 +167,10 @@ async def test_a_ref_value_is_fitted_to_the_parameter_that_takes_it() -> None:
         PlanTask(12, "pair", {}),
         PlanTask(13, "count", {"n": Ref(12)}),  # two numbers: never guessed
         PlanTask(14, "count", {"n": Template((Ref(3),))}),  # "$3" to an int: the int
+        PlanTask(15, "page", {}),
+        PlanTask(16, "count", {"n": Ref(15)}),  # the record has the parameter's name
     ]
-    outcome = await execute(plan, [lookup, count, shout, described, maybe, pair])
+    outcome = await execute(plan, [lookup, count, shout, described, maybe, pair, page])
     r = outcome.results
     assert r[2].value == '{"AB": 2}'
     assert r[2].args == {"text": '{"ab": 2}'}  # what the tool was called with
@@ -172,7 +178,7 @@ async def test_a_ref_value_is_fitted_to_the_parameter_that_takes_it() -> None:
     assert r[5].value == "item 7"
     assert r[6].value == "item '{\"ab\": 2}'"
     assert r[7].error is not None  # one number in it, but what is it? never guessed
-    assert "$1 is a record (ab), not a number: take one of its fields, as $1.ab" in (
+    assert "$1 is a record (ab), not a number: take the field it needs, as $1.<field>" in (
         r[7].error.message
     )
     assert r[8].value == "'7'"
@@ -180,10 +186,12 @@ async def test_a_ref_value_is_fitted_to_the_parameter_that_takes_it() -> None:
     assert r[11].state is TaskState.FAILED
     assert r[13].error is not None
     assert r[13].error.kind == "invalid_arguments"
-    assert "$12 is a record (low, high), not a number: take one of its fields, as $12.low" in (
+    assert "$12 is a record (low, high), not a number: take the field it needs, as $12.<field>" in (
         r[13].error.message
     )
     assert r[14].args == {"n": 7}
+    assert r[16].error is not None
+    assert "take the field it needs, as $15.n" in r[16].error.message
 
 
 async def test_a_raising_tool_skips_dependents_and_nothing_hangs() -> None:

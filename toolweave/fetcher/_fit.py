@@ -103,13 +103,12 @@ def _one_number(
     if declared and len(numbers) == 1:
         return numbers[0][1]
     fields = ", ".join(map(str, list(record)[:12]))
-    example = Ref(
-        ref.task_id, (*ref.path, str(numbers[0][0] if numbers else next(iter(record), "name")))
-    )
+    # the parameter's own name where the record has it (id=$1.id); never a guess
+    example = f"{ref}{Ref(0, (name,)).path_text}" if name in record else f"{ref}.<field>"
     raise ToolError(
         tool,
         f"invalid arguments: argument {name!r}: {ref} is a record ({fields}), not a number: "
-        f"take one of its fields, as {example}",
+        f"take the field it needs, as {example}",
         kind="invalid_arguments",
     )
 
