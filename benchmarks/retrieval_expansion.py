@@ -53,7 +53,13 @@ def prf(retriever: Retriever, cases: list[RetrievalCase], beta: float, m: int) -
             vector = retriever.embedder.embed([case.query])[0]
             vector = vector + beta * matrix[pool[order[:m]]].mean(0)
             dense = (vector / np.linalg.norm(vector)) @ matrix[pool].T
-            again = fuse(bm25, dense[None, :], method=retriever.fusion, weights=retriever.weights)
+            again = fuse(
+                bm25,
+                dense[None, :],
+                method=retriever.fusion,
+                weights=retriever.weights,
+                rrf_k=retriever.rrf_k,
+            )
             order = np.argsort(-again[0], kind="stable")
         total += recall5(case, [retriever._tool(int(pool[i])).name for i in order[:5]])
     return 100 * total / len(cases)
