@@ -7,6 +7,7 @@ from typing import TypedDict
 
 import pydantic
 import pytest
+import typing_extensions
 
 from toolweave import Agent, TaskState, Tool, ToolRegistry, tool
 from toolweave._state import decode_arg, encode_arg
@@ -136,6 +137,52 @@ async def test_a_plan_multiplies_one_field_of_a_result() -> None:
     assert "$1 has no field 'price'" in model.calls[1][-1]["content"]  # the joiner reads why
 
 
+class Weather(TypedDict):
+    city: str
+    celsius: float
+    humidity: float
+
+
+@tool(read_only=True)
+def weather(city: str) -> Weather:
+    """Current weather in a city."""
+    return {"city": city, "celsius": 4.0, "humidity": 81.0}
+
+
+@tool(read_only=True)
+def fahrenheit(celsius: float) -> float:
+    """Celsius to Fahrenheit."""
+    return celsius * 9 / 5 + 32
+
+
+@tool(read_only=True)
+def forecast(city: str) -> str:
+    """Tomorrow's forecast."""
+    return f"mild in {city}"
+
+
+async def test_a_declared_record_gives_the_field_named_like_the_parameter() -> None:
+    model = ScriptedModel(
+        [
+            '1. weather(city="Oslo")\n2. fahrenheit(celsius=$1)\n3. forecast(city=$1)\n'
+            "4. multiply(a=$1, b=2)\njoin()\n",
+            "Action: Finish(39.2 F)",
+        ]
+    )
+    result = await Agent(model, [weather, fahrenheit, forecast, multiply]).run("Oslo in F?")
+    assert result.tasks[2].args == {"celsius": 4.0}
+    assert result.tasks[2].value == 39.2
+    assert result.tasks[3].value == "mild in Oslo"  # not the record's JSON text
+    failed = result.tasks[4].error  # two numbers, neither named a: not guessed
+    assert failed is not None
+    assert "$1 is a record (city, celsius, humidity), not a number" in failed.message
+    assert "as $1.<field>" in failed.message
+
+
+class Ext(typing_extensions.TypedDict):  # what pydantic asks for before 3.12
+    name: str
+
+
 class Rate(pydantic.BaseModel):
     base: str
     rate: float
@@ -172,6 +219,13 @@ def test_tools_declare_the_fields_of_their_results() -> None:
             "properties": {"name": {"type": "string"}, "tags": {"type": "array"}},
         },
     )
+
+    @tool
+    def ext(name: str) -> Ext:
+        """typing_extensions' TypedDict."""
+        return {"name": name}
+
+    assert ext.output_fields == {"name": "str"}
     assert stock_price.output_fields == {"ticker": "str", "price_usd": "float"}
     assert rate.output_fields == {"base": "str", "rate": "float"}
     assert place.output_fields == {"name": "str", "population": "int"}

@@ -35,9 +35,11 @@ def fit_refs(
     - a record, list or number to a parameter that takes text: its text (JSON);
     - a text that is a number ("1100", an answer from the user) to a numeric one: that
       number;
-    - a whole record to a numeric parameter: its one number, if it holds exactly one
-      and its `producer` tool declares its fields (`Tool.output_fields`: the author
-      said what the record is; an undeclared record may hold a count beside an id).
+    - a whole record whose `producer` tool declares its fields (`Tool.output_fields`:
+      the author said what the record is) to a parameter that takes no record: its
+      field of the parameter's own name (``celsius=$1``, $1 a Weather), else, for a
+      numeric parameter, its one number if it holds exactly one (an undeclared record
+      may hold a count beside an id: it is never guessed at).
 
     A string that is one ref and nothing else (``"$1"``, ``"$1.price"``) counts as the
     ref itself for a parameter that does not take text.
@@ -58,6 +60,9 @@ def fit_refs(
             value = args.get(name) if planned is ref else ref.pick(values)
         except FieldError:  # "$1.txt" of a text: the template's text stands
             continue
+        declared = _declared(producer, ref)
+        if declared and isinstance(value, Mapping) and name in value and "object" not in kinds:
+            value = value[name]  # celsius=$1 where $1 is a Weather: its celsius
         own = _json_type(value)
         if own in kinds or (own == "integer" and "number" in kinds):
             fitted: object = value
@@ -67,14 +72,18 @@ def fit_refs(
             number = _number(str(value), kinds)
             fitted = value if number is None else number
         elif own == "object" and kinds & _NUMERIC and isinstance(value, Mapping):
-            source = producer(ref.task_id) if not ref.path else None
-            declared = source is not None and bool(source.output_fields)
             fitted = _one_number(tool.name, name, ref, value, declared)
         else:
             fitted = value
         if fitted is not args.get(name):
             out = {**out, name: fitted}
     return out
+
+
+def _declared(producer: Callable[[int], Tool | None], ref: Ref) -> bool:
+    """Whether the ref is a whole result whose tool declares its fields."""
+    source = producer(ref.task_id) if not ref.path else None
+    return source is not None and bool(source.output_fields)
 
 
 def _whole_ref(planned: object, kinds: set[str]) -> Ref | None:

@@ -432,7 +432,7 @@ def _declared_fields(fn: ToolFunction) -> dict[str, str]:
         hint = inspect.get_annotations(fn, eval_str=True).get("return")
         if not isinstance(hint, type):
             return {}
-        if typing.is_typeddict(hint):
+        if issubclass(hint, dict) and hasattr(hint, "__required_keys__"):  # a TypedDict
             types = typing.get_type_hints(hint)
         elif dataclasses.is_dataclass(hint):
             hints = typing.get_type_hints(hint)
