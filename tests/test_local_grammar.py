@@ -6,14 +6,34 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import typing_extensions
 
-from toolweave import Agent, demo
+from toolweave import Agent, TaskState, demo, tool
 from toolweave.models import LocalModel, ModelSettings
 from toolweave.models._greedy import GreedyGrammarSampler
 from toolweave.plan import parse_plan, plan_grammar
 from toolweave.planner import Planner
 
 pytestmark = [pytest.mark.local_model, pytest.mark.timeout(600)]
+
+
+class Weather(typing_extensions.TypedDict):
+    city: str
+    celsius: float
+    humidity: float
+    wind_kmh: float
+
+
+@tool(read_only=True)
+def weather(city: str) -> Weather:
+    """Current weather in a city."""
+    return {"city": city, "celsius": 4.0, "humidity": 81.0, "wind_kmh": 12.0}
+
+
+@tool(read_only=True)
+def celsius_to_fahrenheit(celsius: float) -> float:
+    """Convert degrees Celsius to Fahrenheit."""
+    return celsius * 9 / 5 + 32
 
 
 @pytest.fixture
@@ -123,3 +143,15 @@ async def test_a_stream_left_early_still_reports_its_usage(model: LocalModel) ->
                 break
     assert response.usage.prompt_tokens > 10
     assert 3 <= response.usage.completion_tokens < 60
+
+
+async def test_a_plan_on_the_local_model_takes_one_field_of_a_record(model: LocalModel) -> None:
+    agent = Agent(model, [weather, celsius_to_fahrenheit], max_replans=1)
+    result = await agent.run("What is the temperature in Oslo in Fahrenheit?")
+    assert all(not plan.rejected for plan in result.plans)
+    converted = [
+        r.value
+        for r in result.tasks.values()
+        if r.task.tool == "celsius_to_fahrenheit" and r.state is TaskState.SUCCEEDED
+    ]
+    assert converted == [39.2], [plan.text for plan in result.plans]
