@@ -60,9 +60,10 @@ def fit_refs(
             value = args.get(name) if planned is ref else ref.pick(values)
         except FieldError:  # "$1.txt" of a text: the template's text stands
             continue
-        declared = _declared(producer, ref)
-        if declared and isinstance(value, Mapping) and name in value and "object" not in kinds:
-            value = value[name]  # celsius=$1 where $1 is a Weather: its celsius
+        declared = isinstance(value, Mapping) and _declared(producer, ref)
+        takes_record = not kinds or "object" in kinds  # no type known: left as it is
+        if isinstance(value, Mapping) and declared and not takes_record and name in value:
+            value = value[name]  # celsius=$1, $1 a Weather: its celsius
         own = _json_type(value)
         if own in kinds or (own == "integer" and "number" in kinds):
             fitted: object = value
