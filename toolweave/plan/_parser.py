@@ -12,9 +12,8 @@ Thought: the two populations are independent lookups.
 `PlanParser` is a pure state machine: `feed(chunk)` takes any piece of the model's
 output and returns the tasks (and the rejected lines, as `PlanError` values) of the
 lines that piece completed. Any split of a text into chunks gives the same results as
-the whole text. A call is read with `ast` after its refs are swapped for placeholders,
-and only literals, containers, unary minus and refs are accepted: model output is never
-evaluated.
+the whole text. A call's arguments are read by `_values` (literals and refs only):
+model output is never evaluated.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from toolweave.errors import PlanError
-from toolweave.plan._ir import Arg, PlanTask, Ref, Template, format_call
+from toolweave.plan._ir import Arg, PlanTask, format_call
+from toolweave.plan._values import CLOSE, OPEN, expression, read_value
 
 if TYPE_CHECKING:
     from toolweave.tools import Tool
@@ -40,20 +40,7 @@ PlanItem = PlanTask | PlanError
 _TASK_LINE = re.compile(r"^(?:[-*]\s*)?(\d+)\s*[.:)]\s*(.*)$")
 _THOUGHT_LINE = re.compile(r"^Thought\s*:\s*(.*)$", re.IGNORECASE)
 _JOIN_CALL = re.compile(r"^join\s*\(\s*\)$")
-_REF = re.compile(r"\$\{(\d{1,9})\}|\$(\d{1,9})(?!\d)")
-# Inside string literals a ref becomes a pair of private-use sentinels around its id;
-# outside, a placeholder name. Neither can come from the model: sentinels are removed
-# from the input first, and placeholder names are reserved.
-_OPEN, _CLOSE = "\ue000", "\ue001"
-_SENTINEL = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
-_TEXT_PATH = re.compile(r"(?:\.[A-Za-z_]\w*|\[\d+\])+")
-_TEXT_STEP = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]")
-_PLACEHOLDER = re.compile(r"^__tw_ref_(\d+)__$")
-_JSON_NAMES: dict[str, Arg] = {"true": True, "false": False, "null": None}
 _MAX_LINE = 20_000
-# Python cannot turn an integer of more than 4,300 digits into text (and every result,
-# event and log shows it as text): about 1,000 digits is plenty for any argument.
-_MAX_INT_BITS = 3_400
 _MAX_ID_DIGITS = 9
 
 
@@ -160,7 +147,7 @@ class PlanParser:
     # -- one line ------------------------------------------------------------------
 
     def _line(self, raw: str, out: list[PlanItem]) -> None:
-        line = raw.replace(_OPEN, "").replace(_CLOSE, "").strip()
+        line = raw.replace(OPEN, "").replace(CLOSE, "").strip()
         end = line.find(END_OF_PLAN)
         if end >= 0:
             line = line[:end].strip()
@@ -246,7 +233,7 @@ class PlanParser:
     def _parse_call(self, call: str) -> tuple[str, dict[str, Arg]]:
         if len(call) > _MAX_LINE:
             raise PlanError(f"the call is longer than {_MAX_LINE} characters")
-        tree = _expression(call)
+        tree = expression(call)
         if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name):
             raise PlanError("expected a call like tool(arg=value)")
         name = tree.func.id
@@ -256,40 +243,17 @@ class PlanParser:
             if tool is None:
                 raise PlanError(f"unknown tool {name!r}")
         try:
-            positional = [_value(node) for node in tree.args]
+            positional = [read_value(node) for node in tree.args]
             keywords: dict[str, Arg] = {}
             for kw in tree.keywords:
                 if kw.arg is None:
                     raise PlanError("**kwargs is not allowed")
                 if kw.arg in keywords:
                     raise PlanError(f"argument {kw.arg!r} is given twice")
-                keywords[kw.arg] = _value(kw.value)
+                keywords[kw.arg] = read_value(kw.value)
         except RecursionError:
             raise PlanError("the arguments are nested too deeply") from None
         return name, _bind(name, tool, positional, keywords)
-
-
-_RESULT_ARROW = re.compile(r"\)\s*->")
-
-
-def _expression(call: str) -> ast.expr:
-    """The call's syntax tree.
-
-    A line that goes on after the call with ``-> result`` (small models copy the
-    result lines of a replan prompt into their plan) parses as the call alone: the
-    written result is ignored, the call runs.
-    """
-    try:
-        return ast.parse(_swap_refs(call), mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        for arrow in _RESULT_ARROW.finditer(call):
-            try:
-                tree = ast.parse(_swap_refs(call[: arrow.start() + 1]), mode="eval").body
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                continue
-            if isinstance(tree, ast.Call):
-                return tree
-        raise PlanError(f"not a valid call: {getattr(exc, 'msg', exc)}") from None
 
 
 def parse_plan(
@@ -320,106 +284,3 @@ def _bind(
     if missing := [p for p in tool.required_names if p not in args]:
         raise PlanError(f"{name} is missing required argument(s) {', '.join(missing)}")
     return args
-
-
-def _swap_refs(call: str) -> str:
-    """Replace refs by placeholders: names outside string literals, sentinels inside."""
-    out: list[str] = []
-    i, n = 0, len(call)
-    while i < n:
-        c = call[i]
-        if c in "\"'":
-            quote = c * 3 if call.startswith(c * 3, i) else c
-            j = i + len(quote)
-            while j < n and not call.startswith(quote, j):
-                j += 2 if call[j] == "\\" else 1
-            end = min(j + len(quote), n)
-            out.append(
-                _REF.sub(lambda m: f"{_OPEN}{m.group(1) or m.group(2)}{_CLOSE}", call[i:end])
-            )
-            i = end
-        elif c == "$":
-            match = _REF.match(call, i)
-            if match is None:
-                raise PlanError("'$' must be followed by a task id")
-            out.append(f"__tw_ref_{match.group(1) or match.group(2)}__")
-            i = match.end()
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _value(node: ast.expr) -> Arg:
-    if isinstance(node, ast.Constant):
-        value = node.value
-        if isinstance(value, str):
-            return _string(value)
-        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
-            raise PlanError("the number is too large to be an argument")
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        raise PlanError(f"{type(value).__name__} literals are not allowed")
-    if isinstance(node, ast.Attribute | ast.Subscript):
-        return _path(node)
-    if isinstance(node, ast.Name):
-        if match := _PLACEHOLDER.match(node.id):
-            return Ref(int(match.group(1)))
-        if node.id in _JSON_NAMES:
-            return _JSON_NAMES[node.id]
-        raise PlanError(f"bare name {node.id!r} is not a value (quote strings, use $N for results)")
-    if isinstance(node, ast.List | ast.Tuple):
-        return [_value(item) for item in node.elts]
-    if isinstance(node, ast.Dict):
-        out: dict[str, Arg] = {}
-        for key, item in zip(node.keys, node.values, strict=True):
-            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
-                raise PlanError("dict keys must be plain strings")
-            out[key.value.replace(_OPEN, "$").replace(_CLOSE, "")] = _value(item)
-        return out
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        operand = node.operand
-        number = operand.value if isinstance(operand, ast.Constant) else None
-        if isinstance(number, int | float) and not isinstance(number, bool):
-            return -number if isinstance(node.op, ast.USub) else number
-    if isinstance(node, ast.JoinedStr):
-        raise PlanError("f-strings are not allowed; use $N inside a plain string")
-    raise PlanError(f"{type(node).__name__} expressions are not allowed in arguments")
-
-
-def _path(node: ast.Attribute | ast.Subscript) -> Ref:
-    """A ref with a path: ``$1.price``, ``$1["price"]``, ``$1.items[0]``."""
-    steps: list[str | int] = []
-    current: ast.expr = node
-    while isinstance(current, ast.Attribute | ast.Subscript):
-        if isinstance(current, ast.Attribute):
-            steps.append(current.attr)
-        else:
-            key = _value(current.slice) if isinstance(current.slice, _KEYS) else None
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                raise PlanError('a ref\'s [...] takes a literal key or index: $1["name"], $1[0]')
-            steps.append(key)
-        current = current.value
-    if not (isinstance(current, ast.Name) and (match := _PLACEHOLDER.match(current.id))):
-        raise PlanError("only a ref has fields: $1.name")
-    return Ref(int(match.group(1)), tuple(reversed(steps)))
-
-
-_KEYS = (ast.Constant, ast.UnaryOp)
-
-
-def _string(value: str) -> str | Template:
-    if _OPEN not in value:
-        return value
-    parts: list[str | Ref] = []
-    pos = 0
-    for match in _SENTINEL.finditer(value):
-        if match.start() > pos:
-            parts.append(value[pos : match.start()])
-        path = _TEXT_PATH.match(value, match.end())  # "$1.name" (text if $1 has no name)
-        steps = _TEXT_STEP.findall(path.group()) if path else []
-        parts.append(Ref(int(match.group(1)), tuple(int(i) if i else n for n, i in steps)))
-        pos = path.end() if path else match.end()
-    if pos < len(value):
-        parts.append(value[pos:])
-    return Template(tuple(parts))

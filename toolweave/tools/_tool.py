@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import re
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -15,6 +13,7 @@ import pydantic
 
 from toolweave.errors import ToolError, UserError
 from toolweave.tools._docstring import parse_docstring
+from toolweave.tools._fields import annotation_text, declared_fields, fields_text, schema_fields
 from toolweave.tools._schema import JsonSchema, lenient_types, strict_schema, type_text
 
 __all__ = ["Tool", "tool"]
@@ -199,21 +198,14 @@ class Tool:
 
         Where the tool declares them: a return schema of an object with properties,
         composed ones included (OpenAPI responses, MCP output schemas), or a return
-        annotation that is a
-        TypedDict, a pydantic model or a dataclass; empty otherwise. A plan may use
-        one field of a result as ``$N.name``.
+        annotation that is a TypedDict, a pydantic model or a dataclass; empty
+        otherwise. A plan may use one field of a result as ``$N.name``.
         """
-        schema = self._return_schema
-        if schema is None:
-            if self.fn is None or self._params is None:
-                return {}
-            return _declared_fields(self.fn)
-        defs = schema.get("$defs", {})
-        props = _schema_fields(schema, defs)
-        return {
-            str(name): type_text(prop, defs) if isinstance(prop, Mapping) else "Any"
-            for name, prop in props.items()
-        }
+        if self._return_schema is not None:
+            return schema_fields(self._return_schema)
+        if self.fn is None or self._params is None:
+            return {}
+        return declared_fields(self.fn)
 
     def json_schema(self) -> JsonSchema:
         """The parameters' JSON schema in OpenAI strict form when it can be, else as is."""
@@ -245,15 +237,13 @@ class Tool:
             parts.append(text)
         result = f"{self.name}({', '.join(parts)})"
         if fields := self.output_fields:
-            shown = [f"{name}: {kind}" for name, kind in list(fields.items())[:_SHOWN_FIELDS]]
-            more = ", ..." if len(fields) > _SHOWN_FIELDS else ""
-            result += f" -> {{{', '.join(shown)}{more}}}"
+            result += f" -> {fields_text(fields)}"
         elif self._return_schema is not None:
             result += f" -> {type_text(self._return_schema)}"
         elif self.fn is not None and self._params is not None:
             annotation = inspect.signature(self.fn).return_annotation
             if annotation is not inspect.Signature.empty:
-                result += f" -> {_annotation_text(annotation)}"
+                result += f" -> {annotation_text(annotation)}"
         return result
 
     # -- calling --------------------------------------------------------------------
@@ -404,52 +394,6 @@ def _params_model(
         return pydantic.create_model(f"{name}_params", __config__=config, **fields)
     except (pydantic.PydanticUserError, NameError, TypeError) as exc:
         raise UserError(f"tool {name}: unusable parameters: {exc}") from exc
-
-
-_SHOWN_FIELDS = 12
-"""A signature lists at most this many fields of a result."""
-
-
-def _schema_fields(
-    schema: Mapping[str, Any], defs: Mapping[str, Any], depth: int = 0
-) -> dict[str, Any]:
-    """An object schema's properties, with those of the parts it is composed of (allOf)."""
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/") and depth < 8:
-        target = defs.get(ref.rsplit("/", 1)[-1])
-        return _schema_fields(target, defs, depth + 1) if isinstance(target, Mapping) else {}
-    props = schema.get("properties")
-    fields = dict(props) if isinstance(props, Mapping) else {}
-    for part in schema.get("allOf", ()) if depth < 8 else ():
-        if isinstance(part, Mapping):
-            fields.update(_schema_fields(part, defs, depth + 1))
-    return fields
-
-
-def _declared_fields(fn: ToolFunction) -> dict[str, str]:
-    """The fields of a return annotation that declares them, with their types."""
-    try:
-        hint = inspect.get_annotations(fn, eval_str=True).get("return")
-        if not isinstance(hint, type):
-            return {}
-        if issubclass(hint, dict) and hasattr(hint, "__required_keys__"):  # a TypedDict
-            types = typing.get_type_hints(hint)
-        elif dataclasses.is_dataclass(hint):
-            hints = typing.get_type_hints(hint)
-            types = {f.name: hints.get(f.name, Any) for f in dataclasses.fields(hint)}
-        elif issubclass(hint, pydantic.BaseModel):
-            types = {name: f.annotation for name, f in hint.model_fields.items()}
-        else:
-            return {}
-    except (NameError, TypeError):  # an annotation that does not resolve
-        return {}
-    return {name: _annotation_text(kind) for name, kind in types.items()}
-
-
-def _annotation_text(annotation: Any) -> str:
-    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "")
 
 
 def _pydantic_problems(exc: pydantic.ValidationError) -> list[str]:
