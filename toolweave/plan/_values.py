@@ -79,6 +79,7 @@ def _swap_refs(call: str) -> str:
 
 
 def read_value(node: ast.expr) -> Arg:
+    """An argument's syntax tree as a value: a literal, a container or a ref."""
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, str):
@@ -115,6 +116,9 @@ def read_value(node: ast.expr) -> Arg:
     raise PlanError(f"{type(node).__name__} expressions are not allowed in arguments")
 
 
+_KEYS = (ast.Constant, ast.UnaryOp)  # what a ref's [...] may hold: "name", 0, -1
+
+
 def _path(node: ast.Attribute | ast.Subscript) -> Ref:
     """A ref with a path: ``$1.price``, ``$1["price"]``, ``$1.items[0]``."""
     steps: list[str | int] = []
@@ -131,9 +135,6 @@ def _path(node: ast.Attribute | ast.Subscript) -> Ref:
     if not (isinstance(current, ast.Name) and (match := _PLACEHOLDER.match(current.id))):
         raise PlanError("only a ref has fields: $1.name")
     return Ref(int(match.group(1)), tuple(reversed(steps)))
-
-
-_KEYS = (ast.Constant, ast.UnaryOp)
 
 
 def _string(value: str) -> str | Template:
