@@ -104,7 +104,7 @@ async def test_react_runs_one_call_per_model_turn() -> None:
         ("search", {"query": "A"}, []),
         ("search", {"query": "B"}, [1]),  # sequential: after the previous call
     ]
-    assert model.calls[1][-1]["content"].startswith('Observation: {"request": {"query": "A"}')
+    assert model.calls[1][-1]["content"].startswith('Observation: {"value": ')
     assert score(case, trace)["fanout_ok"] == 0.0  # one independent search, not two
 
 

@@ -92,15 +92,24 @@ async def test_the_lazy_grammar_writes_what_the_full_mask_writes(
     # token at the first step, so the whole vocabulary is masked there
     forced = [{"role": "user", "content": "Is Lima the capital of Peru? Explain."}]
     forced_settings = ModelSettings(max_tokens=8, grammar='root ::= "Answer: " ("yes" | "no")\n')
-    texts: dict[bool, list[str]] = {}
+
+    async def write(messages: list[Any], settings: ModelSettings, *, lazy: bool) -> str:
+        model.lazy_grammar = lazy
+        async with model.stream(messages, settings) as response:
+            async for _ in response:
+                pass
+        return response.text
+
+    texts: dict[bool, list[str]] = {True: [], False: []}
     try:
-        for lazy in (True, False):
-            model.lazy_grammar = lazy
-            for messages, settings in ((plan, plan_settings), (forced, forced_settings)):
-                async with model.stream(messages, settings) as response:
-                    async for _ in response:
-                        pass
-                texts.setdefault(lazy, []).append(response.text)
+        for messages, settings in ((plan, plan_settings), (forced, forced_settings)):
+            # a first run leaves the prompt in the prefix cache, so the two compared
+            # runs start from the same state: llama.cpp's numbers depend on how much
+            # of a prompt it reused, and a near tie (the plan's "Thought: To" against
+            # "Thought: Two") then goes either way, grammar or none
+            await write(messages, settings, lazy=False)
+            for lazy in (True, False):
+                texts[lazy].append(await write(messages, settings, lazy=lazy))
     finally:
         model.lazy_grammar = True
     assert texts[True] == texts[False]

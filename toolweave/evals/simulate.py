@@ -3,8 +3,11 @@
 A simulated call sleeps a latency drawn from a seeded log-normal distribution, may
 fail (a `ConnectionError`) at a set rate, and returns the sample response that the
 tool's spec carries (AutoTools' food, weather and game endpoints have one) or a value
-made from its arguments. The same seed, tool and arguments give the same latency,
-outcome and value, whatever the order or concurrency of the calls.
+made from its arguments, ``{"value": 4821, "simulated": true}``. The same seed, tool
+and arguments give the same latency, outcome and value, whatever the order or
+concurrency of the calls. The value does not repeat the call's arguments: every
+strategy shows them beside the result already, and an echo doubled each call in the
+model's prompt (and nested into any text argument that a result was passed to).
 """
 
 from __future__ import annotations
@@ -99,6 +102,6 @@ def _implementation(
             return responder(args, rng)
         if sample is not None:
             return sample
-        return {"request": args, "value": rng.randrange(1000, 9999), "simulated": True}
+        return {"value": rng.randrange(1000, 9999), "simulated": True}
 
     return call

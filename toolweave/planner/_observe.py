@@ -37,6 +37,8 @@ FENCE_OPEN = "<results>"
 FENCE_CLOSE = "</results>"
 _MAX_OBSERVATION = 1_500
 _MAX_CALL = 300
+_MAX_PLAN_CALL = 64
+"""Longer calls are shown as ``tool(...)`` after a plan that holds them (see `observation`)."""
 _RESULTS_BUDGET = 6_000
 """Characters of values one results block shares out (each line gets at least 300)."""
 _GROUP_FROM = 10_000
@@ -92,18 +94,21 @@ def observation(result: TaskResult, *, resolved: bool = True, limit: int = _MAX_
     that the reader needs no bookkeeping of `$N`. With `resolved=False` it shows the
     call as the plan wrote it (``$N`` refs left in), for a reader whose conversation
     holds the plan and its values just above: the resolved numbers cost a token a
-    digit. (Leaving the call out, ``$N = value``, was tried and dropped: the local
-    model then lost which value was which, and 4 of 30 countries answers went wrong.)
+    digit. There a call longer than 64 characters is shortened to ``tool(...)``: the
+    plan line above says it whole. (Leaving every call out, ``$N = value``, was tried
+    and dropped: the local model then lost which value was which, and 4 of 30
+    countries answers went wrong; their calls, ``area(country="Chile")``, are short.)
     The call and the value (at `limit` characters) are clipped, kept on one line, and
     cannot close the results fence: a resolved argument can hold another tool's output.
     """
     task = result.task
     args = result.args
-    call = (
-        format_call(task.tool, {k: _plain(v) for k, v in args.items()})
-        if args is not None and resolved
-        else task.call_text()
-    )
+    if args is not None and resolved:
+        call = format_call(task.tool, {k: _plain(v) for k, v in args.items()})
+    else:
+        call = task.call_text()
+        if len(call) > _MAX_PLAN_CALL:
+            call = f"{task.tool}(...)"
     head = f"${task.id} = {_data(call, _MAX_CALL)} ->"
     if result.state is TaskState.SUCCEEDED:
         return f"{head} {_data(render_value(result.value), limit)}"
