@@ -317,24 +317,21 @@ async def test_the_joiner_continues_the_planners_conversation() -> None:
     assert second_join[-1]["content"] == Prompts().converged_ask.format(id=3, value="116,000,000")
 
 
-async def test_the_continued_joiner_reads_the_answer_format_once_and_long_calls_short() -> None:
-    """The reply format sits in the cached system prompt; the plan above holds each call."""
+async def test_the_continued_joiner_reads_a_long_call_as_its_tool_name() -> None:
+    """The plan just above holds each call whole; a short one is shown as written."""
     long = " + ".join(str(n * 1_000_000) for n in range(1, 8))
     plan = f'1. population(country="France")\n2. calculator(expression="{long}")\njoin()\n'
     model = ScriptedModel([plan, "Action: Finish(ok)"])
     await Agent(model, [population, calculator]).run("France, and the sum?")
-    system, turn = model.calls[1][0]["content"], model.calls[1][-1]["content"]
-    assert Prompts().answer_rules in system
-    assert "Action: Replan(" not in turn  # said once, above, not after every plan
-    assert '$1 = population(country="France") -> 68,000,000' in turn  # short: as written
+    turn = model.calls[1][-1]["content"]
+    assert '$1 = population(country="France") -> 68,000,000' in turn
     assert "$2 = calculator(...) -> 28,000,000" in turn
     assert long not in turn
-    # without the rules in the system prompt, the ask must say the format itself
-    bare = ScriptedModel([plan, "Action: Finish(ok)"])
-    prompts = Prompts(answer_rules="", joiner_ask="Answer: Action: Finish(...) or Replan(...).")
-    await Agent(bare, [population, calculator], prompts=prompts).run("France, and the sum?")
-    assert Prompts().answer_rules not in bare.calls[1][0]["content"]
-    assert bare.calls[1][-1]["content"].endswith(prompts.joiner_ask)
+    # a joiner of its own (no conversation to look back at) reads every call whole
+    other = ScriptedModel(["Action: Finish(ok)"])
+    agent = Agent(ScriptedModel([plan]), [population, calculator], joiner_model=other)
+    await agent.run("France, and the sum?")
+    assert f'$2 = calculator(expression="{long}") -> 28,000,000' in other.calls[0][-1]["content"]
 
 
 async def test_a_replans_joiner_reads_only_the_new_results() -> None:
