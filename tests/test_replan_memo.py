@@ -6,8 +6,17 @@ import asyncio
 
 from toolweave import Agent, RunResult, TaskState, ToolRegistry, tool
 from toolweave.events import Event, PlanFinished, TaskStarted, TaskSucceeded
+from toolweave.fetcher import TaskResult
 from toolweave.models.testing import ScriptedModel
-from toolweave.planner import FINISH_GRAMMAR, Finish, JoinReply, Prompts, finish_grammar
+from toolweave.plan import PlanTask, parse_plan
+from toolweave.planner import (
+    FINISH_GRAMMAR,
+    Finish,
+    JoinReply,
+    Prompts,
+    finish_grammar,
+    joiner_messages,
+)
 
 RUNS: list[str] = []
 
@@ -332,6 +341,14 @@ async def test_the_continued_joiner_reads_a_long_call_as_its_tool_name() -> None
     agent = Agent(ScriptedModel([plan]), [population, calculator], joiner_model=other)
     await agent.run("France, and the sum?")
     assert f'$2 = calculator(expression="{long}") -> 28,000,000' in other.calls[0][-1]["content"]
+    # a call that never started (no resolved arguments) likewise
+    (task,) = parse_plan(f'1. calculator(expression="{long}")', [calculator])
+    assert isinstance(task, PlanTask)
+    skipped = [TaskResult(task, TaskState.SKIPPED, reason="an input failed")]
+    alone = joiner_messages("Sum?", skipped)[-1]["content"]
+    continued = joiner_messages("Sum?", skipped, conversation=model.calls[1][:3])[-1]["content"]
+    assert f'$1 = calculator(expression="{long}") -> SKIPPED' in alone
+    assert "$1 = calculator(...) -> SKIPPED" in continued
 
 
 async def test_a_replans_joiner_reads_only_the_new_results() -> None:

@@ -107,7 +107,7 @@ def observation(result: TaskResult, *, resolved: bool = True, limit: int = _MAX_
         call = format_call(task.tool, {k: _plain(v) for k, v in args.items()})
     else:
         call = task.call_text()
-        if len(call) > _MAX_PLAN_CALL:
+        if not resolved and len(call) > _MAX_PLAN_CALL:
             call = f"{task.tool}(...)"
     head = f"${task.id} = {_data(call, _MAX_CALL)} ->"
     if result.state is TaskState.SUCCEEDED:
