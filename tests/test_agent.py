@@ -375,3 +375,24 @@ def test_an_agent_frees_only_the_local_model_it_made() -> None:
     made.model._llm = own = Weights()
     made.close()
     assert own.closed
+
+
+async def test_a_plan_that_writes_none_for_an_optional_argument_runs_the_call() -> None:
+    """`= None` in the signature is what the model copies; the call runs without it."""
+    seen: list[dict[str, object]] = []
+
+    async def ask(**args: object) -> str:
+        seen.append(args)
+        return "42"
+
+    schema = {
+        "type": "object",
+        "properties": {"prompt": {"type": "string"}, "default_answer": {"type": "string"}},
+        "required": ["prompt"],
+    }
+    asker = Tool.from_schema("ask", "Ask the user.", schema, ask, read_only=True)
+    assert asker.signature() == "ask(prompt: str, default_answer: str = None)"
+    plan = '1. ask(prompt="Cost of dinner?", default_answer=None)\njoin()\n'
+    result = await Agent(ScriptedModel([plan, "Action: Finish(42)"]), [asker]).run("Tip?")
+    assert result.tasks[1].state is TaskState.SUCCEEDED
+    assert seen == [{"prompt": "Cost of dinner?"}]

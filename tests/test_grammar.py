@@ -132,6 +132,9 @@ def test_numbered_grammar_rejects_what_the_parser_would_reject() -> None:
     one = 'population(country="France")'
     assert grammar.accepts(f'1. {one}\n2. search(query="$1 and ${{1}}, $ 5")\njoin()')
     assert grammar.accepts(f"Thought: t\n1. {one}\n\nThought: u\n2. combine([$1, 2])\njoin()")
+    # a thought ends within 400 characters: a small model can repeat one to its limit
+    assert grammar.accepts(f"Thought:{'x' * 400}\n1. {one}\njoin()")
+    assert not grammar.accepts(f"Thought:{'x' * 401}\n1. {one}\njoin()")
     assert not grammar.accepts(f"1. {one}\n1. {one}\njoin()")  # an id taken
     assert not grammar.accepts(f"1. {one}\n3. {one}\njoin()")  # out of order
     assert not grammar.accepts(f"2. {one}\njoin()")

@@ -138,6 +138,32 @@ def test_from_schema() -> None:
     }
 
 
+def test_none_for_an_optional_parameter_that_takes_no_null_means_unset() -> None:
+    """The signature shows such a parameter as `= None`; a plan that writes it runs."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "unit": {"type": "string", "enum": ["C", "F"]},
+            "note": {"type": ["string", "null"]},
+            "days": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "extra": {},
+        },
+        "required": ["city"],
+    }
+    weather = Tool.from_schema("weather", "Current weather.", schema)
+    given = {"city": "Oslo", "unit": None, "note": None, "days": None, "extra": None}
+    assert weather.validate(given) == {"city": "Oslo", "note": None, "days": None, "extra": None}
+    with pytest.raises(ToolError, match="'city'"):  # a required one is never dropped
+        weather.validate({"city": None})
+    # a function's parameter with a default takes that default; an Optional one takes None
+    assert search.validate({"query": "q", "limit": None, "lang": None}) == {
+        "query": "q",
+        "limit": 5,
+        "lang": None,
+    }
+
+
 def test_free_form_object_is_not_strict() -> None:
     loose = Tool.from_schema(
         "loose", "x", {"type": "object", "properties": {"o": {"type": "object"}}}

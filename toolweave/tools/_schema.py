@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["JsonSchema", "lenient_types", "strict_schema", "type_text"]
+__all__ = ["JsonSchema", "lenient_types", "strict_schema", "takes_null", "type_text"]
 
 JsonSchema = dict[str, Any]
 """A JSON schema document, as a dict."""
@@ -110,6 +110,24 @@ def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
             prop["enum"] = [*prop["enum"], None]
         return prop
     return {"anyOf": [prop, {"type": "null"}]}
+
+
+def takes_null(schema: Mapping[str, Any]) -> bool:
+    """Whether `schema` may accept ``null``: a null type, ``nullable``, or no type at all.
+
+    A ``$ref`` or an ``allOf`` it cannot see into counts as a type (no null).
+    """
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    if schema.get("nullable") is True or None in schema.get("enum", ()):
+        return True
+    if "const" in schema:
+        return schema["const"] is None
+    branches = [*schema.get("anyOf", ()), *schema.get("oneOf", ())]
+    if branches:
+        return any(isinstance(b, Mapping) and takes_null(b) for b in branches)
+    return kind is None and "$ref" not in schema and "allOf" not in schema and "enum" not in schema
 
 
 def type_text(schema: Mapping[str, Any], defs: Mapping[str, Any] | None = None) -> str:

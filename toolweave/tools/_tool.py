@@ -14,7 +14,13 @@ import pydantic
 from toolweave.errors import ToolError, UserError
 from toolweave.tools._docstring import parse_docstring
 from toolweave.tools._fields import annotation_text, declared_fields, fields_text, schema_fields
-from toolweave.tools._schema import JsonSchema, lenient_types, strict_schema, type_text
+from toolweave.tools._schema import (
+    JsonSchema,
+    lenient_types,
+    strict_schema,
+    takes_null,
+    type_text,
+)
 
 __all__ = ["Tool", "tool"]
 
@@ -256,9 +262,16 @@ class Tool:
     def validate(self, args: Mapping[str, object]) -> dict[str, object]:
         """Check resolved arguments against the schema and return the call's kwargs.
 
+        An optional argument given as ``None`` where its parameter takes no null is left
+        out, as if not written: the signature shows such a parameter as ``= None``, and
+        a model copies that (ShortcutsBench's plans wrote ``WFAskActionDefaultAnswer=None``
+        and every call failed).
+
         Raises:
             ToolError: With kind ``invalid_arguments``, naming each bad argument and why.
         """
+        if None in args.values():
+            args = {k: v for k, v in args.items() if v is not None or k not in self._absent_if_none}
         if self._params is not None:
             try:
                 model = self._params.model_validate(args)
@@ -269,6 +282,16 @@ class Tool:
         if problems:
             raise self._invalid(args, problems)
         return dict(args)
+
+    @functools.cached_property
+    def _absent_if_none(self) -> frozenset[str]:
+        """The optional parameters whose schema takes no null: ``None`` there means unset."""
+        props: Mapping[str, Any] = self.parameters.get("properties", {})
+        return frozenset(
+            name
+            for name in self.parameter_names
+            if name not in self.required_names and not takes_null(props.get(name, {}))
+        )
 
     @functools.cached_property
     def _validator(self) -> Any:
