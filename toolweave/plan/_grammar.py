@@ -10,15 +10,15 @@ accepts what the parser accepts.
 
 The grammar is a superset of the plans the parser accepts in the prompt's format (with
 at most two spaces where spaces may go, and thoughts of at most 400 characters): it
-does not check repeats, nor required
-arguments given partly by position (the parser does, and stays the authority); it
-keeps the model from writing what could never parse, such as a value after a keyword
-argument, a call with keywords that leaves out a required one, or from running on
-with spaces or a thought until its token limit. `plan_grammar(tools, first_id=N)` (the planner's)
-also numbers the calls from N one after another and lets each refer only to the known
-tasks and the calls before it, so it accepts the parser's plans that are numbered in
-order: the ids and refs a small model gets wrong (its own id, a later one, an id
-already taken, a failed task) cannot be written.
+does not check repeats, nor required arguments given partly by position (the parser
+does, and stays the authority); it keeps the model from writing what could never
+parse, such as a value after a keyword argument, a call with keywords that leaves out
+a required one, or from running on with spaces or a thought until its token limit.
+`plan_grammar(tools, first_id=N)` (the planner's) also numbers the calls from N one
+after another and lets each refer only to the known tasks and the calls before it, so
+it accepts the parser's plans that are numbered in order: the ids and refs a small
+model gets wrong (its own id, a later one, an id already taken, a failed task) cannot
+be written.
 """
 
 from __future__ import annotations
