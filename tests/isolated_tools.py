@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from toolweave import tool
@@ -35,3 +36,10 @@ def sleep_then_mark(marker: str, seconds: float) -> str:
     time.sleep(seconds)
     Path(marker).write_text("finished anyway")
     return "done"
+
+
+@tool(isolation="process")
+def squares(n: int) -> Iterator[int]:
+    """The first n squares, yielded one by one (a generator tool)."""
+    for i in range(n):
+        yield i * i

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime
+import enum
 import os
+import sys
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pydantic
 import pytest
-from isolated_tools import divide, hang_then_mark, pid, sleep_then_mark
+from isolated_tools import divide, hang_then_mark, pid, sleep_then_mark, squares
 
 from toolweave import (
     Agent,
@@ -202,6 +208,102 @@ async def test_process_tool_results_errors_and_reuse() -> None:
         first = await executor.run(pid, {})
         assert first != os.getpid()
         assert await executor.run(pid, {}) == first  # an idle worker is reused
+    finally:
+        executor.close()
+
+
+def test_generator_tools_return_what_they_yield() -> None:
+    # Found by probing: a generator tool's value was the generator object, which the
+    # joiner read as "<async_generator object ...>" and `$1[0]` could not index.
+    @tool(read_only=True)
+    async def countdown(start: int) -> AsyncIterator[int]:
+        """Count down from start to 1."""
+        for i in range(start, 0, -1):
+            await asyncio.sleep(0)
+            yield i
+
+    @tool(read_only=True)
+    def pair(a: int, b: int) -> Iterator[int]:
+        """Yield a, then b."""
+        yield a
+        yield b
+
+    assert countdown.signature() == "countdown(start: int) -> list[int]"
+    plan = "1. countdown(start=3)\n2. pair(a=$1[0], b=$1[2])\njoin()\n<END_OF_PLAN>"
+    model = ScriptedModel([plan, FINISH])
+    result = Agent(model, [countdown, pair]).run_sync("count down")
+    assert result.status == "finished"
+    assert [t.value for t in result.tasks.values()] == [[3, 2, 1], [3, 1]]
+    assert "$2 = [3, 1]" in model.calls[1][-1]["content"]
+
+
+def test_a_tool_that_calls_exit_fails_its_call_not_the_run() -> None:
+    # Found by probing: a sync tool's sys.exit() (argparse exits on a bad option) left
+    # the thread's future with a SystemExit that ended the caller's event loop.
+    @tool
+    def cli(argv: list[str]) -> str:
+        """A command-line program, wrapped as a tool."""
+        sys.exit(f"unknown option {argv[0]}")
+
+    @tool
+    async def quits() -> int:
+        """An async tool that exits."""
+        raise SystemExit(3)
+
+    plan = '1. cli(argv=["--colour"])\n2. quits()\njoin()\n<END_OF_PLAN>'
+    result = Agent(ScriptedModel([plan, FINISH]), [cli, quits]).run_sync("run it")
+    assert result.status == "finished"
+    errors = [t.error for t in result.tasks.values()]
+    assert [e.message if e else None for e in errors] == [
+        "SystemExit: unknown option --colour",
+        "SystemExit: 3",
+    ]
+
+
+class Size(enum.Enum):
+    LARGE = "large"
+
+
+class City(pydantic.BaseModel):
+    name: str
+    population: int
+    founded: datetime.date
+
+
+@dataclasses.dataclass
+class Area:
+    km2: float
+    tags: frozenset[str]
+
+
+def test_typed_results_reach_the_joiner_as_their_data() -> None:
+    # Found by probing: a pydantic model read as `name='Oslo' pop=709037`, an enum in a
+    # dict as "Color.RED", a dataclass as its repr; the joiner now reads JSON.
+    @tool(read_only=True)
+    def city(name: str) -> City:
+        """A city's record."""
+        return City(name=name, population=709_037, founded=datetime.date(1048, 1, 1))
+
+    @tool(read_only=True)
+    def area(name: str) -> dict[str, object]:
+        """A city's area."""
+        return {"area": Area(454.0, frozenset({"land", "inland water"})), "size": Size.LARGE}
+
+    plan = '1. city(name="Oslo")\n2. area(name="Oslo")\njoin()\n<END_OF_PLAN>'
+    model = ScriptedModel([plan, FINISH])
+    result = Agent(model, [city, area]).run_sync("How big is Oslo?")
+    assert result.status == "finished"
+    joiner_prompt = model.calls[1][-1]["content"]
+    assert '$1 = city(name="Oslo") -> {"name": "Oslo", "population": 709037, ' in joiner_prompt
+    assert '"founded": "1048-01-01"}' in joiner_prompt
+    expected = '{"area": {"km2": 454, "tags": ["inland water", "land"]}, "size": "large"}'
+    assert f'$2 = area(name="Oslo") -> {expected}' in joiner_prompt
+
+
+async def test_a_generator_tool_in_a_worker_process() -> None:
+    executor = LocalExecutor()
+    try:
+        assert await executor.run(squares, {"n": 4}) == [0, 1, 4, 9]
     finally:
         executor.close()
 

@@ -152,7 +152,7 @@ class LocalExecutor:
     async def _call(self, tool: Tool, kwargs: dict[str, object]) -> object:
         try:
             return await self._attempt(tool, kwargs)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a tool's exit() ends its call, not the app
             if not (tool.retryable and self._transient(exc)):
                 raise self._error(tool, kwargs, exc, attempts=1) from exc
         retrying = tenacity.AsyncRetrying(
@@ -165,7 +165,7 @@ class LocalExecutor:
             async for attempt in retrying:
                 with attempt:
                     return await self._attempt(tool, kwargs)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             attempts = 1 + retrying.statistics.get("attempt_number", tool.retries)
             raise self._error(tool, kwargs, exc, attempts=attempts) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
@@ -194,7 +194,12 @@ class LocalExecutor:
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     def _error(
-        self, tool: Tool, kwargs: Mapping[str, object], exc: Exception, *, attempts: int
+        self,
+        tool: Tool,
+        kwargs: Mapping[str, object],
+        exc: Exception | SystemExit,
+        *,
+        attempts: int,
     ) -> ToolError:
         if isinstance(exc, ToolError):
             return exc

@@ -14,9 +14,15 @@ Three things small models get wrong, each fixed here rather than hoped for:
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import decimal
+import enum
 import json
 import math
 from collections.abc import Iterable, Sequence
+
+import pydantic
 
 from toolweave.errors import PlanError
 from toolweave.fetcher import TaskResult, TaskState
@@ -49,8 +55,9 @@ def render_value(value: object) -> str:
     """A tool's value as a model should read it.
 
     Integral floats lose their ``.0``; numbers of 10,000 and more are grouped with
-    commas; other floats keep at most 6 decimals. Containers are JSON, with their
-    numbers ungrouped (a comma would read as a separator there) but without ``.0``.
+    commas; other floats keep at most 6 decimals. Containers, pydantic models and
+    dataclasses are JSON, with their numbers ungrouped (a comma would read as a
+    separator there) but without ``.0``; an enum reads as its value, a date in ISO form.
     """
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
@@ -60,7 +67,10 @@ def render_value(value: object) -> str:
         return value
     if isinstance(value, dict | list | tuple):
         return json.dumps(_plain(value), ensure_ascii=False, default=str)
-    return str(value)
+    plain = _structured(value)
+    if plain is value:
+        return str(value)
+    return render_value(plain)
 
 
 def _number(value: float, *, group: bool) -> str:
@@ -76,14 +86,38 @@ def _number(value: float, *, group: bool) -> str:
 
 
 def _plain(value: object) -> object:
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return round(value, 6)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        return int(value) if value.is_integer() else round(value, 6)
+    if isinstance(value, str | int | None):
+        return value
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    plain = _structured(value)
+    return value if plain is value else _plain(plain)
+
+
+def _structured(value: object) -> object:
+    """A typed value as the plain data it holds, or `value` itself.
+
+    Pydantic models and dataclasses become their fields (as JSON would hold them), an
+    enum its value, a set a sorted list, a date its ISO form, a Decimal a number.
+    """
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else float(value)
     return value
 
 

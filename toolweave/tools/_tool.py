@@ -12,6 +12,7 @@ from typing import Any, Literal, overload
 import pydantic
 
 from toolweave.errors import ToolError, UserError
+from toolweave.tools._collect import collecting
 from toolweave.tools._docstring import parse_docstring
 from toolweave.tools._fields import annotation_text, declared_fields, fields_text, schema_fields
 from toolweave.tools._schema import (
@@ -129,7 +130,8 @@ class Tool:
             name: The tool's name.
             description: What it does.
             parameters: A JSON schema of type object; `None` for no parameters.
-            fn: The implementation, called with keyword arguments; without it the tool
+            fn: The implementation, called with keyword arguments (a generator
+                function's result is the list of its items); without it the tool
                 is a description only (for indexing and simulation), and calling it
                 fails with a clear `ToolError`.
             returns: What the tool returns, in words.
@@ -145,7 +147,7 @@ class Tool:
         return cls(
             name,
             description,
-            fn,
+            None if fn is None else collecting(fn),
             returns=returns,
             _schema=schema,
             _return_schema=dict(return_schema) if return_schema else None,
@@ -349,7 +351,8 @@ def tool(
 ) -> Tool | Callable[[ToolFunction], Tool]:
     """Turn a typed function, sync or async, into a `Tool`; bare or with options.
 
-    The name comes from the function, the description and the arguments' descriptions
+    A generator function's tool returns the list of what it yields. The name comes
+    from the function, the description and the arguments' descriptions
     from its Google-style docstring (``Args:`` section), the parameters' schema from
     its annotations.
 
@@ -380,7 +383,7 @@ def tool(
         return Tool(
             name or func.__name__,
             description if description is not None else doc.description,
-            func,
+            collecting(func),
             read_only=read_only,
             idempotent=idempotent,
             destructive=destructive,
