@@ -338,6 +338,17 @@ def test_agent_misuse() -> None:
         Agent("nonsense", TOOLS)
     assert Agent(ScriptedModel([PLAN, "Action: Finish(s)"]), TOOLS).run_sync("q").answer == "s"
     assert isinstance(Tool, type)
+    agent = Agent(ScriptedModel([PLAN, "Action: Finish(s)"]), TOOLS)
+    for blank in ("", "  \n"):
+        with pytest.raises(UserError, match="non-empty string"):
+            agent.run_sync(blank)
+
+    async def in_a_notebook_cell() -> None:
+        with pytest.raises(UserError, match=r"await agent\.run"):
+            agent.run_sync("q")
+
+    asyncio.run(in_a_notebook_cell())
+    assert agent.model.calls == []  # type: ignore[attr-defined]
 
 
 async def test_ask_user_tool_answers_from_the_callback() -> None:

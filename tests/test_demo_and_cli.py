@@ -133,6 +133,10 @@ async def test_cli_errors_are_messages_not_tracebacks() -> None:
     assert code == 2
     assert "error: unknown model" in out
     assert "Traceback" not in out
+    code, out = await _cli("tools", "list", "--registry", "tool-e")
+    assert code == 2
+    assert "--registry wants toole, sealtools" in " ".join(out.split())
+    assert "Traceback" not in out
 
 
 def test_main_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:

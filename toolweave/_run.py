@@ -34,6 +34,7 @@ from toolweave.errors import (
     ModelError,
     PlanError,
     ToolweaveError,
+    UserError,
 )
 from toolweave.events import (
     Event,
@@ -76,6 +77,8 @@ class Run:
         session: Session | None = None,
         resume: tuple[RunResult, Mapping[int, bool]] | None = None,
     ) -> None:
+        if not isinstance(request, str) or not request.strip():
+            raise UserError(f"a request must be a non-empty string, not {request!r}")
         self.agent = agent
         self.sink = sink
         self.output = output

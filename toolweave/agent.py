@@ -258,8 +258,20 @@ class Agent:
             return await run.run()
 
     def run_sync(self, request: str, *, output_type: type[Any] | None = None) -> RunResult:
-        """`run` for code without an event loop (tool sources connect for the call)."""
-        return asyncio.run(self.run(request, output_type=output_type))
+        """`run` for code without an event loop (tool sources connect for the call).
+
+        Raises:
+            UserError: Called where an event loop runs (async code, a notebook cell):
+                there, ``await agent.run(...)``.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.run(request, output_type=output_type))
+        raise UserError(
+            "run_sync cannot run inside a running event loop (async code, a notebook): "
+            "use `await agent.run(...)` there"
+        )
 
     @asynccontextmanager
     async def _sources_open(self) -> AsyncIterator[None]:

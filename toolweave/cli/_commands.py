@@ -87,6 +87,11 @@ def load_registry(spec: str) -> ToolRegistry:
                 Tool.from_schema(fn["name"], fn.get("description", ""), fn.get("parameters"))
             )
         return registry
+    if ":" not in spec:
+        raise UserError(
+            f"--registry wants {', '.join(builtin)}, MODULE:ATTR, a source "
+            f"(mcp:..., openapi:...) or a JSON file of OpenAI tools, not {spec!r}"
+        )
     return load_tools(spec)
 
 
