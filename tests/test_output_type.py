@@ -58,6 +58,36 @@ async def test_plain_type_answer() -> None:
     assert result.answer == "127"
 
 
+async def test_a_number_copied_with_its_grouping_is_still_a_number() -> None:
+    # the joiner reads results as "5,824,168" (see render_value) and copies that form
+    model = ScriptedModel([PLAN, "Thought: add.\nAction: Finish(127,000,000)"])
+    result = await Agent(model, TOOLS).run("Together?", output_type=int)
+    assert result.output == 127_000_000
+    assert len(model.calls) == 2  # no repair needed
+    model = ScriptedModel([PLAN, "Action: Finish(1,234.5)"])
+    assert (await Agent(model, TOOLS).run("q", output_type=float)).output == 1234.5
+    model = ScriptedModel([PLAN, "Action: Finish(127,000,000)"])
+    assert (await Agent(model, TOOLS).run("q", output_type=str)).output == "127,000,000"
+
+
+def test_an_output_type_pydantic_refuses_is_a_user_error_before_any_call() -> None:
+    import sys
+    from typing import TypedDict
+
+    from toolweave import UserError
+
+    class Row(TypedDict):
+        country: str
+
+    model = ScriptedModel([PLAN, 'Action: Finish({"country": "France"})'])
+    if sys.version_info >= (3, 12):  # pydantic takes typing.TypedDict from 3.12
+        assert Agent(model, TOOLS).run_sync("q", output_type=Row).output == {"country": "France"}
+        return
+    with pytest.raises(UserError, match=r"typing_extensions\.TypedDict"):
+        Agent(model, TOOLS).run_sync("q", output_type=Row)
+    assert model.calls == []
+
+
 async def test_one_repair_with_the_validation_error() -> None:
     model = ScriptedModel(
         [

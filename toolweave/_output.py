@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import PydanticUserError, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
-from toolweave.errors import OutputError, PlanError
+from toolweave.errors import OutputError, PlanError, UserError
 from toolweave.models import Message
 from toolweave.planner import Finish, Joiner, JoinReply
 
@@ -26,6 +26,7 @@ __all__ = ["OutputSpec", "answer_text", "repair_answer"]
 T = TypeVar("T")
 
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
 class OutputSpec(Generic[T]):
@@ -37,8 +38,12 @@ class OutputSpec(Generic[T]):
 
     def __init__(self, output_type: type[T]) -> None:
         self.type = output_type
-        self.adapter: TypeAdapter[T] = TypeAdapter(output_type)
-        self.schema = self.adapter.json_schema()
+        try:
+            self.adapter: TypeAdapter[T] = TypeAdapter(output_type)
+            self.schema = self.adapter.json_schema()
+        except PydanticUserError as exc:  # a TypedDict from `typing` before 3.12, say
+            message = str(exc).split("\n", 1)[0]
+            raise UserError(f"output_type {output_type!r} cannot be used: {message}") from exc
 
     @property
     def instructions(self) -> str:
@@ -88,6 +93,8 @@ def answer_text(value: object) -> str:
 def _candidates(text: str) -> list[str]:
     text = text.strip()
     found = [text, *(m.strip() for m in _FENCED.findall(text))]
+    if _GROUPED.fullmatch(text):  # results show large numbers grouped, and answers copy them
+        found.append(text.replace(",", ""))
     for opening, closing in ("{}", "[]"):
         start, end = text.find(opening), text.rfind(closing)
         if 0 <= start < end:
