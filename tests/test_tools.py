@@ -182,6 +182,8 @@ def test_registry() -> None:
         registry["serch"]
     with pytest.raises(UserError, match="expected a Tool"):
         registry.add(lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="decorate functions with @tool"):
+        ToolRegistry([len])  # type: ignore[list-item]
     registry.remove("search")
     assert len(registry) == 0
 

@@ -85,7 +85,10 @@ class ToolRegistry:
             elif isinstance(item, ToolSource):
                 self.add_source(item)
             else:
-                raise UserError(f"expected a Tool or a tool source, got {item!r}")
+                raise UserError(
+                    "expected a Tool (decorate functions with @tool) or a tool source, "
+                    f"got {item!r}"
+                )
 
     @classmethod
     def from_specs(cls, *specs: str) -> ToolRegistry:
