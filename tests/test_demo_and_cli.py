@@ -133,6 +133,9 @@ async def test_cli_errors_are_messages_not_tracebacks() -> None:
     assert code == 2
     assert "error: unknown model" in out
     assert "Traceback" not in out
+    code, out = await _cli("run", " ", "--model", "openai:x@http://127.0.0.1:9/v1")
+    assert code == 2
+    assert "error: the request is empty" in out
     code, out = await _cli("tools", "list", "--registry", "tool-e")
     assert code == 2
     assert "--registry wants toole, sealtools" in " ".join(out.split())

@@ -269,6 +269,8 @@ async def _prepare(agent: Agent, console: Console) -> None:
 async def _run(args: argparse.Namespace, console: Console) -> int:
     from toolweave import demo
 
+    if not args.request.strip():
+        raise UserError('the request is empty: toolweave run "QUESTION"')
     tools = load_tools(args.tools) if args.tools else demo.TOOLS
     model = resolve_model(args.model)
     agent = Agent(
