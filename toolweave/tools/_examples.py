@@ -19,15 +19,16 @@ from toolweave.models import Model, ModelSettings
 from toolweave.tools._text import tool_document, tool_fingerprint
 from toolweave.tools._tool import Tool
 
-__all__ = ["ExampleWriter"]
+__all__ = ["EXAMPLES_PROMPT", "ExampleWriter"]
 
-_PROMPT = """\
+EXAMPLES_PROMPT = """\
 Here is a tool an assistant can use:
 
 {document}
 
 Write {n} different requests that a user might type when they need this tool. Vary the
 wording and the details; do not name the tool. One request per line, nothing else."""
+"""The default prompt: the one the cached questions of `evals/cache/` were written with."""
 _LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])?\s*[\"']?(.*?)[\"']?\s*$")
 
 
@@ -39,12 +40,22 @@ class ExampleWriter:
             read the cache only.
         cache: The JSON file to keep questions in.
         per_tool: How many questions per tool.
+        prompt: What the model is asked, with ``{document}`` and ``{n}`` in it; the
+            questions of another prompt belong in another cache.
     """
 
-    def __init__(self, model: Model | None, cache: str | Path, *, per_tool: int = 5) -> None:
+    def __init__(
+        self,
+        model: Model | None,
+        cache: str | Path,
+        *,
+        per_tool: int = 5,
+        prompt: str = EXAMPLES_PROMPT,
+    ) -> None:
         self.model = model
         self.cache = Path(cache).expanduser()
         self.per_tool = per_tool
+        self.prompt = prompt
         self._store: dict[str, list[str]] = (
             json.loads(self.cache.read_text()) if self.cache.is_file() else {}
         )
@@ -78,7 +89,7 @@ class ExampleWriter:
             raise UserError(
                 f"no example questions cached for {tool.name}, and no model to write them"
             )
-        prompt = _PROMPT.format(document=tool_document(tool), n=self.per_tool)
+        prompt = self.prompt.format(document=tool_document(tool), n=self.per_tool)
         settings = ModelSettings(max_tokens=60 * self.per_tool, temperature=0.0)
         async with self.model.stream([{"role": "user", "content": prompt}], settings) as reply:
             async for _ in reply:
