@@ -193,13 +193,31 @@ async def test_a_spec_file_with_headers_and_a_base_url(
     assert store.authorizations == [f"Bearer {TOKEN}"]
 
 
+async def test_a_tools_string_gives_a_spec_file_its_service_address(
+    service: tuple[str, PetStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the spec's server is relative ("/api"): a file alone cannot say where it runs
+    url, store = service
+    monkeypatch.setenv("TOOLWEAVE_OPENAPI_TOKEN", TOKEN)
+    spec = tmp_path / "pets.json"
+    spec.write_text(json.dumps(SPEC))
+    with pytest.raises(UserError, match=r"openapi:SPEC@URL"):
+        async with ToolRegistry.from_specs(f"openapi:{spec}"):
+            pass
+    async with ToolRegistry.from_specs(f"openapi:{spec}@{url}/api") as tools:
+        assert await tools["listPets"].fn(species="dog", limit=1) == [
+            {"id": 2, "name": "Rex", "species": "dog", "age": 7}
+        ]
+    assert store.authorizations == [f"Bearer {TOKEN}"]
+
+
 async def test_bad_specs_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no OpenAPI spec at"):
         await OpenAPISource(tmp_path / "missing.json").open()
     with pytest.raises(UserError, match="not an OpenAPI 3 document"):
         await OpenAPISource({"swagger": "2.0", "paths": {}}).open()
     relative = {"openapi": "3.1.0", "info": {"title": "x"}, "paths": {}}
-    with pytest.raises(UserError, match="give the service's address as base_url"):
+    with pytest.raises(UserError, match=r"openapi:SPEC@URL"):
         await OpenAPISource(relative).open()
     dangling = {
         "openapi": "3.1.0",

@@ -206,7 +206,8 @@ def _agent_options(parser: argparse.ArgumentParser, *, tools: bool = True) -> No
             action="append",
             metavar="SOURCE",
             help="MODULE:ATTR (a list of tools or a ToolRegistry), mcp:stdio:COMMAND, "
-            "mcp:URL or openapi:SPEC; repeatable (default: the demo tools)",
+            "mcp:URL, openapi:SPEC or openapi:SPEC@SERVICE_URL; repeatable (default: the "
+            "demo tools)",
         )
     parser.add_argument("--max-replans", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per run")

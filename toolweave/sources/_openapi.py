@@ -281,7 +281,8 @@ def _base_url(document: Mapping[str, Any], spec_url: str | None) -> str:
         url = urljoin(spec_url, url or "/")
     if urlsplit(url).scheme not in ("http", "https"):
         raise UserError(
-            "the spec names no absolute server URL; give the service's address as base_url"
+            "the spec names no absolute server URL: give the service's address "
+            "(OpenAPISource(..., base_url=URL), or openapi:SPEC@URL in --tools)"
         )
     return url.rstrip("/") + "/"
 

@@ -4,6 +4,7 @@
 mcp:stdio:python server.py        an MCP server started as a subprocess
 mcp:http://127.0.0.1:8000/mcp     an MCP server over streamable HTTP
 openapi:spec.json                 an OpenAPI 3 spec (a file or an http(s) URL)
+openapi:spec.json@http://host:80  the same, for the service at that address
 myapp.tools:TOOLS                 a list of tools or a ToolRegistry, imported
 ```
 
@@ -43,6 +44,9 @@ def parse_spec(spec: str) -> list[Tool | ToolSource]:
 
         if not rest:
             raise UserError("openapi: wants a spec's path or URL, as in openapi:spec.json")
+        where, at, base_url = rest.rpartition("@")
+        if at and where and base_url.startswith(("http://", "https://")):
+            return [OpenAPISource(where, base_url=base_url, bearer_env=OPENAPI_TOKEN_ENV)]
         return [OpenAPISource(rest, bearer_env=OPENAPI_TOKEN_ENV)]
     return list(_imported(spec))
 

@@ -96,7 +96,8 @@ class ToolRegistry:
 
         ``mcp:stdio:COMMAND`` (an MCP server started as a subprocess), ``mcp:URL`` (an
         MCP server over streamable HTTP), ``openapi:PATH_OR_URL`` (one tool per
-        operation of an OpenAPI 3 spec) and ``MODULE:ATTRIBUTE`` (a list of tools or a
+        operation of an OpenAPI 3 spec; ``openapi:PATH_OR_URL@SERVICE_URL`` for a spec
+        that does not say where its service runs) and ``MODULE:ATTRIBUTE`` (a list of tools or a
         registry). Sources join when the registry (or the agent) is opened with
         ``async with``.
 
