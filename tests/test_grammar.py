@@ -37,7 +37,23 @@ def convert(amount: float, unit: str, precise: bool = False, to: str = "km", *, 
     return unit
 
 
-TOOLS = ToolRegistry([population, search, combine, convert])
+# an API's parameters named like Python keywords (`from=`, `class=`): a plan names them
+exchange = Tool.from_schema(
+    "exchange",
+    "Convert an amount between currencies.",
+    {
+        "type": "object",
+        "properties": {
+            "from": {"type": "string"},
+            "to": {"type": "string"},
+            "class": {"type": "string"},
+        },
+        "required": ["from", "to"],
+    },
+    read_only=True,
+)
+
+TOOLS = ToolRegistry([population, search, combine, convert, exchange])
 GRAMMAR = plan_grammar(TOOLS)
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -230,3 +246,10 @@ def test_a_schema_that_requires_an_unknown_argument_still_makes_a_grammar() -> N
     assert grammar.accepts('1. odd(a="x")\njoin()')
     assert not grammar.accepts("1. odd()\njoin()")  # a is still required
     assert "odd" in grammar.gbnf()
+
+
+def test_arguments_named_like_python_keywords_are_in_the_grammar() -> None:
+    text = '1. exchange(from="USD", to="EUR")\n2. exchange(to="GBP", class="spot", from=$1)\njoin()'
+    assert all(not isinstance(item, PlanError) for item in parse_plan(text, TOOLS))
+    assert GRAMMAR.accepts(text)
+    assert not GRAMMAR.accepts('1. exchange(to="EUR")\njoin()')  # `from` is required

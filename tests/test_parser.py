@@ -225,6 +225,25 @@ def test_without_tools_any_name_keyword_only() -> None:
     assert "positional" in out[1].reason
 
 
+def test_arguments_named_like_python_keywords() -> None:
+    # Found by probing an OpenAPI spec: `from=` and `class=` are common API parameters,
+    # and every line naming one was rejected as "invalid syntax".
+    plan = (
+        '1. exchange(from="USD", to="EUR", class = "spot")\n'
+        '2. exchange(from=$1, to="is=", lambda=[$1], x="from=1")\n'
+        "3. exchange(from=$1.in)\n"  # `in` is no field name a path can hold
+        "4. exchange(from==1)\n"
+    )
+    out = parse_plan(plan)
+    assert out[:2] == [
+        PlanTask(1, "exchange", {"from": "USD", "to": "EUR", "class": "spot"}),
+        PlanTask(2, "exchange", {"from": Ref(1), "to": "is=", "lambda": [Ref(1)], "x": "from=1"}),
+    ]
+    assert str(out[1]) == '2. exchange(from=$1, to="is=", lambda=[$1], x="from=1")'
+    assert isinstance(out[2], PlanError)
+    assert isinstance(out[3], PlanError)
+
+
 def test_call_text_round_trips(registry: ToolRegistry) -> None:
     tasks = [t for t in items(PLAN, registry) if isinstance(t, PlanTask)]
     text = "\n".join(str(t) for t in tasks) + "\n"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from toolweave.errors import PlanError
 from toolweave.plan._ir import Arg, PlanTask, format_call
-from toolweave.plan._values import CLOSE, OPEN, expression, read_value
+from toolweave.plan._values import CLOSE, OPEN, argument_name, expression, read_value
 
 if TYPE_CHECKING:
     from toolweave.tools import Tool
@@ -248,9 +248,10 @@ class PlanParser:
             for kw in tree.keywords:
                 if kw.arg is None:
                     raise PlanError("**kwargs is not allowed")
-                if kw.arg in keywords:
-                    raise PlanError(f"argument {kw.arg!r} is given twice")
-                keywords[kw.arg] = read_value(kw.value)
+                arg = argument_name(kw.arg)
+                if arg in keywords:
+                    raise PlanError(f"argument {arg!r} is given twice")
+                keywords[arg] = read_value(kw.value)
         except RecursionError:
             raise PlanError("the arguments are nested too deeply") from None
         return name, _bind(name, tool, positional, keywords)

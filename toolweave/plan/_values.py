@@ -8,12 +8,13 @@ accepted: model output is never evaluated.
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 
 from toolweave.errors import PlanError
 from toolweave.plan._ir import Arg, Ref, Template
 
-__all__ = ["CLOSE", "OPEN", "expression", "read_value"]
+__all__ = ["CLOSE", "OPEN", "argument_name", "expression", "read_value"]
 
 _REF = re.compile(r"\$\{(\d{1,9})\}|\$(\d{1,9})(?!\d)")
 # Inside string literals a ref becomes a pair of private-use sentinels around its id;
@@ -24,6 +25,9 @@ _SENTINEL = re.compile(f"{OPEN}(\\d+){CLOSE}")
 _TEXT_PATH = re.compile(r"(?:\.[A-Za-z_]\w*|\[\d+\])+")
 _TEXT_STEP = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]")
 _PLACEHOLDER = re.compile(r"^__tw_ref_(\d+)__$")
+_KEYWORD_PLACEHOLDER = re.compile(r"^__tw_kw_(\w+)__$")
+_WORD = re.compile(r"\w+")
+_ASSIGN = re.compile(r"\s*=(?!=)")
 _JSON_NAMES: dict[str, Arg] = {"true": True, "false": False, "null": None}
 # Python cannot turn an integer of more than 4,300 digits into text (and every result,
 # event and log shows it as text): about 1,000 digits is plenty for any argument.
@@ -37,7 +41,8 @@ def expression(call: str) -> ast.expr:
 
     A line that goes on after the call with ``-> result`` (small models copy the
     result lines of a replan prompt into their plan) parses as the call alone: the
-    written result is ignored, the call runs.
+    written result is ignored, the call runs. An argument named like a Python keyword
+    (``from=``) parses under a placeholder name that `argument_name` reads back.
     """
     try:
         return ast.parse(_swap_refs(call), mode="eval").body
@@ -72,10 +77,24 @@ def _swap_refs(call: str) -> str:
                 raise PlanError("'$' must be followed by a task id")
             out.append(f"__tw_ref_{match.group(1) or match.group(2)}__")
             i = match.end()
+        elif c.isalpha() or c == "_":
+            word = _WORD.match(call, i)
+            assert word is not None  # c starts a word
+            i = word.end()
+            name = word.group()
+            # an argument named like a Python keyword (APIs take `from=`, `class=`)
+            keyword_arg = keyword.iskeyword(name) and _ASSIGN.match(call, i) is not None
+            out.append(f"__tw_kw_{name}__" if keyword_arg else name)
         else:
             out.append(c)
             i += 1
     return "".join(out)
+
+
+def argument_name(name: str) -> str:
+    """A keyword argument's name as written (see `expression`)."""
+    match = _KEYWORD_PLACEHOLDER.match(name)
+    return match.group(1) if match else name
 
 
 def read_value(node: ast.expr) -> Arg:
