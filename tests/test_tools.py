@@ -4,7 +4,8 @@ from typing import Literal
 
 import pytest
 
-from toolweave import Tool, ToolError, ToolRegistry, UserError, tool
+from toolweave import Agent, TaskState, Tool, ToolError, ToolRegistry, UserError, tool
+from toolweave.models.testing import ScriptedModel
 
 
 @tool(read_only=True, timeout=3, max_concurrency=2)
@@ -136,6 +137,39 @@ def test_from_schema() -> None:
     assert strict["parameters"]["properties"]["unit"] == {
         "anyOf": [{"type": "string", "enum": ["C", "F"]}, {"type": "null"}]
     }
+
+
+def test_parameters_a_plan_cannot_name_are_offered_as_identifiers() -> None:
+    # Found by probing: JSON schemas (OpenAI tools, MCP servers) allow `user-name` or
+    # OData's `$top`, and no plan line could pass them (`f(user-name="x")` is no call).
+    received: list[dict[str, object]] = []
+
+    async def lookup(**arguments: object) -> str:
+        received.append(arguments)
+        return "ok"
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "user-name": {"type": "string"},
+            "user_name": {"type": "string"},
+            "$top": {"type": "integer"},
+            "2fa": {"type": "string"},
+        },
+        "required": ["user-name", "$top"],
+    }
+    users = Tool.from_schema("users", "Find users.", schema, lookup, read_only=True)
+    assert users.signature() == (
+        "users(user_name_: str, user_name: str = None, top: int, p_2fa: str = None)"
+    )
+    assert users.required_names == {"user_name_", "top"}
+    plan = '1. users(user_name_="ada", top=2, p_2fa="123456")\njoin()\n<END_OF_PLAN>'
+    model = ScriptedModel([plan, "Thought: done.\nAction: Finish(ok)"])
+    result = Agent(model, [users]).run_sync("find ada")
+    assert result.tasks[1].state is TaskState.SUCCEEDED
+    assert received == [{"user-name": "ada", "$top": 2, "2fa": "123456"}]
+    with pytest.raises(ToolError, match="top"):
+        users.validate({"user_name_": "ada"})
 
 
 def test_none_for_an_optional_parameter_that_takes_no_null_means_unset() -> None:

@@ -22,6 +22,7 @@ from toolweave.tools._schema import (
     takes_null,
     type_text,
 )
+from toolweave.tools._wire import plan_names, with_wire_names
 
 __all__ = ["Tool", "tool"]
 
@@ -129,9 +130,12 @@ class Tool:
         Args:
             name: The tool's name.
             description: What it does.
-            parameters: A JSON schema of type object; `None` for no parameters.
-            fn: The implementation, called with keyword arguments (a generator
-                function's result is the list of its items); without it the tool
+            parameters: A JSON schema of type object; `None` for no parameters. A
+                parameter whose name a plan cannot write (``user-name``, ``$top``)
+                is offered as an identifier (``user_name``, ``top``).
+            fn: The implementation, called with keyword arguments named as in
+                `parameters` (a generator function's result is the list of its
+                items); without it the tool
                 is a description only (for indexing and simulation), and calling it
                 fails with a clear `ToolError`.
             returns: What the tool returns, in words.
@@ -144,10 +148,11 @@ class Tool:
             raise UserError(f"tool {name}: the parameters schema must be of type object")
         schema.setdefault("type", "object")
         schema.setdefault("properties", {})
+        schema, wire = plan_names(schema)  # `user-name` reads `user_name` in plans
         return cls(
             name,
             description,
-            None if fn is None else collecting(fn),
+            None if fn is None else with_wire_names(collecting(fn), wire),
             returns=returns,
             _schema=schema,
             _return_schema=dict(return_schema) if return_schema else None,
