@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import pytest
@@ -137,6 +138,47 @@ def test_from_schema() -> None:
     assert strict["parameters"]["properties"]["unit"] == {
         "anyOf": [{"type": "string", "enum": ["C", "F"]}, {"type": "null"}]
     }
+
+
+def test_partials_and_callable_objects_as_tools() -> None:
+    # Found by probing: tool(functools.partial(...)) raised AttributeError (__name__)
+    def convert(amount: float, currency: str, api_key: str) -> str:
+        """Convert an amount of euros.
+
+        Args:
+            amount: Euros.
+            currency: The currency to convert to.
+            api_key: The service's key.
+        """
+        return f"{amount} EUR in {currency} (key {api_key[:2]}...)"
+
+    converter = tool(read_only=True)(functools.partial(convert, api_key="sk-secret"))
+    assert converter.name == "convert"
+    assert converter.signature() == "convert(amount: float, currency: str) -> str"
+    assert converter.description == "Convert an amount of euros."
+    with pytest.raises(ToolError, match="unexpected argument 'api_key'"):
+        converter.validate({"amount": 1, "currency": "USD", "api_key": "mine"})
+    model = ScriptedModel(
+        ['1. convert(amount=5, currency="USD")\njoin()\n<END_OF_PLAN>', "Action: Finish(ok)"]
+    )
+    result = Agent(model, [converter]).run_sync("5 euros in dollars?")
+    assert result.tasks[1].value == "5.0 EUR in USD (key sk...)"
+    assert "sk-secret" not in str(model.calls)
+
+    class Doubler:
+        """Double a number."""
+
+        def __call__(self, x: int) -> int:
+            return 2 * x
+
+    with pytest.raises(UserError, match="give the tool one"):
+        tool(Doubler())
+    double = tool(name="double")(Doubler())
+    assert (double.signature(), double.description, double(x=4)) == (
+        "double(x: int) -> int",
+        "Double a number.",
+        8,
+    )
 
 
 def test_parameters_a_plan_cannot_name_are_offered_as_identifiers() -> None:

@@ -384,9 +384,13 @@ def tool(
     """
 
     def build(func: ToolFunction) -> Tool:
-        doc = parse_docstring(func.__doc__)
+        base, bound, own_name, docstring = _unbound(func)
+        doc = parse_docstring(docstring)
+        tool_name = name or own_name
+        if not tool_name:
+            raise UserError(f"{func!r} has no name of its own: give the tool one, tool(name=...)")
         return Tool(
-            name or func.__name__,
+            tool_name,
             description if description is not None else doc.description,
             collecting(func),
             read_only=read_only,
@@ -398,14 +402,32 @@ def tool(
             isolation=isolation,
             returns=doc.returns,
             metadata=dict(metadata or {}),
-            _params=_params_model(name or func.__name__, func, doc.params),
+            _params=_params_model(tool_name, base, doc.params, bound),
         )
 
     return build(fn) if fn is not None else build
 
 
+def _unbound(func: ToolFunction) -> tuple[ToolFunction, frozenset[str], str, str | None]:
+    """The function whose parameters a tool takes, those bound already, name and doc.
+
+    A `functools.partial`'s bound arguments are fixed (an API key, a client): the plan
+    neither sees nor sets them. An object with ``__call__`` takes that method's
+    parameters, and has no name of its own (``""``).
+    """
+    bound: set[str] = set()
+    while isinstance(func, functools.partial):
+        params = list(inspect.signature(func.func).parameters)
+        bound |= set(params[: len(func.args)]) | set(func.keywords)
+        func = func.func
+    if not inspect.isroutine(func) and not isinstance(func, type):
+        call: ToolFunction = func.__call__  # type: ignore[operator]
+        return call, frozenset(bound), "", call.__doc__ or type(func).__doc__
+    return func, frozenset(bound), getattr(func, "__name__", ""), func.__doc__
+
+
 def _params_model(
-    name: str, func: ToolFunction, docs: Mapping[str, str]
+    name: str, func: ToolFunction, docs: Mapping[str, str], bound: frozenset[str] = frozenset()
 ) -> type[pydantic.BaseModel]:
     try:
         hints = inspect.get_annotations(func, eval_str=True)
@@ -413,6 +435,8 @@ def _params_model(
         raise UserError(f"tool {name}: cannot resolve its type annotations: {exc}") from exc
     fields: dict[str, Any] = {}
     for param in inspect.signature(func).parameters.values():
+        if param.name in bound:
+            continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
             raise UserError(f"tool {name}: parameter {param.name!r} must be a named parameter")
         if param.name not in hints:
