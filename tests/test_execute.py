@@ -321,6 +321,13 @@ async def test_destructive_tools_need_approval_and_are_never_retried() -> None:
     denied = await execute(plan, [wipe], executor=LocalExecutor(approve=lambda t, a: False))
     assert denied.results[1].error is not None
     assert denied.results[1].error.message == "refused: the call was not approved"
+    # found by probing: an approver answering "no" (truthy) let the call run
+    for answer in ("no", 1, [True]):
+        executor = LocalExecutor(approve=lambda t, a, answer=answer: answer)
+        wrong = await execute(plan, [wipe], executor=executor)
+        assert wrong.results[1].error is not None
+        assert wrong.results[1].error.message == f"refused: the approver answered {answer!r}"
+    assert wiped == ["/tmp/x"]
 
 
 async def test_invalid_arguments_and_unknown_tools_fail_their_task() -> None:

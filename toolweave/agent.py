@@ -82,8 +82,10 @@ class Agent:
         max_tokens: At most this many tokens (prompt and completion) per run.
         time_limit: At most this many seconds per run.
         max_concurrency: How many tool calls may run at once.
-        approve: Asked before each call of a destructive tool; without it, such
-            calls are refused (the joiner sees the refusal). When it answers ``None``
+        approve: Asked before each call of a destructive tool; only ``True`` lets
+            the call run (``False``, or any other answer such as ``"no"``, refuses it;
+            without `approve` every such call is refused, and the joiner sees the
+            refusal). When it answers ``None``
             (nobody has decided yet), or with ``approve="pause"``, the run pauses
             once everything that does not wait on the call has run: see `resume`.
         executor: Where tool calls run; a `LocalExecutor` by default.

@@ -144,10 +144,13 @@ class LocalExecutor:
             verdict = await verdict
         if verdict is None:
             raise ApprovalPending(tool.name, args=kwargs)
-        if not verdict:
-            raise ToolError(
-                tool.name, "refused: the call was not approved", args=kwargs, kind="refused"
+        if verdict is not True:  # "no" is truthy: only True approves a destructive call
+            why = (
+                "the call was not approved"
+                if verdict is False
+                else f"the approver answered {verdict!r}"
             )
+            raise ToolError(tool.name, f"refused: {why}", args=kwargs, kind="refused")
 
     async def _call(self, tool: Tool, kwargs: dict[str, object]) -> object:
         try:
