@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Literal
 
@@ -179,6 +180,17 @@ def test_partials_and_callable_objects_as_tools() -> None:
         "Double a number.",
         8,
     )
+
+    class Fetcher:
+        async def __call__(self, url: str) -> str:
+            """Fetch a page."""
+            await asyncio.sleep(0)
+            return f"<html>{url}</html>"
+
+    fetch = tool(name="fetch", read_only=True)(Fetcher())
+    assert fetch.is_async  # awaited on the loop, not run on a thread as a coroutine
+    model = ScriptedModel(['1. fetch(url="a")\njoin()\n<END_OF_PLAN>', "Action: Finish(ok)"])
+    assert Agent(model, [fetch]).run_sync("get a").tasks[1].value == "<html>a</html>"
 
 
 def test_parameters_a_plan_cannot_name_are_offered_as_identifiers() -> None:

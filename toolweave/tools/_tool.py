@@ -392,7 +392,7 @@ def tool(
         return Tool(
             tool_name,
             description if description is not None else doc.description,
-            collecting(func),
+            collecting(func.__call__ if _callable_object(func) else func),  # type: ignore[operator]
             read_only=read_only,
             idempotent=idempotent,
             destructive=destructive,
@@ -420,10 +420,15 @@ def _unbound(func: ToolFunction) -> tuple[ToolFunction, frozenset[str], str, str
         params = list(inspect.signature(func.func).parameters)
         bound |= set(params[: len(func.args)]) | set(func.keywords)
         func = func.func
-    if not inspect.isroutine(func) and not isinstance(func, type):
+    if _callable_object(func):
         call: ToolFunction = func.__call__  # type: ignore[operator]
         return call, frozenset(bound), "", call.__doc__ or type(func).__doc__
     return func, frozenset(bound), getattr(func, "__name__", ""), func.__doc__
+
+
+def _callable_object(func: ToolFunction) -> bool:
+    """An instance of a class with ``__call__`` (its method is the implementation)."""
+    return not (inspect.isroutine(func) or isinstance(func, type | functools.partial))
 
 
 def _params_model(
