@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from toolweave import Agent, BudgetExceeded, PlanError, TaskState, Tool, ToolRegistry, tool
+from toolweave import Agent, BudgetExceeded, PlanError, Price, TaskState, Tool, ToolRegistry, tool
 from toolweave.events import (
     Event,
     JoinDecided,
@@ -349,6 +349,15 @@ def test_agent_misuse() -> None:
 
     asyncio.run(in_a_notebook_cell())
     assert agent.model.calls == []  # type: ignore[attr-defined]
+    # found by probing: these were taken silently (max_concurrency=0 meant no limit;
+    # max_cost for a model without a price never stopped a run)
+    for limit in ({"max_tokens": 0}, {"time_limit": -1}, {"max_concurrency": 0}, {"top_k": 0}):
+        with pytest.raises(UserError, match="must be positive"):
+            Agent(ScriptedModel(), TOOLS, **limit)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="max_cost needs a price for scripted"):
+        Agent(ScriptedModel(), TOOLS, max_cost=0.5)
+    with pytest.raises(UserError, match="negative"):
+        Price(input=-1.0)
 
 
 async def test_ask_user_tool_answers_from_the_callback() -> None:

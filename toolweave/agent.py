@@ -156,6 +156,13 @@ class Agent:
     ) -> None:
         if max_replans < 0 or max_tasks < 1:
             raise UserError("max_replans must be >= 0 and max_tasks >= 1")
+        _check_limits(
+            max_tokens=max_tokens,
+            time_limit=time_limit,
+            max_cost=max_cost,
+            max_concurrency=max_concurrency,
+            top_k=top_k,
+        )
         self.model = resolve_model(model)
         self._owned = [self.model] if isinstance(model, str) else []  # made here: closed here
         self.tools = as_registry(tools)
@@ -193,6 +200,13 @@ class Agent:
         self.decompose = decompose
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
         self.max_cost = max_cost
+        if max_cost is not None:  # an unpriced model's calls would count as free
+            unpriced = [m.name for m in self._models() if self.prices.lookup(m.name) is None]
+            if unpriced:
+                raise UserError(
+                    f"max_cost needs a price for {', '.join(unpriced)}: pass "
+                    "prices={name: Price(input=..., output=...)}"
+                )
         self.telemetry = Telemetry.create(tracer_provider)
 
     async def run(
@@ -465,6 +479,13 @@ class Agent:
         for model in self._owned:
             if isinstance(model, LocalModel):
                 model.close()
+
+
+def _check_limits(**limits: float | None) -> None:
+    """Limits given as 0 or less would stop every run, or (a semaphore of 0) none."""
+    for name, value in limits.items():
+        if value is not None and not value > 0:
+            raise UserError(f"{name} must be positive, not {value!r}")
 
 
 class RunEvents:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from toolweave.errors import BudgetExceeded
+from toolweave.errors import BudgetExceeded, UserError
 from toolweave.models import Usage
 
 if TYPE_CHECKING:
@@ -45,6 +45,10 @@ class Price:
     input: float
     cached_input: float | None = None
     output: float = 0.0
+
+    def __post_init__(self) -> None:
+        if min(self.input, self.output, self.cached_input or 0.0) < 0:
+            raise UserError(f"a price cannot be negative: {self}")
 
     def cost(self, usage: Usage) -> float:
         """What `usage` costs at this price."""
