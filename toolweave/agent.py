@@ -200,13 +200,8 @@ class Agent:
         self.decompose = decompose
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
         self.max_cost = max_cost
-        if max_cost is not None:  # an unpriced model's calls would count as free
-            unpriced = [m.name for m in self._models() if self.prices.lookup(m.name) is None]
-            if unpriced:
-                raise UserError(
-                    f"max_cost needs a price for {', '.join(unpriced)}: pass "
-                    "prices={name: Price(input=..., output=...)}"
-                )
+        if max_cost is not None:
+            self.prices.require([m.name for m in self._models()], for_what="max_cost")
         self.telemetry = Telemetry.create(tracer_provider)
 
     async def run(

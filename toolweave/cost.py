@@ -15,7 +15,7 @@ result.cost                      # the run, in the table's currency
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -125,6 +125,19 @@ class PriceTable:
             return self.prices[name]
         matches = [key for key in self.prices if name.startswith(key)]
         return self.prices[max(matches, key=len)] if matches else None
+
+    def require(self, models: Sequence[str], *, for_what: str) -> None:
+        """Raise unless every one of `models` has a price (an unpriced call counts as free).
+
+        Raises:
+            UserError: Naming the models without a price.
+        """
+        unpriced = [model for model in models if self.lookup(model) is None]
+        if unpriced:
+            raise UserError(
+                f"{for_what} needs a price for {', '.join(unpriced)}: pass "
+                "prices={name: Price(input=..., output=...)}"
+            )
 
     def cost(self, model: str, usage: Usage) -> float | None:
         """What `usage` of `model` cost, or `None` when its price is unknown."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolweave.errors import UserError
+from toolweave.tools._wire import identifier
 
 __all__ = ["Argument", "Operation", "operations"]
 
@@ -94,9 +95,9 @@ def _operation(
     arguments: list[Argument] = []
 
     def add(wire: str, location: str, schema: dict[str, Any], needed: bool) -> None:
-        name = _identifier(wire)
+        name = identifier(wire)
         if name in properties:
-            name = _identifier(f"{location}_{wire}")
+            name = identifier(f"{location}_{wire}")
         properties[name] = schema
         arguments.append(Argument(name, location, wire))
         if needed:
@@ -115,7 +116,7 @@ def _operation(
         if (
             is_object
             and isinstance(props, dict)
-            and not set(map(_identifier, props)) & set(properties)
+            and not set(map(identifier, props)) & set(properties)
         ):
             needed = set(body_schema.get("required", ()))
             for wire, schema in props.items():
@@ -161,11 +162,6 @@ def _tool_name(operation_id: object, method: str, path: str) -> str:
     if name[0].isdigit() or name == "join":
         name = f"op_{name}"
     return name[:64]
-
-
-def _identifier(text: str) -> str:
-    name = _NOT_WORD.sub("_", text).strip("_") or "value"
-    return f"p_{name}" if name[0].isdigit() else name
 
 
 class _Resolver:

@@ -1,6 +1,7 @@
 """Tools: `@tool`, `Tool`, the `ToolRegistry` that holds them and their sources, the `Retriever`."""
 
 from toolweave.tools._decompose import Decomposition, decompose, decompose_with_model
+from toolweave.tools._decorator import tool
 from toolweave.tools._embedders import (
     Embedder,
     HashingEmbedder,
@@ -14,7 +15,7 @@ from toolweave.tools._rerank import ModelReranker, Reranker
 from toolweave.tools._retriever import Retriever, ScoredTool
 from toolweave.tools._schema import JsonSchema
 from toolweave.tools._text import split_name, tool_document
-from toolweave.tools._tool import Tool, ToolFunction, tool
+from toolweave.tools._tool import Tool, ToolFunction
 
 __all__ = [
     "Decomposition",

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["plan_names", "with_wire_names"]
+__all__ = ["identifier", "plan_names", "with_wire_names"]
 
 _NOT_WORD = re.compile(r"\W+")
 
@@ -30,7 +30,7 @@ def plan_names(schema: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str
     renamed: dict[str, Any] = {}
     new_name: dict[str, str] = {}
     for wire, sub in properties.items():
-        name = wire if wire.isidentifier() else _identifier(wire)
+        name = wire if wire.isidentifier() else identifier(wire)
         while name != wire and (name in renamed or name in properties):
             name += "_"
         renamed[name] = sub
@@ -58,6 +58,7 @@ def with_wire_names(fn: Callable[..., Any], wire: Mapping[str, str]) -> Callable
     return call
 
 
-def _identifier(text: str) -> str:
+def identifier(text: str) -> str:
+    """`text` as an identifier: ``user-name`` as ``user_name``, ``2fa`` as ``p_2fa``."""
     name = _NOT_WORD.sub("_", text).strip("_") or "value"
     return f"p_{name}" if name[0].isdigit() else name
