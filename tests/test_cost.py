@@ -11,7 +11,8 @@ import pytest
 
 from toolweave import Agent, BudgetExceeded, Price, PriceTable, ToolRegistry, tool
 from toolweave.cost import FREE, PRICES
-from toolweave.evals.runner import report, run_eval
+from toolweave.evals.report import report
+from toolweave.evals.runner import run_eval
 from toolweave.evals.simulate import Simulation
 from toolweave.models import Message, ModelSettings, Usage
 from toolweave.models.testing import FunctionModel, ScriptedModel, estimate_tokens

@@ -10,7 +10,8 @@ import pytest
 
 from toolweave.errors import UserError
 from toolweave.evals.metrics import Call
-from toolweave.evals.runner import report, run_eval, score
+from toolweave.evals.report import report
+from toolweave.evals.runner import run_eval, score
 from toolweave.evals.simulate import Simulation, simulate
 from toolweave.evals.strategies import Trace, run_strategy
 from toolweave.evals.suites import EvalCase, search_tools, suites

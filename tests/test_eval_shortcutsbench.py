@@ -11,7 +11,8 @@ from toolweave import TaskState, execute
 from toolweave.agent import ask_user_tool
 from toolweave.evals.metrics import Call
 from toolweave.evals.registries import data_dir
-from toolweave.evals.runner import report, run_eval, score
+from toolweave.evals.report import report
+from toolweave.evals.runner import run_eval, score
 from toolweave.evals.simulate import Simulation, simulate
 from toolweave.evals.strategies import Trace, oracle_tasks
 from toolweave.evals.suites import EvalCase, Missing, suites

@@ -17,7 +17,8 @@ from ray import cloudpickle  # noqa: E402
 
 from toolweave.errors import UserError  # noqa: E402
 from toolweave.evals._ray_sweep import run_eval_ray  # noqa: E402
-from toolweave.evals.runner import report, run_eval  # noqa: E402
+from toolweave.evals.report import report  # noqa: E402
+from toolweave.evals.runner import run_eval  # noqa: E402
 from toolweave.evals.simulate import Simulation  # noqa: E402
 from toolweave.models.testing import FunctionModel  # noqa: E402
 

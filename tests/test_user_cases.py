@@ -15,7 +15,8 @@ pytest.importorskip("mcp")
 from mcp_fixtures import SERVER, mcp_http_url
 
 from toolweave import ToolRegistry, UserError
-from toolweave.evals.runner import report, run_eval
+from toolweave.evals.report import report
+from toolweave.evals.runner import run_eval
 from toolweave.evals.usercases import load_cases, user_suite
 from toolweave.models.testing import ScriptedModel
 from toolweave.sources import MCPSource

@@ -9,19 +9,19 @@ request -> Planner (streamed, parsed line by line) -> execute (fetcher + executo
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from toolweave._approval import Approve, approval_gate
+from toolweave._ask_user import AskUser, ask_user_tool
 from toolweave._output import OutputSpec
 from toolweave._result import RunResult
 from toolweave._run import Run
+from toolweave._stream import EventQueue, RunEvents, run_events
 from toolweave.cost import Price, PriceTable
-from toolweave.errors import ToolweaveError, UserError
-from toolweave.events import Event
+from toolweave.errors import UserError
 from toolweave.executor import Executor, LocalExecutor
 from toolweave.models import LocalModel, Message, Model, ModelSettings, resolve_model
 from toolweave.planner import (
@@ -42,30 +42,6 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
 __all__ = ["Agent", "AskUser", "RunEvents", "ask_user_tool"]
-
-AskUser: TypeAlias = Callable[[str], Awaitable[str] | str]
-"""Answers a question for the person (or the case) the agent works for."""
-
-
-def ask_user_tool(answer: AskUser) -> Tool:
-    """The built-in ``ask_user`` tool, answered by `answer`."""
-
-    async def ask_user(question: str) -> str:
-        reply = answer(question)
-        return await reply if inspect.isawaitable(reply) else reply
-
-    return Tool.from_schema(
-        "ask_user",
-        "Ask the user for information that the request lacks and no tool can find "
-        "(a preference, a choice, a personal detail). Returns the user's answer.",
-        {
-            "type": "object",
-            "properties": {"question": {"type": "string", "description": "One clear question."}},
-            "required": ["question"],
-        },
-        ask_user,
-        idempotent=False,
-    )
 
 
 class Agent:
@@ -341,33 +317,11 @@ class Agent:
                     ...
             ```
         """
-        queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
         output = OutputSpec(output_type) if output_type is not None else None
+        queue: EventQueue = asyncio.Queue()
         run = Run(self, request, queue.put_nowait, output=output, session=session)
-
-        async def produce() -> None:
-            try:
-                async with self._sources_open():
-                    await run.run()
-            except ToolweaveError as exc:
-                queue.put_nowait(exc)
-            finally:
-                queue.put_nowait(None)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                producer = group.create_task(produce())
-                try:
-                    yield RunEvents(queue, run.result)
-                finally:
-                    producer.cancel()
-        except BaseExceptionGroup as errors:
-            # the producer never raises (errors travel through the queue), so the
-            # group holds the one error of the consumer's block: surface it as raised
-            if len(errors.exceptions) == 1:
-                error = errors.exceptions[0]
-                raise error from error.__cause__  # keep its own cause, not the group
-            raise
+        async with run_events(run, queue, self._sources_open) as events:
+            yield events
 
     async def load(self) -> None:
         """Pay one-time costs now rather than inside the first run.
@@ -481,30 +435,3 @@ def _check_limits(**limits: float | None) -> None:
     for name, value in limits.items():
         if value is not None and not value > 0:
             raise UserError(f"{name} must be positive, not {value!r}")
-
-
-class RunEvents:
-    """The events of a run in flight, as `Agent.stream` hands them out.
-
-    Attributes:
-        result: The run's result, filled in as the run goes; final once the
-            ``async with`` block has exited, however it exited (cancelled included).
-    """
-
-    def __init__(
-        self, queue: asyncio.Queue[Event | BaseException | None], result: RunResult
-    ) -> None:
-        self._queue = queue
-        self.result = result
-
-    def __aiter__(self) -> RunEvents:
-        return self
-
-    async def __anext__(self) -> Event:
-        item = await self._queue.get()
-        if item is None:
-            self._queue.put_nowait(None)  # stay exhausted
-            raise StopAsyncIteration
-        if isinstance(item, BaseException):
-            raise item
-        return item

@@ -15,13 +15,13 @@ from rich.text import Text
 from toolweave._result import RunResult
 from toolweave.agent import Agent
 from toolweave.cli._commands import (
-    eval_command,
     load_registry,
     load_tools,
     log_command,
     tools_list,
     tools_search,
 )
+from toolweave.cli._eval import eval_command
 from toolweave.cli._render import RunView, print_result
 from toolweave.cli._safe import clean
 from toolweave.errors import ToolweaveError, UserError
