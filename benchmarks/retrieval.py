@@ -12,7 +12,7 @@ the figures to report are the test part's (the other four fifths, the default).
 --scale N times a synthetic registry of N tools.
 
 Usage: python benchmarks/retrieval.py [--sets a,b] [--part dev|test|all]
-           [--embedder wordllama|minilm] [--examples] [--write-examples] [--limit N]
+           [--embedder wordllama|minilm|ensemble] [--examples] [--write-examples] [--limit N]
            [--rerank N] [--rerank-depth 10] [--llm-decompose] [--scale 100000]
 """
 
@@ -37,7 +37,8 @@ from toolweave.evals.retrieval import (
     holdout,
     retrieval_sets,
 )
-from toolweave.tools import Embedder, MiniLMEmbedder, Retriever, Tool, WordLlamaEmbedder
+from toolweave.tools import Embedder, Retriever, Tool
+from toolweave.tools._embedders import EMBEDDERS, embedder_named
 
 CACHE = Path(__file__).resolve().parents[1] / "evals" / "cache"
 
@@ -141,7 +142,7 @@ def scale_run(n: int, embedder: Embedder) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="toole-single,toole-multi,sealtools,shortcutsbench")
-    parser.add_argument("--embedder", default="wordllama", choices=["wordllama", "minilm"])
+    parser.add_argument("--embedder", default="wordllama", choices=list(EMBEDDERS))
     parser.add_argument("--part", default="test", choices=["dev", "test", "all"])
     parser.add_argument("--examples", action="store_true", help="examples in every row")
     parser.add_argument("--write-examples", action="store_true")
@@ -157,7 +158,7 @@ def main() -> None:
     )
     parser.add_argument("--scale", type=int, default=0)
     args = parser.parse_args()
-    embedder: Embedder = WordLlamaEmbedder() if args.embedder == "wordllama" else MiniLMEmbedder()
+    embedder = embedder_named(args.embedder)
     reranker = None
     if args.rerank:
         from toolweave.models import LocalModel

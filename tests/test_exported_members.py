@@ -85,6 +85,7 @@ EXPECTED = {
     toolweave.tools: [
         "Decomposition",
         "Embedder",
+        "EnsembleEmbedder",
         "FamilyOf",
         "HashingEmbedder",
         "JsonSchema",

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from toolweave import Agent, Tool, ToolRegistry
+from toolweave.errors import UserError
 from toolweave.events import Event, ToolsRetrieved
 from toolweave.models.testing import FunctionModel, ScriptedModel
 from toolweave.tools import (
+    EnsembleEmbedder,
     HashingEmbedder,
     Retriever,
     WordLlamaEmbedder,
@@ -181,6 +183,55 @@ def test_persistence_round_trip_and_incremental_sync(tmp_path: Path) -> None:
     assert "get_weather_forecast" not in third
     assert third.search("I'm hungry, get me a pizza", 1)[0].tool.name == "order_pizza"
     assert len(third) == 8
+
+
+def test_ensemble_similarity_is_the_weighted_mean_of_its_embedders() -> None:
+    words, static = HashingEmbedder(dim=128), WordLlamaEmbedder()
+    ensemble = EnsembleEmbedder([words, static], weights=[1, 3])
+    assert ensemble.dim == 128 + static.dim
+    assert ensemble.name == f"hashing-128*0.25+{static.name}*0.75"
+    texts = ["book a hotel room in Rome", "reserve lodging for two nights", ""]
+    vectors = ensemble.embed(texts)
+    assert vectors.shape == (3, ensemble.dim)
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors[:2], axis=1), 1.0, atol=1e-5)
+    assert not vectors[2].any()  # an empty text stays a zero row
+    a, b = words.embed(texts[:2]), static.embed(texts[:2])
+    expected = 0.25 * float(a[0] @ a[1]) + 0.75 * float(b[0] @ b[1])
+    assert float(vectors[0] @ vectors[1]) == pytest.approx(expected, abs=1e-5)
+
+
+def test_ensemble_refuses_what_it_cannot_average() -> None:
+    with pytest.raises(UserError, match="two embedders"):
+        EnsembleEmbedder([HashingEmbedder()])
+    with pytest.raises(UserError, match="positive weight"):
+        EnsembleEmbedder([HashingEmbedder(), HashingEmbedder(64)], weights=[1, 0])
+    with pytest.raises(UserError, match="positive weight"):
+        EnsembleEmbedder([HashingEmbedder(), HashingEmbedder(64)], weights=[1])
+
+
+def test_an_ensemble_index_is_kept_and_rebuilt_when_the_shares_change(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    ensemble = EnsembleEmbedder([HashingEmbedder(), WordLlamaEmbedder()])
+    first = Retriever(TOOLS, embedder=ensemble, path=path)
+    query = "will it rain in Oslo tomorrow?"
+    assert first.search(query, 1)[0].tool.name == "get_weather_forecast"
+    calls: list[int] = []
+
+    class Counting(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            calls.append(len(texts))
+            return super().embed(texts)
+
+    again = Retriever(
+        TOOLS, embedder=EnsembleEmbedder([Counting(), WordLlamaEmbedder()]), path=path
+    )
+    assert calls == []  # the same embedders and shares: the saved vectors serve
+    assert again.search(query, 1)[0].tool.name == "get_weather_forecast"
+    calls.clear()
+    other = EnsembleEmbedder([Counting(), WordLlamaEmbedder()], weights=[1, 2])
+    Retriever(TOOLS, embedder=other, path=path)
+    assert calls == [len(TOOLS)]  # other shares: every document embedded again
 
 
 def test_add_and_remove_without_rebuild() -> None:

@@ -27,6 +27,7 @@ from toolweave.cli._safe import clean
 from toolweave.errors import ToolweaveError, UserError
 from toolweave.events import RunFinished
 from toolweave.models import LocalModel, resolve_model
+from toolweave.tools._embedders import EMBEDDERS
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -80,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="how many tools (default 5)")
     search.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
+    search.add_argument(
+        "--embedder",
+        choices=list(EMBEDDERS),
+        default="wordllama",
+        help="the dense side: "
+        + "; ".join(f"{name}: {about}" for name, about in EMBEDDERS.items()),
+    )
     listing = tool_commands.add_parser("list", help="every tool with its signature")
     for sub in (search, listing):
         sub.add_argument(
@@ -167,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="answer the model calls from DIR/calls.jsonl (a --record run; or "
         "calls.jsonl.gz) instead of a model",
+    )
+    evaluate.add_argument(
+        "--embedder",
+        choices=list(EMBEDDERS),
+        default="wordllama",
+        help="for retrieval: the dense side (ensemble: WordLlama and MiniLM averaged, the "
+        "best figures; it and minilm need make install-minilm)",
     )
     evaluate.add_argument(
         "--pace",

@@ -91,23 +91,27 @@ def load_registry(spec: str) -> ToolRegistry:
     return load_tools(spec)
 
 
-def _index_dir(spec: str, registry: ToolRegistry) -> Path:
+def _index_dir(spec: str, embedder: str) -> Path:
+    """Where `tools search` keeps a registry's index: one for each embedder."""
     from toolweave.models._weights import cache_dir
 
     digest = hashlib.sha256(spec.encode()).hexdigest()[:12]
-    return cache_dir() / "index" / f"{Path(spec).stem or 'registry'}-{digest}"
+    return cache_dir() / "index" / f"{Path(spec).stem or 'registry'}-{digest}-{embedder}"
 
 
 async def tools_search(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from toolweave.tools import Retriever
+    from toolweave.tools._embedders import embedder_named
 
+    embedder = embedder_named(args.embedder)
     registry = load_registry(args.registry)
     await registry.open()  # a source's tools (mcp:, openapi:) are listed when it opens
     try:
         with console.status(f"indexing {len(registry)} tools (cached after the first time)"):
-            retriever = Retriever(registry, path=_index_dir(args.registry, registry))
+            path = _index_dir(args.registry, args.embedder)
+            retriever = Retriever(registry, embedder=embedder, path=path)
     finally:
         await registry.aclose()
     table = Table(box=None, header_style="bold")

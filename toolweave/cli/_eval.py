@@ -222,6 +222,9 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
 
     from toolweave.evals.retrieval import ablation, retrieval_sets
     from toolweave.evals.suites import seeded_sample
+    from toolweave.tools._embedders import embedder_named
+
+    embedder = embedder_named(args.embedder)
 
     table = Table(header_style="bold", box=None, padding=(0, 1), pad_edge=False)
     columns = {"set": "set", "stage": "stage", "queries": "n", "recall@1": "R@1"}
@@ -232,7 +235,7 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
     for name, spec in retrieval_sets().items():
         cases = seeded_sample(spec.cases(), args.limit, args.seed)
         with console.status(f"{name}: indexing, then {len(cases)} queries for each stage"):
-            reports = ablation(name, cases)
+            reports = ablation(name, cases, embedder=embedder)
         for report in reports:
             row = report.row()
             table.add_row(*(str(row[key]) for key in columns))

@@ -4,6 +4,7 @@ from toolweave.tools._decompose import Decomposition, decompose, decompose_with_
 from toolweave.tools._decorator import tool
 from toolweave.tools._embedders import (
     Embedder,
+    EnsembleEmbedder,
     HashingEmbedder,
     MiniLMEmbedder,
     WordLlamaEmbedder,
@@ -20,6 +21,7 @@ from toolweave.tools._tool import Tool, ToolFunction
 __all__ = [
     "Decomposition",
     "Embedder",
+    "EnsembleEmbedder",
     "FamilyOf",
     "HashingEmbedder",
     "JsonSchema",

