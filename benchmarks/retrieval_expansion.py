@@ -22,11 +22,10 @@ import time
 import numpy as np
 
 from toolweave.evals.retrieval import (
-    REGISTRY_OF,
     RetrievalCase,
-    cached_examples,
     holdout,
     retrieval_sets,
+    set_retriever,
 )
 from toolweave.models import LocalModel, ModelSettings
 from toolweave.tools import Retriever
@@ -80,9 +79,7 @@ def main() -> None:
     model = LocalModel()
     for name in SETS:
         spec = retrieval_sets()[name]
-        tools = list(spec.registry())
-        examples = cached_examples(REGISTRY_OF.get(name, name), tools)
-        retriever = Retriever(tools, examples=examples or None)
+        retriever = set_retriever(name)
         cases = holdout(spec.cases(), "dev")
         print(f"{name}: PRF on {len(cases)} dev queries, Recall@5", flush=True)
         print(f"  none: {prf(retriever, cases, 0.0, 0):.1f}", flush=True)

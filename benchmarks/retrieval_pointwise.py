@@ -30,9 +30,9 @@ from collections.abc import Sequence
 import llama_cpp
 import numpy as np
 
-from toolweave.evals.retrieval import REGISTRY_OF, cached_examples, holdout, retrieval_sets
+from toolweave.evals.retrieval import holdout, retrieval_sets, set_retriever
 from toolweave.models._weights import default_model_path
-from toolweave.tools import Retriever, ScoredTool, Tool
+from toolweave.tools import ScoredTool, Tool
 
 JUDGE = (
     "<|im_start|>system\nYou judge whether a tool serves a user's request.<|im_end|>\n"
@@ -137,9 +137,7 @@ def main() -> None:
     scorer = Scorer()
     for name in sets:
         spec = retrieval_sets()[name]
-        tools = list(spec.registry())
-        examples = cached_examples(REGISTRY_OF.get(name, name), tools)
-        retriever = Retriever(tools, examples=examples or None)
+        retriever = set_retriever(name)
         cases = random.Random(0).sample(holdout(spec.cases(), "dev"), n)
         recall: dict[str, float] = {}
         seconds: dict[str, list[float]] = {"yes": [], "upr": []}

@@ -9,7 +9,14 @@ import pytest
 
 from toolweave import Tool
 from toolweave.errors import UserError
-from toolweave.evals.retrieval import RetrievalCase, Stages, evaluate, holdout
+from toolweave.evals.retrieval import (
+    RetrievalCase,
+    Stages,
+    evaluate,
+    holdout,
+    retrieval_sets,
+    set_retriever,
+)
 from toolweave.models import ModelSettings
 from toolweave.models.testing import FunctionModel
 from toolweave.tools import (
@@ -285,6 +292,16 @@ def test_holdout_parts_are_disjoint_and_cover_the_set() -> None:
     assert holdout(cases, "all") == cases
     with pytest.raises(ValueError, match="dev, test or all"):
         holdout(cases, "train")
+
+
+def test_a_sets_retriever_indexes_its_registry_with_the_cached_questions() -> None:
+    retriever = set_retriever("toole-multi")  # asks ToolE's registry, whose cache exists
+    assert len(retriever) == len(retrieval_sets()["toole-multi"].registry())
+    assert retriever.examples  # the cached questions are in
+    name, questions = next(iter(retriever.examples.items()))
+    assert questions[0] in retriever.document(name)
+    plain = set_retriever("sealtools")  # no cache: documents without questions
+    assert not plain.examples
 
 
 async def test_the_second_stage_asks_for_numbers_only_with_the_request_last() -> None:

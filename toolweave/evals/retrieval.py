@@ -40,6 +40,7 @@ __all__ = [
     "evaluate",
     "holdout",
     "retrieval_sets",
+    "set_retriever",
 ]
 
 
@@ -149,6 +150,13 @@ def cached_examples(registry_name: str, tools: Iterable[Tool]) -> dict[str, list
     """
     cache = data_dir().parent / "cache" / f"examples-{registry_name}.json"
     return ExampleWriter(None, cache).cached(tools) if cache.is_file() else {}
+
+
+def set_retriever(name: str, *, embedder: Embedder | None = None) -> Retriever:
+    """A retriever over the registry of set `name`, with its cached example questions."""
+    tools = list(retrieval_sets()[name].registry())
+    examples = cached_examples(REGISTRY_OF.get(name, name), tools)
+    return Retriever(tools, embedder=embedder, examples=examples or None)
 
 
 def holdout(cases: Sequence[RetrievalCase], part: str) -> list[RetrievalCase]:
