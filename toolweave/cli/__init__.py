@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(EMBEDDERS),
         default="wordllama",
         help="the dense side: "
-        + "; ".join(f"{name}: {about}" for name, about in EMBEDDERS.items()),
+        + "; ".join(f"{name}: {about}" for name, (about, _) in EMBEDDERS.items()),
     )
     listing = tool_commands.add_parser("list", help="every tool with its signature")
     for sub in (search, listing):
@@ -179,9 +179,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--embedder",
         choices=list(EMBEDDERS),
-        default="wordllama",
-        help="for retrieval: the dense side (ensemble: WordLlama and MiniLM averaged, the "
-        "best figures; it and minilm need make install-minilm)",
+        default=None,
+        help="retrieval only: the dense side, wordllama by default (ensemble: WordLlama and "
+        "MiniLM averaged, best on ToolE and Seal-Tools; it and minilm need make "
+        "install-minilm)",
     )
     evaluate.add_argument(
         "--pace",

@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -18,9 +18,6 @@ from rich.text import Text
 from toolweave.cli._safe import one_line
 from toolweave.errors import UserError
 from toolweave.tools import Tool, ToolRegistry
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "load_registry",

@@ -36,6 +36,8 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
         return 0
     if args.suite == "retrieval":
         return _retrieval(args, console)
+    if args.embedder is not None:
+        raise UserError("--embedder is for `toolweave eval retrieval` only")
     if args.suite not in known and Path(args.suite).suffix in (".jsonl", ".ndjson", ".json"):
         return await _user_cases(args, console)
     names = list(known) if args.suite == "all" else [args.suite]
@@ -224,7 +226,7 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
     from toolweave.evals.suites import seeded_sample
     from toolweave.tools._embedders import embedder_named
 
-    embedder = embedder_named(args.embedder)
+    embedder = embedder_named(args.embedder or "wordllama")
 
     table = Table(header_style="bold", box=None, padding=(0, 1), pad_edge=False)
     columns = {"set": "set", "stage": "stage", "queries": "n", "recall@1": "R@1"}

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -155,8 +156,9 @@ class EnsembleEmbedder:
 
     Each embedder's unit vector is scaled by the square root of its share of the
     weights, and the scaled vectors are laid side by side: the dot product of two of
-    them is the weighted mean of the embedders' cosine similarities (a text that one
-    embedder gives zeros counts 0 there). Embedders that err in different places make
+    them is the weighted mean of the embedders' cosine similarities. (A text that some
+    embedders give zeros, such as words WordLlama does not know, is compared by the
+    others alone; an empty text is all zeros.) Embedders that err in different places make
     up for each other: WordLlama's static vectors and MiniLM's contextual ones, half
     and half, gave ToolE Recall@5 85.0 single and 82.0 multi on the dev part, against
     81.8 / 77.5 (WordLlama) and 83.6 / 77.5 (MiniLM) alone
@@ -180,7 +182,7 @@ class EnsembleEmbedder:
         if len(embedders) < 2:
             raise UserError("an EnsembleEmbedder needs two embedders or more")
         shares = [1.0] * len(embedders) if weights is None else [float(w) for w in weights]
-        if len(shares) != len(embedders) or not all(w > 0 for w in shares):
+        if len(shares) != len(embedders) or not all(0 < w < math.inf for w in shares):
             raise UserError("EnsembleEmbedder wants one positive weight for each embedder")
         total = sum(shares)
         self.embedders = list(embedders)
@@ -191,7 +193,7 @@ class EnsembleEmbedder:
     def name(self) -> str:
         """The embedders' names with their shares: ``<name>*0.5+<name>*0.5``."""
         return "+".join(
-            f"{e.name}*{w:.3g}" for e, w in zip(self.embedders, self.weights, strict=True)
+            f"{e.name}*{w:.6g}" for e, w in zip(self.embedders, self.weights, strict=True)
         )
 
     @property
@@ -200,9 +202,11 @@ class EnsembleEmbedder:
         return sum(e.dim for e in self.embedders)
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
-        """Each embedder's vectors, scaled, side by side (zero rows stay zero)."""
+        """Each embedder's vectors, scaled, side by side; unit rows, or zeros."""
         parts = [s * e.embed(texts) for e, s in zip(self.embedders, self._scales, strict=True)]
-        return np.concatenate(parts, axis=1).astype(np.float32)
+        vectors = _normalize(np.concatenate(parts, axis=1))  # short where a part is zero
+        vectors[[not text.strip() for text in texts]] = 0.0  # empty: zero, whatever a part says
+        return vectors
 
 
 class HashingEmbedder:
@@ -241,24 +245,28 @@ def default_embedder() -> Embedder:
     return WordLlamaEmbedder()
 
 
-EMBEDDERS = {
-    "wordllama": "WordLlama's static vectors (the default; installed with toolweave)",
-    "minilm": "all-MiniLM-L6-v2, int8 ONNX (make install-minilm)",
-    "ensemble": "WordLlama and MiniLM averaged: the best figures (make install-minilm)",
+EMBEDDERS: dict[str, tuple[str, Callable[[], Embedder]]] = {
+    "wordllama": (
+        "WordLlama's static vectors (the default; installed with toolweave)",
+        WordLlamaEmbedder,
+    ),
+    "minilm": ("all-MiniLM-L6-v2, int8 ONNX (make install-minilm)", MiniLMEmbedder),
+    "ensemble": (
+        "WordLlama and MiniLM averaged: best on ToolE and Seal-Tools, slower to index "
+        "(make install-minilm)",
+        lambda: EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder()]),
+    ),
 }
-"""The embedders the command line and the benchmarks choose by name."""
+"""The embedders the command line and the benchmarks choose by name: what each is, and
+how to make it."""
 
 
 def embedder_named(name: str) -> Embedder:
-    """The embedder called `name` in `EMBEDDERS`.
+    """A new embedder called `name` in `EMBEDDERS`.
 
     Raises:
         UserError: An unknown name, or MiniLM's packages are not installed.
     """
-    if name == "wordllama":
-        return WordLlamaEmbedder()
-    if name == "minilm":
-        return MiniLMEmbedder()
-    if name == "ensemble":
-        return EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder()])
-    raise UserError(f"unknown embedder {name!r}; choose from {', '.join(EMBEDDERS)}")
+    if name not in EMBEDDERS:
+        raise UserError(f"unknown embedder {name!r}; choose from {', '.join(EMBEDDERS)}")
+    return EMBEDDERS[name][1]()
