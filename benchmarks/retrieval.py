@@ -13,7 +13,8 @@ the figures to report are the test part's (the other four fifths, the default).
 
 Usage: python benchmarks/retrieval.py [--sets a,b] [--part dev|test|all]
            [--embedder wordllama|minilm|ensemble] [--examples] [--write-examples] [--limit N]
-           [--rerank N] [--rerank-depth 10] [--llm-decompose] [--scale 100000]
+           [--rerank N] [--rerank-depth 10] [--llm-decompose] [--bm25-weight 0.5]
+           [--scale 100000]
 """
 
 from __future__ import annotations
@@ -156,16 +157,23 @@ def main() -> None:
     parser.add_argument(
         "--llm-decompose", action="store_true", help="split queries with the local model"
     )
+    parser.add_argument(
+        "--bm25-weight", type=float, default=0.5, help="the BM25 side's weight in the fusion"
+    )
     parser.add_argument("--scale", type=int, default=0)
     args = parser.parse_args()
     embedder = embedder_named(args.embedder)
+    weights = (args.bm25_weight, 1.0)
     reranker = None
     if args.rerank:
         from toolweave.models import LocalModel
         from toolweave.tools import ModelReranker
 
         reranker = ModelReranker(LocalModel())
-    print(f"embedder: {embedder.name}; queries: {args.part} part (every fifth case is dev)")
+    print(
+        f"embedder: {embedder.name}; fusion weights {weights}; queries: {args.part} part "
+        "(every fifth case is dev)"
+    )
     print(
         f"{'set':<16}{'stage':<12}{'queries':>8}{'R@1':>6}{'R@5':>6}{'R@10':>6}{'NDCG@5':>8}"
         f"{'C@5':>6}{'p50 ms':>8}{'p95 ms':>8}{'build s':>8}"
@@ -179,7 +187,7 @@ def main() -> None:
         if args.llm_decompose:
             registry = list(spec.registry())
             examples = examples_for(name, registry, False)
-            retriever = Retriever(registry, embedder=embedder, examples=examples)
+            retriever = Retriever(registry, embedder=embedder, examples=examples, weights=weights)
             reports = evaluate(
                 retriever,
                 cases,
@@ -197,6 +205,7 @@ def main() -> None:
                 reranker=reranker,
                 rerank_cases=args.rerank,
                 rerank_depth=args.rerank_depth,
+                weights=weights,
             )
         for report in reports:
             r = report.row()

@@ -303,6 +303,7 @@ def ablation(
     reranker: Reranker | None = None,
     rerank_cases: int = 50,
     rerank_depth: int = 10,
+    weights: tuple[float, float] = (0.5, 1.0),
 ) -> list[RetrievalReport]:
     """The ablation table of one retrieval set: each stage added in turn.
 
@@ -318,6 +319,7 @@ def ablation(
         reranker: The second stage, for a rerank row.
         rerank_cases: How many cases the rerank row runs.
         rerank_depth: How many candidates the second stage reorders.
+        weights: The BM25 and the dense side's weights in the fusion.
     """
     spec = retrieval_sets()[name]
     tools = list(spec.registry())
@@ -334,6 +336,7 @@ def ablation(
                 examples=examples if with_examples else None,
                 reranker=reranker,
                 rerank_depth=rerank_depth,
+                weights=weights,
             )
             built[with_examples] = (retriever, time.perf_counter() - start)
         retriever, build_s = built[with_examples]
