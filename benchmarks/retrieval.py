@@ -5,7 +5,10 @@ Sets: ToolE single-tool (199 tools), ToolE multi-tool, Seal-Tools in-domain test
 BM25 alone, dense alone, hybrid, then each stage added in turn: example questions
 (written by the local model from the tools' own documents, cached in evals/cache/,
 written with --write-examples; no test query is ever used for them), families,
-diversity, and with --rerank N the local model's second stage on N queries.
+diversity, and with --rerank N the local model's second stage on N queries. With
+--learn, a last row after the retriever learned the dev part's requests (the tools that
+served each one, as `Retriever.learn` would from answers users accepted): what a
+registry in use gains; the test part is measured, and no request measured is learned.
 
 The stages' settings were chosen on the dev part (every fifth query of each set);
 the figures to report are the test part's (the other four fifths, the default).
@@ -14,7 +17,7 @@ the figures to report are the test part's (the other four fifths, the default).
 Usage: python benchmarks/retrieval.py [--sets a,b] [--part dev|test|all]
            [--embedder wordllama|minilm|ensemble] [--examples] [--write-examples] [--limit N]
            [--rerank N] [--rerank-depth 10] [--llm-decompose] [--bm25-weight 0.5]
-           [--scale 100000]
+           [--learn] [--scale 100000]
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from toolweave.evals.retrieval import (
     ablation,
     evaluate,
     holdout,
+    learning_log,
     retrieval_sets,
 )
 from toolweave.tools import Embedder, Retriever, Tool
@@ -160,8 +164,13 @@ def main() -> None:
     parser.add_argument(
         "--bm25-weight", type=float, default=0.5, help="the BM25 side's weight in the fusion"
     )
+    parser.add_argument(
+        "--learn", action="store_true", help="a last row after learning the dev part's requests"
+    )
     parser.add_argument("--scale", type=int, default=0)
     args = parser.parse_args()
+    if args.learn and args.part != "test":
+        parser.error("--learn learns the dev part, so it measures the test part only")
     embedder = embedder_named(args.embedder)
     weights = (args.bm25_weight, 1.0)
     reranker = None
@@ -197,6 +206,9 @@ def main() -> None:
             )
         else:
             stages = [replace(s, examples=True) for s in ABLATION] if args.examples else ABLATION
+            log = learning_log(name, cases) if args.learn else []
+            if log:
+                print(f"  learning {len(log)} answered requests (the dev part) for +learned")
             reports = ablation(
                 name,
                 cases,
@@ -206,6 +218,7 @@ def main() -> None:
                 rerank_cases=args.rerank,
                 rerank_depth=args.rerank_depth,
                 weights=weights,
+                learn=log,
             )
         for report in reports:
             r = report.row()

@@ -23,6 +23,7 @@ from toolweave._stream import EventQueue, RunEvents, run_events
 from toolweave.cost import Price, PriceTable
 from toolweave.errors import UserError
 from toolweave.executor import Executor, LocalExecutor
+from toolweave.fetcher import TaskState
 from toolweave.models import LocalModel, Message, Model, ModelSettings, resolve_model
 from toolweave.planner import (
     Joiner,
@@ -379,6 +380,37 @@ class Agent:
         if self._retriever is None and len(self.tools) > self.retrieve_above:
             self._retriever = Retriever(self.tools)
         return self._retriever
+
+    def learn(self, result: RunResult) -> list[str]:
+        """Teach the retriever that the tools this run called served its request.
+
+        Call it for an answer that was right (the user accepted it): later requests
+        phrased alike then find those tools (`Retriever.learn`; a retriever with a
+        `path` keeps them on disk). Only a finished run teaches, and only the tools
+        whose calls succeeded. An agent without a retriever offers the planner every
+        tool, so it has nothing to learn.
+
+        Returns:
+            The names of the tools taught, in the order they were called.
+        """
+        if result.status != "finished":
+            raise UserError(
+                f"only a finished run can teach the retriever, not a {result.status} one"
+            )
+        retriever = self.retriever
+        if retriever is None:
+            return []
+        called = [
+            record.task.tool
+            for record in sorted(result.tasks.values(), key=lambda r: r.task.id)
+            if record.state is TaskState.SUCCEEDED
+            and record.task.tool != "ask_user"  # offered with every plan
+            and record.task.tool in retriever
+        ]
+        names = list(dict.fromkeys(called))
+        if names:
+            retriever.learn(result.request, names)
+        return names
 
     async def offered_tools(
         self, query: str

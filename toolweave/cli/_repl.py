@@ -49,6 +49,7 @@ COMMANDS = {
     "/model": "/model [name]: show the model, or switch (local, openai:<model>[@url])",
     "/history": "the requests of this session",
     "/save": "/save FILE: the last run as an eval case (JSON)",
+    "/learn": "teach the retriever that the last run's tools served its request",
     "/clear": "clear the screen",
     "/exit": "leave (Ctrl-D works too)",
 }

@@ -84,6 +84,8 @@ async def run_command(repl: Repl, line: str) -> bool:
             data = json.dumps(eval_case(session.last, repl.agent.model.name), indent=2)
             await asyncio.to_thread(_write, path, data)
             console.print(Text(f"saved the last run as an eval case: {path}"))
+    elif command == "/learn":
+        _learn(repl)
     elif command == "/new":
         repl.new_conversation()
         console.print(Text(f"a new conversation: {repl.chat.id}"))
@@ -119,6 +121,26 @@ def _tools(repl: Repl, query: str) -> None:
             Text(one_line(hit.tool.name)), f"{hit.fused:.3f}", f"{hit.bm25:.2f}", f"{hit.dense:.3f}"
         )
     console.print(table)
+
+
+def _learn(repl: Repl) -> None:
+    console, last = repl.console, repl.session.last
+    if last is None:
+        console.print(Text("no run yet", "dim"))
+        return
+    try:
+        taught = repl.agent.learn(last)
+    except UserError as exc:
+        console.print(Text(str(exc), "red"))
+        return
+    if repl.agent.retriever is None:
+        console.print(
+            Text("every tool is offered to the planner: there is no retriever to teach", "dim")
+        )
+    elif not taught:
+        console.print(Text("the last run called no tool successfully: nothing to learn", "dim"))
+    else:
+        console.print(Text(f"learned: {one_line(', '.join(taught), 300)} for this request"))
 
 
 def _usage(repl: Repl) -> None:

@@ -31,6 +31,7 @@ from toolweave.tools._retriever import Mode
 
 __all__ = [
     "ABLATION",
+    "LEARNED",
     "RetrievalCase",
     "RetrievalReport",
     "RetrievalSet",
@@ -39,6 +40,7 @@ __all__ = [
     "cached_examples",
     "evaluate",
     "holdout",
+    "learning_log",
     "retrieval_sets",
     "set_retriever",
 ]
@@ -120,6 +122,8 @@ class Stages:
         families: Families lift their members.
         diversify: Near-copies are kept out of the top k.
         rerank: The second stage reorders the top candidates (needs a reranker).
+        learned: Tool documents hold the requests the retriever learned (`ablation`'s
+            `learn`).
     """
 
     name: str
@@ -128,6 +132,7 @@ class Stages:
     families: bool = False
     diversify: bool = False
     rerank: bool = False
+    learned: bool = False
 
 
 ABLATION = (
@@ -140,6 +145,9 @@ ABLATION = (
     Stages("+rerank", examples=True, families=True, diversify=True, rerank=True),
 )
 """Each stage added in turn to the one before (bm25 and dense: the two sides alone)."""
+
+LEARNED = Stages("+learned", examples=True, families=True, diversify=True, learned=True)
+"""`+diversify` after the retriever learned a log of answered requests (`Retriever.learn`)."""
 
 
 def cached_examples(registry_name: str, tools: Iterable[Tool]) -> dict[str, list[str]]:
@@ -157,6 +165,24 @@ def set_retriever(name: str, *, embedder: Embedder | None = None) -> Retriever:
     tools = list(retrieval_sets()[name].registry())
     examples = cached_examples(REGISTRY_OF.get(name, name), tools)
     return Retriever(tools, embedder=embedder, examples=examples or None)
+
+
+def learning_log(name: str, asked: Sequence[RetrievalCase] = ()) -> list[RetrievalCase]:
+    """The dev part of every set asked of set `name`'s registry: a log to learn from.
+
+    It stands for the requests a registry in use has answered, with the tools that
+    served them. Requests whose text is among `asked` (the queries to be measured)
+    are left out, so nothing measured was learned.
+    """
+    registry = REGISTRY_OF.get(name, name)
+    measured = {case.query for case in asked}
+    return [
+        case
+        for other, spec in retrieval_sets().items()
+        if REGISTRY_OF.get(other, other) == registry
+        for case in holdout(spec.cases(), "dev")
+        if case.query not in measured
+    ]
 
 
 def holdout(cases: Sequence[RetrievalCase], part: str) -> list[RetrievalCase]:
@@ -304,12 +330,15 @@ def ablation(
     rerank_cases: int = 50,
     rerank_depth: int = 10,
     weights: tuple[float, float] = (0.5, 1.0),
+    learn: Sequence[RetrievalCase] = (),
 ) -> list[RetrievalReport]:
     """The ablation table of one retrieval set: each stage added in turn.
 
     The registry is indexed twice: without example questions and, where the registry
     has a cache of them, with. A rerank row runs on the first `rerank_cases` cases
     only (the local model took about a minute a query on the shared 2-core machine).
+    With `learn`, a last row (`LEARNED`) runs after the retriever learned each of its
+    requests (`Retriever.learn`; its build time includes the learning).
 
     Args:
         name: A set of `retrieval_sets`.
@@ -320,15 +349,19 @@ def ablation(
         rerank_cases: How many cases the rerank row runs.
         rerank_depth: How many candidates the second stage reorders.
         weights: The BM25 and the dense side's weights in the fusion.
+        learn: Answered requests to learn before the last row (`learning_log`); none
+            may be among `cases`.
     """
+    if leaked := {c.query for c in learn} & {c.query for c in cases}:
+        raise ValueError(f"{len(leaked)} requests to learn are among the cases measured")
     spec = retrieval_sets()[name]
     tools = list(spec.registry())
     examples = cached_examples(REGISTRY_OF.get(name, name), tools)
     reports: list[RetrievalReport] = []
-    built: dict[bool, tuple[Retriever, float]] = {}
-    for stage in stages:
+    built: dict[tuple[bool, bool], tuple[Retriever, float]] = {}
+    for stage in [*stages, LEARNED] if learn else stages:
         with_examples = stage.examples and bool(examples)
-        if with_examples not in built:
+        if (with_examples, stage.learned) not in built:
             start = time.perf_counter()
             retriever = Retriever(
                 tools,
@@ -338,8 +371,11 @@ def ablation(
                 rerank_depth=rerank_depth,
                 weights=weights,
             )
-            built[with_examples] = (retriever, time.perf_counter() - start)
-        retriever, build_s = built[with_examples]
+            for case in learn if stage.learned else ():
+                if served := [n for n in case.gold if n in retriever]:
+                    retriever.learn(case.query, sorted(served), save=False)
+            built[with_examples, stage.learned] = (retriever, time.perf_counter() - start)
+        retriever, build_s = built[with_examples, stage.learned]
         if stage.rerank and reranker is None:
             continue
         rows = cases[:rerank_cases] if stage.rerank else cases

@@ -10,6 +10,9 @@ candidate pool, and the two sides fused. Then, each stage switchable:
 2. diversity: near-copies of one API are kept out of each intent's top k (`diversify`);
 3. the per-intent lists are merged so that every intent keeps its best tools;
 4. in `asearch`, a second stage (`Reranker`) may reorder the top candidates.
+
+A retriever in use can learn: `learn` adds a request to the documents of the tools
+that served it, so later requests phrased alike find them.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class Retriever:
             with `tools` (only new or changed tools are embedded), saved back.
         examples: Example questions per tool name, added to its document (an index
             loaded from `path` keeps the ones it was saved with for the other tools).
+        max_learned: How many learned requests (`learn`) a tool's document keeps, the
+            most recent.
         candidates: How deep each ranking goes before fusion.
         fusion: ``zscore`` (default): each side's scores standardized over the
             candidates, then added with `weights`, so a side counts by how much its
@@ -89,6 +94,7 @@ class Retriever:
         embedder: Embedder | None = None,
         path: str | Path | None = None,
         examples: Mapping[str, Sequence[str]] | None = None,
+        max_learned: int = 50,
         candidates: int = 100,
         fusion: Literal["zscore", "rrf"] = "zscore",
         rrf_k: int = 60,
@@ -104,6 +110,10 @@ class Retriever:
         self.embedder = embedder or default_embedder()
         self.path = Path(path).expanduser() if path is not None else None
         self.examples: dict[str, list[str]] = {k: list(v) for k, v in (examples or {}).items()}
+        if max_learned < 0:
+            raise UserError(f"max_learned must be 0 or more, not {max_learned}")
+        self.max_learned = max_learned
+        self.learned: dict[str, list[str]] = {}  # requests that tools served, by tool
         self.candidates = candidates
         self.fusion = fusion
         self.rrf_k = rrf_k
@@ -182,6 +192,61 @@ class Retriever:
             self.save()
         return len(fresh)
 
+    def learn(self, request: str, tools: Iterable[str | Tool], *, save: bool = True) -> bool:
+        """Remember that `tools` served `request`: it joins their documents.
+
+        Requests phrased alike then find them, as the example questions do, but in the
+        words of the people who use the registry. Each tool keeps its `max_learned`
+        most recent requests; only its own entry is re-indexed. Teach it what was
+        confirmed (an answer the user accepted, a log of correct calls): what it
+        learns, it finds again.
+
+        Args:
+            request: The request, as asked.
+            tools: The tools (or their names) that served it; each must be indexed.
+            save: Write the index back to the retriever's `path`, if it has one.
+
+        Returns:
+            Whether any document changed (a request a tool already knows changes
+            nothing).
+        """
+        if not isinstance(request, str) or not request.strip():
+            raise UserError(f"learn needs a non-empty request, not {request!r}")
+        text = " ".join(request.split())
+        names = list(dict.fromkeys(t.name if isinstance(t, Tool) else t for t in tools))
+        for name in names:
+            if name not in self._slot:
+                raise KeyError(f"no tool named {name!r} is indexed")
+        changed = []
+        for name in names:
+            known = self.learned.get(name, [])
+            if text in known or not self.max_learned:
+                continue
+            self.learned[name] = [*known, text][-self.max_learned :]
+            changed.append(self._tool(self._slot[name]))
+        return self._reindex(changed, save)
+
+    def forget(self, *names: str, save: bool = True) -> int:
+        """Drop the learned requests of the named tools (of every tool, if none named).
+
+        Returns how many tools' documents changed.
+        """
+        for name in names:
+            if name not in self._slot:
+                raise KeyError(f"no tool named {name!r} is indexed")
+        chosen = names or tuple(n for n in self.learned if n in self._slot)
+        changed = [self._tool(self._slot[n]) for n in chosen if self.learned.pop(n, None)]
+        self._reindex(changed, save)
+        return len(changed)
+
+    def _reindex(self, tools: Sequence[Tool], save: bool) -> bool:
+        if not tools:
+            return False
+        self.add(*tools)
+        if save and self.path is not None:
+            self.save()
+        return True
+
     def sync(self, tools: ToolRegistry | Iterable[Tool]) -> bool:
         """Make the index hold exactly `tools`; returns whether anything changed.
 
@@ -210,7 +275,7 @@ class Retriever:
                 self.remove(tool.name)
         families = [self._family_of(t) for t in tools]
         docs = [
-            tool_document(t, self.examples.get(t.name, ()), family=f)
+            tool_document(t, self._questions(t.name), family=f)
             for t, f in zip(tools, families, strict=True)
         ]
         vectors = self.embedder.embed(docs) if docs else None
@@ -253,11 +318,17 @@ class Retriever:
             self._slot[tool.name] = slot
             self._bm25.add(slot, tokens[offset])
 
+    def _questions(self, name: str) -> list[str]:
+        """A tool's example questions, then the requests it learned."""
+        return [*self.examples.get(name, ()), *self.learned.get(name, ())]
+
     def _family_of(self, tool: Tool) -> str | None:
         return self.families(tool) if self.families is not None else None
 
     def _key(self, tool: Tool) -> str:
         extra = [self._family_of(tool), self.examples.get(tool.name, [])]
+        if learned := self.learned.get(tool.name):
+            extra.append(learned)
         return tool_fingerprint(tool) + json.dumps(extra)
 
     # -- search ---------------------------------------------------------------------
@@ -428,6 +499,7 @@ class Retriever:
                 self._tokens[s],
                 self._families[s],
                 self.examples.get(name, []),
+                self.learned.get(name, []),
             )
             for name, s in named
         ]
@@ -445,6 +517,8 @@ class Retriever:
         for entry in entries:  # questions given to the constructor win over the saved ones
             if entry.examples:
                 self.examples.setdefault(entry.name, entry.examples)
+            if recent := entry.learned[max(0, len(entry.learned) - self.max_learned) :]:
+                self.learned[entry.name] = recent
         self._append(
             [Placeholder(e.name) for e in entries],  # type: ignore[misc]
             [e.doc for e in entries],

@@ -8,7 +8,7 @@ tool of the same name and content adopts its slot.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,8 @@ from toolweave.tools._embedders import Embedder
 
 __all__ = ["Entry", "Placeholder", "read_index", "write_index"]
 
-FORMAT = 2
+FORMAT = 3
+READABLE = (2, 3)  # format 3 added the learned requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class Entry:
     tokens: list[str]
     family: str | None
     examples: list[str]
+    learned: list[str] = field(default_factory=list)  # requests it served (`learn`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ def read_index(path: Path, embedder: Embedder) -> tuple[list[Entry], np.ndarray]
     if not meta_file.is_file() or not vector_file.is_file():
         return None
     meta = json.loads(meta_file.read_text())
-    if meta.get("format") != FORMAT or meta.get("embedder") != embedder.name:
+    if meta.get("format") not in READABLE or meta.get("embedder") != embedder.name:
         return None
     entries = [Entry(**{**e, "tokens": e["tokens"].split()}) for e in meta["entries"]]
     return entries, np.load(vector_file)

@@ -1,0 +1,201 @@
+"""The retriever learns from use: `Retriever.learn`, `Agent.learn`, the REPL's /learn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from rich.console import Console
+from test_retriever import TOOLS, described
+
+from toolweave import Agent, Tool, ToolRegistry
+from toolweave.cli._slash import run_command
+from toolweave.errors import ToolweaveError, UserError
+from toolweave.models.testing import ScriptedModel
+from toolweave.tools import Retriever, WordLlamaEmbedder
+
+# A team's own words: "the night shift" is the engineer on call, which no tool says.
+TEAM_TOOLS = [
+    *TOOLS,
+    described(
+        "post_to_chat", "Post a message to a team chat channel.", channel="Channel", text="Text"
+    ),
+    described("page_oncall", "Page the engineer on call.", summary="What happened"),
+]
+TAUGHT = "give the night shift a heads-up that the build is red"
+PAGED = "page the engineer on call: tell the night shift the build is red"
+ASKED = ["nudge the night shift about the failing deploy", "holler at the night shift: disk full"]
+
+
+def first(retriever: Retriever, query: str) -> str:
+    return retriever.search(query, 3)[0].tool.name
+
+
+def test_a_learned_request_finds_its_tool_for_requests_phrased_alike() -> None:
+    retriever = Retriever(TEAM_TOOLS, embedder=WordLlamaEmbedder())
+    assert [first(retriever, q) for q in ASKED] != ["page_oncall"] * 2  # the words are new
+
+    assert retriever.learn(TAUGHT, ["page_oncall"]) is True
+    assert [first(retriever, q) for q in ASKED] == ["page_oncall"] * 2
+    assert TAUGHT in retriever.document("page_oncall")
+    assert retriever.learned == {"page_oncall": [TAUGHT]}
+    assert retriever.learn(f"  {TAUGHT}\n", ["page_oncall"]) is False  # known: nothing changes
+
+
+def test_learn_refuses_what_it_cannot_index() -> None:
+    retriever = Retriever(TEAM_TOOLS, embedder=WordLlamaEmbedder())
+    with pytest.raises(KeyError, match="no_such_tool"):
+        retriever.learn(TAUGHT, ["page_oncall", "no_such_tool"])
+    assert retriever.learned == {}  # nothing half-learned
+    with pytest.raises(UserError, match="non-empty request"):
+        retriever.learn("   ", ["page_oncall"])
+    with pytest.raises(UserError, match="max_learned"):
+        Retriever(TEAM_TOOLS, embedder=WordLlamaEmbedder(), max_learned=-1)
+
+
+def test_each_tool_keeps_its_most_recent_requests() -> None:
+    retriever = Retriever(TEAM_TOOLS, embedder=WordLlamaEmbedder(), max_learned=2)
+    for n in range(4):
+        retriever.learn(f"request number {n}", [TEAM_TOOLS[0]])  # a Tool or its name
+    assert retriever.learned[TEAM_TOOLS[0].name] == ["request number 2", "request number 3"]
+    assert "request number 1" not in retriever.document(TEAM_TOOLS[0].name)
+
+    nothing = Retriever(TEAM_TOOLS, embedder=WordLlamaEmbedder(), max_learned=0)
+    assert nothing.learn(TAUGHT, ["page_oncall"]) is False
+    assert TAUGHT not in nothing.document("page_oncall")
+
+
+def test_learned_requests_persist_and_forget_takes_them_back(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    embedded: list[str] = []
+
+    class Counting(WordLlamaEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            embedded.extend(texts)
+            return super().embed(texts)
+
+    retriever = Retriever(TEAM_TOOLS, embedder=Counting(), path=path)
+    embedded.clear()
+    retriever.learn(TAUGHT, ["page_oncall", "post_to_chat"])
+    assert len(embedded) == 2  # only the two documents that changed
+
+    embedded.clear()
+    again = Retriever(TEAM_TOOLS, embedder=Counting(), path=path)
+    assert embedded == []  # loaded as saved, nothing re-embedded
+    assert again.learned == {"page_oncall": [TAUGHT], "post_to_chat": [TAUGHT]}
+    assert first(again, ASKED[0]) == "page_oncall"
+
+    changed = [*TEAM_TOOLS[:-1], described("page_oncall", "Page whoever is on call.", summary="")]
+    edited = Retriever(changed, embedder=Counting(), path=path)
+    assert TAUGHT in edited.document("page_oncall")  # a tool's new description keeps them
+
+    assert edited.forget("page_oncall") == 1
+    assert TAUGHT not in edited.document("page_oncall")
+    assert edited.forget() == 1  # every tool: post_to_chat's
+    assert edited.forget() == 0
+    assert Retriever(changed, embedder=Counting(), path=path).learned == {}
+    with pytest.raises(KeyError):
+        edited.forget("no_such_tool")
+
+
+def test_a_smaller_max_learned_trims_a_saved_index(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    retriever = Retriever(TEAM_TOOLS, embedder=WordLlamaEmbedder(), path=path)
+    retriever.learn("first request", ["page_oncall"])
+    retriever.learn("second request", ["page_oncall"])
+    trimmed = Retriever(TEAM_TOOLS, embedder=WordLlamaEmbedder(), path=path, max_learned=1)
+    assert trimmed.learned == {"page_oncall": ["second request"]}
+    assert "first request" not in trimmed.document("page_oncall")
+
+
+def test_an_index_saved_before_learning_existed_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    Retriever(TEAM_TOOLS, embedder=WordLlamaEmbedder(), path=path)
+    meta = json.loads((path / "index.json").read_text())
+    meta["format"] = 2  # what toolweave wrote before `learn`: no learned requests
+    for entry in meta["entries"]:
+        del entry["learned"]
+    (path / "index.json").write_text(json.dumps(meta))
+    embedded: list[str] = []
+
+    class Counting(WordLlamaEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            embedded.extend(texts)
+            return super().embed(texts)
+
+    loaded = Retriever(TEAM_TOOLS, embedder=Counting(), path=path)
+    assert [t for t in embedded if "\n" in t] == []  # no tool document re-embedded
+    assert len(loaded) == len(TEAM_TOOLS)
+
+
+def on_call_agent(replies: list[str], *, tools: int = 30) -> tuple[Agent, list[str]]:
+    called: list[str] = []
+
+    def make(name: str, description: str) -> Tool:
+        async def fn(summary: str) -> str:
+            called.append(name)
+            if name == "broken_pager":
+                raise RuntimeError("the pager is down")
+            return f"{name}: sent"
+
+        schema = {"type": "object", "properties": {"summary": {"type": "string"}}}
+        return Tool.from_schema(name, description, schema, fn)
+
+    registry = ToolRegistry(
+        [make(f"garden_{i}", f"Something about gardening number {i}.") for i in range(tools)]
+    )
+    registry.add(make("page_oncall", "Page the engineer on call."))
+    registry.add(make("broken_pager", "Page the engineer on call through the old pager."))
+    model = ScriptedModel(replies)
+    return Agent(model, registry, top_k=4, decompose=False, ask_user=lambda q: "no"), called
+
+
+async def test_agent_learn_teaches_the_tools_that_served_a_finished_run() -> None:
+    agent, called = on_call_agent(
+        [
+            '1. page_oncall(summary="red build")\n2. broken_pager(summary="red build")\njoin()\n',
+            "Action: Finish(the night shift knows)",
+        ]
+    )
+    assert agent.retriever is not None
+    assert agent.retriever.search(ASKED[1], 1)[0].tool.name == "broken_pager"
+    result = await agent.run(PAGED)
+    assert result.status == "finished"
+    assert called == ["page_oncall", "broken_pager"]
+    assert agent.learn(result) == ["page_oncall"]  # the failed call teaches nothing
+    assert agent.retriever.learned == {"page_oncall": [PAGED]}
+    assert agent.retriever.search(ASKED[1], 1)[0].tool.name == "page_oncall"
+
+
+async def test_agent_learn_refuses_an_unfinished_run_and_needs_a_retriever() -> None:
+    agent, _ = on_call_agent(["this is not a plan\n"] * 4)
+    with pytest.raises(ToolweaveError) as failed:
+        await agent.run(PAGED)
+    result = failed.value.result
+    assert result is not None
+    assert result.status == "failed"
+    with pytest.raises(UserError, match="only a finished run"):
+        agent.learn(result)
+
+    small, _ = on_call_agent(
+        ['1. page_oncall(summary="x")\njoin()\n', "Action: Finish(done)"], tools=2
+    )
+    finished = await small.run(PAGED)
+    assert small.retriever is None  # 4 tools: every one is offered to the planner
+    assert small.learn(finished) == []
+
+
+async def test_repl_learn_command_teaches_the_last_run() -> None:
+    agent, _ = on_call_agent(['1. page_oncall(summary="x")\njoin()\n', "Action: Finish(done)"])
+    console = Console(record=True, width=120)
+    repl = SimpleNamespace(console=console, session=SimpleNamespace(last=None), agent=agent)
+    await run_command(repl, "/learn")  # type: ignore[arg-type]
+    repl.session.last = await agent.run(PAGED)
+    await run_command(repl, "/learn")  # type: ignore[arg-type]
+    shown = console.export_text()
+    assert "no run yet" in shown
+    assert "learned: page_oncall for this request" in shown
+    assert agent.retriever is not None
+    assert agent.retriever.learned == {"page_oncall": [PAGED]}
