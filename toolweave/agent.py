@@ -77,6 +77,9 @@ class Agent:
             tools. On a replan the joiner's reason joins the query.
         top_k: How many tools the retriever offers the planner.
         retrieve_above: Build a retriever when there are more tools than this.
+        index_path: A directory for the index of the retriever built that way: loaded
+            if there, brought up to date, saved, with what it learned (`learn`);
+            without it the index lives in memory for the agent's lifetime.
         decompose: Before retrieving, have the model split the request into its
             intents (one short extra call); otherwise a cheap heuristic splits it.
         prices: Prices per model (`toolweave.cost.Price`, per million tokens), before
@@ -122,6 +125,7 @@ class Agent:
         retriever: Retriever | None = None,
         top_k: int = 8,
         retrieve_above: int = 30,
+        index_path: str | Path | None = None,
         decompose: bool = True,
         prices: Mapping[str, Price] | PriceTable | None = None,
         max_cost: float | None = None,
@@ -174,6 +178,7 @@ class Agent:
         self._retriever = retriever
         self.top_k = top_k
         self.retrieve_above = retrieve_above
+        self.index_path = index_path
         self.decompose = decompose
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
         self.max_cost = max_cost
@@ -378,7 +383,7 @@ class Agent:
     def retriever(self) -> Retriever | None:
         """The retriever in use, built on first use for a large registry."""
         if self._retriever is None and len(self.tools) > self.retrieve_above:
-            self._retriever = Retriever(self.tools)
+            self._retriever = Retriever(self.tools, path=self.index_path)
         return self._retriever
 
     def learn(self, result: RunResult) -> list[str]:

@@ -15,9 +15,12 @@ from rich.text import Text
 from toolweave._result import RunResult
 from toolweave.agent import Agent
 from toolweave.cli._commands import (
+    index_dir,
     load_registry,
     load_tools,
     log_command,
+    tools_forget,
+    tools_learn,
     tools_list,
     tools_search,
 )
@@ -88,8 +91,25 @@ def _parser() -> argparse.ArgumentParser:
         help="the dense side: "
         + "; ".join(f"{name}: {about}" for name, (about, _) in EMBEDDERS.items()),
     )
+    learn = tool_commands.add_parser(
+        "learn",
+        help="teach the index that these tools served a request",
+        description="Teach the index `tools search` keeps (one per registry and embedder) "
+        "that TOOLs served REQUEST: it joins their documents, so requests phrased alike "
+        "find them (Retriever.learn). Each tool keeps its 50 most recent requests.",
+    )
+    learn.add_argument("request")
+    learn.add_argument("tools", nargs="+", metavar="TOOL")
+    forget = tool_commands.add_parser(
+        "forget", help="drop what the index learned, for these tools or all"
+    )
+    forget.add_argument("tools", nargs="*", metavar="TOOL")
     listing = tool_commands.add_parser("list", help="every tool with its signature")
-    for sub in (search, listing):
+    for sub in (learn, forget):
+        sub.add_argument(
+            "--embedder", choices=list(EMBEDDERS), default="wordllama", help="whose index"
+        )
+    for sub in (search, learn, forget, listing):
         sub.add_argument(
             "--registry",
             default="toolweave.demo:TOOLS",
@@ -97,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
             "of OpenAI tools (default: the demo tools)",
         )
     search.set_defaults(handler=tools_search)
+    learn.set_defaults(handler=tools_learn)
+    forget.set_defaults(handler=tools_forget)
     listing.set_defaults(handler=tools_list)
 
     repl = commands.add_parser("repl", help="ask interactively, with a live plan")
@@ -185,6 +207,13 @@ def _parser() -> argparse.ArgumentParser:
         "install-minilm)",
     )
     evaluate.add_argument(
+        "--learn",
+        action="store_true",
+        help="retrieval only: a last row, +learned, after the retriever learned the dev "
+        "part's requests (every fifth query, with the tools that served it); the queries "
+        "are then drawn from the other four fifths",
+    )
+    evaluate.add_argument(
         "--pace",
         metavar="TTFT,TPS",
         default="0.4,80",
@@ -252,11 +281,13 @@ async def _repl(args: argparse.Namespace, console: Console) -> int:
         tools, examples = load_tools(args.tools), None
     else:
         tools, examples = demo.TOOLS, demo.EXAMPLES
+    spec = args.registry or " ".join(args.tools or ()) or "toolweave.demo:TOOLS"
     repl = Repl(
         console,
         args.model,
         tools,
         examples=examples,
+        index_path=index_dir(spec, "wordllama"),  # the one `tools search` and `learn` use
         vi=args.vi,
         resume=args.resume,
         tracer_provider=_tracing(args),

@@ -17,12 +17,15 @@ from rich.text import Text
 
 from toolweave.cli._safe import one_line
 from toolweave.errors import UserError
-from toolweave.tools import Tool, ToolRegistry
+from toolweave.tools import Retriever, Tool, ToolRegistry
 
 __all__ = [
+    "index_dir",
     "load_registry",
     "load_tools",
     "log_command",
+    "tools_forget",
+    "tools_learn",
     "tools_list",
     "tools_search",
 ]
@@ -88,7 +91,7 @@ def load_registry(spec: str) -> ToolRegistry:
     return load_tools(spec)
 
 
-def _index_dir(spec: str, embedder: str) -> Path:
+def index_dir(spec: str, embedder: str) -> Path:
     """Where `tools search` keeps a registry's index: one for each embedder."""
     from toolweave.models._weights import cache_dir
 
@@ -96,10 +99,8 @@ def _index_dir(spec: str, embedder: str) -> Path:
     return cache_dir() / "index" / f"{Path(spec).stem or 'registry'}-{digest}-{embedder}"
 
 
-async def tools_search(args: argparse.Namespace, console: Console) -> int:
-    from rich.table import Table
-
-    from toolweave.tools import Retriever
+async def _cached_retriever(args: argparse.Namespace, console: Console) -> Retriever:
+    """The retriever over ``--registry``, its index kept in the cache (see `index_dir`)."""
     from toolweave.tools._embedders import embedder_named
 
     embedder = embedder_named(args.embedder)
@@ -107,10 +108,39 @@ async def tools_search(args: argparse.Namespace, console: Console) -> int:
     await registry.open()  # a source's tools (mcp:, openapi:) are listed when it opens
     try:
         with console.status(f"indexing {len(registry)} tools (cached after the first time)"):
-            path = _index_dir(args.registry, args.embedder)
-            retriever = Retriever(registry, embedder=embedder, path=path)
+            path = index_dir(args.registry, args.embedder)
+            return Retriever(registry, embedder=embedder, path=path)
     finally:
         await registry.aclose()
+
+
+async def tools_learn(args: argparse.Namespace, console: Console) -> int:
+    retriever = await _cached_retriever(args, console)
+    _known(retriever, args.tools, args.registry)
+    if retriever.learn(args.request, args.tools):
+        console.print(Text(f"learned: {one_line(', '.join(args.tools), 300)} for this request"))
+    else:
+        console.print(Text("already learned", "dim"))
+    return 0
+
+
+async def tools_forget(args: argparse.Namespace, console: Console) -> int:
+    retriever = await _cached_retriever(args, console)
+    _known(retriever, args.tools, args.registry)
+    count = retriever.forget(*args.tools)
+    console.print(Text(f"forgot the learned requests of {count} tool{'s' * (count != 1)}"))
+    return 0
+
+
+def _known(retriever: Retriever, names: Sequence[str], registry: str) -> None:
+    if unknown := [name for name in names if name not in retriever]:
+        raise UserError(f"no tool named {', '.join(map(repr, unknown))} in {registry}")
+
+
+async def tools_search(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    retriever = await _cached_retriever(args, console)
     table = Table(box=None, header_style="bold")
     hits = retriever.search(args.query, args.k, mode=args.mode)
     widest = max((len(hit.tool.name) for hit in hits), default=4)

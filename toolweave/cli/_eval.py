@@ -36,8 +36,9 @@ async def eval_command(args: argparse.Namespace, console: Console) -> int:
         return 0
     if args.suite == "retrieval":
         return _retrieval(args, console)
-    if args.embedder is not None:
-        raise UserError("--embedder is for `toolweave eval retrieval` only")
+    if args.embedder is not None or args.learn:
+        flag = "--embedder" if args.embedder is not None else "--learn"
+        raise UserError(f"{flag} is for `toolweave eval retrieval` only")
     if args.suite not in known and Path(args.suite).suffix in (".jsonl", ".ndjson", ".json"):
         return await _user_cases(args, console)
     names = list(known) if args.suite == "all" else [args.suite]
@@ -222,7 +223,7 @@ async def _eval_model(args: argparse.Namespace, console: Console) -> tuple[Model
 def _retrieval(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from toolweave.evals.retrieval import ablation, retrieval_sets
+    from toolweave.evals.retrieval import ablation, holdout, learning_log, retrieval_sets
     from toolweave.evals.suites import seeded_sample
     from toolweave.tools._embedders import embedder_named
 
@@ -235,9 +236,11 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
     for key, label in columns.items():
         table.add_column(label, justify="left" if key in ("set", "stage") else "right")
     for name, spec in retrieval_sets().items():
-        cases = seeded_sample(spec.cases(), args.limit, args.seed)
+        pool = holdout(spec.cases(), "test") if args.learn else spec.cases()
+        cases = seeded_sample(pool, args.limit, args.seed)
+        log = learning_log(name, cases) if args.learn else []
         with console.status(f"{name}: indexing, then {len(cases)} queries for each stage"):
-            reports = ablation(name, cases, embedder=embedder)
+            reports = ablation(name, cases, embedder=embedder, learn=log)
         for report in reports:
             row = report.row()
             table.add_row(*(str(row[key]) for key in columns))

@@ -11,6 +11,7 @@ import asyncio
 import signal
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prompt_toolkit import PromptSession
@@ -32,7 +33,7 @@ from toolweave.events import Event, RunFinished
 from toolweave.models import LocalModel, Model, resolve_model
 from toolweave.plan import format_call
 from toolweave.session import Session as Conversation
-from toolweave.tools import Tool, ToolRegistry
+from toolweave.tools import Retriever, Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -95,6 +96,8 @@ class Repl:
         model: The model string or model.
         tools: The tools.
         examples: Plan examples for these tools, if any.
+        index_path: Where the retriever of a large registry keeps its index (what
+            /learn teaches included).
         vi: Vi key bindings instead of Emacs ones.
         log: Where runs are logged.
         resume: Continue the stored conversation with this id.
@@ -108,6 +111,7 @@ class Repl:
         tools: ToolRegistry,
         *,
         examples: str | None = None,
+        index_path: Path | None = None,
         vi: bool = False,
         log: RunLog | None = None,
         resume: str | None = None,
@@ -116,6 +120,8 @@ class Repl:
         self.console = console
         self.tools = tools
         self.examples = examples
+        self.index_path = index_path
+        self.search_index: Retriever | None = None  # /tools' own, when the agent has none
         self.log = log or RunLog()
         self.session = Session()
         self.live: Live | None = None
@@ -135,10 +141,12 @@ class Repl:
         if resume is not None:
             self.session.requests.extend(turn.request for turn in self.chat.turns)
 
-    def _agent(self, model: Model) -> Agent:
+    def _agent(self, model: Model, retriever: Retriever | None = None) -> Agent:
         return Agent(
             model,
             self.tools,
+            retriever=retriever,
+            index_path=self.index_path,
             examples=self.examples,
             approve=self._approve,
             ask_user=self._ask_user,
@@ -274,7 +282,7 @@ class Repl:
         """Use another model from now on."""
         model = resolve_model(name)
         self.agent.close()
-        self.agent = self._agent(model)
+        self.agent = self._agent(model, self.agent._retriever)  # what it learned, kept
 
 
 class _RedactedHistory(FileHistory):

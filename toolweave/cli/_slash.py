@@ -108,11 +108,11 @@ def _tools(repl: Repl, query: str) -> None:
                 Text(one_line(tool.signature()), "bold"), Text(one_line(tool.description, 160))
             )
         return
-    retriever = repl.agent.retriever
-    if retriever is None:
+    retriever = repl.agent.retriever or repl.search_index
+    if retriever is None:  # the agent offers every tool; this index is for /tools alone
         from toolweave.tools import Retriever
 
-        retriever = repl.agent._retriever = Retriever(repl.tools)
+        retriever = repl.search_index = Retriever(repl.tools)
     table = Table(box=None, header_style="bold")
     for column in ("tool", "fused", "bm25", "dense"):
         table.add_column(column)

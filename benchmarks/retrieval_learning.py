@@ -1,0 +1,76 @@
+"""How fast a registry in use learns: Recall@5 against answered requests per tool.
+
+The log is the dev part of ToolE (single and multi-tool requests, with the tools that
+served each one), as `Retriever.learn` would get it from answers users accepted. The
+retriever learns the first N requests of each tool, then the test part is measured
+with every stage on (example questions, families, diversity). No request measured is
+learned. N = 0 is the retriever as shipped.
+
+Usage: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/retrieval_learning.py
+           [--embedder wordllama|minilm|ensemble] [--per 0,1,2,5,10,20,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections import Counter
+
+from toolweave.evals.retrieval import (
+    LEARNED,
+    RetrievalCase,
+    evaluate,
+    holdout,
+    learning_log,
+    retrieval_sets,
+    set_retriever,
+)
+from toolweave.tools._embedders import EMBEDDERS, embedder_named
+
+SETS = ("toole-single", "toole-multi")
+
+
+def first_per_tool(log: list[RetrievalCase], n: int) -> list[RetrievalCase]:
+    """The log's requests in order, each kept while one of its tools has fewer than n."""
+    seen: Counter[str] = Counter()
+    kept = []
+    for case in log:
+        if any(seen[tool] < n for tool in case.gold):
+            kept.append(case)
+            seen.update(case.gold)
+    return kept
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedder", default="wordllama", choices=list(EMBEDDERS))
+    parser.add_argument("--per", default="0,1,2,5,10,20,50")
+    args = parser.parse_args()
+    embedder = embedder_named(args.embedder)
+    test = {name: holdout(retrieval_sets()[name].cases(), "test") for name in SETS}
+    log = learning_log("toole-single", [c for cases in test.values() for c in cases])
+    per_tool = Counter(tool for case in log for tool in case.gold)
+    print(
+        f"embedder: {embedder.name}; log: {len(log)} answered requests (ToolE dev part), "
+        f"per tool: median {statistics.median(per_tool.values()):.0f}, "
+        f"min {min(per_tool.values())}, max {max(per_tool.values())}"
+    )
+    print(f"{'per tool':>8}{'learned':>9}  {'set':<14}{'queries':>8}{'R@1':>6}{'R@5':>6}{'C@5':>6}")
+    for n in [int(x) for x in args.per.split(",")]:
+        taught = first_per_tool(log, n)
+        retriever = set_retriever("toole-single", embedder=embedder)
+        retriever.max_learned = max(n, 1)
+        for case in taught:
+            retriever.learn(case.query, sorted(t for t in case.gold if t in retriever), save=False)
+        for name in SETS:
+            (report,) = evaluate(retriever, test[name], set_name=name, stages=[LEARNED])
+            row = report.row()
+            print(
+                f"{n:>8}{len(taught):>9}  {name:<14}{report.queries:>8}{row['recall@1']:>6}"
+                f"{row['recall@5']:>6}{row['complete@5']:>6}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
