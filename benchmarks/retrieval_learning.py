@@ -60,8 +60,9 @@ def main() -> None:
         taught = first_per_tool(log, n)
         retriever = set_retriever("toole-single", embedder=embedder)
         retriever.max_learned = max(n, 1)
-        for case in taught:
-            retriever.learn(case.query, sorted(t for t in case.gold if t in retriever), save=False)
+        retriever.learn_all(
+            [(c.query, sorted(t for t in c.gold if t in retriever)) for c in taught]
+        )
         for name in SETS:
             (report,) = evaluate(retriever, test[name], set_name=name, stages=[LEARNED])
             row = report.row()

@@ -49,6 +49,9 @@ def test_learn_refuses_what_it_cannot_index() -> None:
     with pytest.raises(KeyError, match="no_such_tool"):
         retriever.learn(TAUGHT, ["page_oncall", "no_such_tool"])
     assert retriever.learned == {}  # nothing half-learned
+    with pytest.raises(KeyError, match="no_such_tool"):
+        retriever.learn_all([(TAUGHT, ["page_oncall"]), ("another", ["no_such_tool"])])
+    assert retriever.learned == {}  # the whole log is checked first
     with pytest.raises(UserError, match="non-empty request"):
         retriever.learn("   ", ["page_oncall"])
     with pytest.raises(UserError, match="max_learned"):
@@ -80,6 +83,12 @@ def test_learned_requests_persist_and_forget_takes_them_back(tmp_path: Path) -> 
     embedded.clear()
     retriever.learn(TAUGHT, ["page_oncall", "post_to_chat"])
     assert len(embedded) == 2  # only the two documents that changed
+    embedded.clear()
+    log = [("page them: the disk is full", ["page_oncall"]), ("page them again", ["page_oncall"])]
+    assert retriever.learn_all(log) == 1
+    assert len(embedded) == 1  # a log re-indexes each tool once
+    assert retriever.forget("page_oncall") == 1
+    retriever.learn(TAUGHT, ["page_oncall"])
 
     embedded.clear()
     again = Retriever(TEAM_TOOLS, embedder=Counting(), path=path)

@@ -371,9 +371,9 @@ def ablation(
                 rerank_depth=rerank_depth,
                 weights=weights,
             )
-            for case in learn if stage.learned else ():
-                if served := [n for n in case.gold if n in retriever]:
-                    retriever.learn(case.query, sorted(served), save=False)
+            if stage.learned:
+                log = [(c.query, sorted(n for n in c.gold if n in retriever)) for c in learn]
+                retriever.learn_all([(query, served) for query, served in log if served])
             built[with_examples, stage.learned] = (retriever, time.perf_counter() - start)
         retriever, build_s = built[with_examples, stage.learned]
         if stage.rerank and reranker is None:

@@ -210,21 +210,35 @@ class Retriever:
             Whether any document changed (a request a tool already knows changes
             nothing).
         """
-        if not isinstance(request, str) or not request.strip():
-            raise UserError(f"learn needs a non-empty request, not {request!r}")
-        text = " ".join(request.split())
-        names = list(dict.fromkeys(t.name if isinstance(t, Tool) else t for t in tools))
-        for name in names:
-            if name not in self._slot:
-                raise KeyError(f"no tool named {name!r} is indexed")
-        changed = []
-        for name in names:
-            known = self.learned.get(name, [])
-            if text in known or not self.max_learned:
-                continue
-            self.learned[name] = [*known, text][-self.max_learned :]
-            changed.append(self._tool(self._slot[name]))
-        return self._reindex(changed, save)
+        return self.learn_all([(request, tools)], save=save) > 0
+
+    def learn_all(
+        self, log: Iterable[tuple[str, Iterable[str | Tool]]], *, save: bool = True
+    ) -> int:
+        """`learn` each (request, tools) of a log in order, re-indexing each tool once.
+
+        The whole log is checked before anything is learned. Returns how many tools'
+        documents changed.
+        """
+        entries = []
+        for request, tools in log:
+            if not isinstance(request, str) or not request.strip():
+                raise UserError(f"learn needs a non-empty request, not {request!r}")
+            names = list(dict.fromkeys(t.name if isinstance(t, Tool) else t for t in tools))
+            for name in names:
+                if name not in self._slot:
+                    raise KeyError(f"no tool named {name!r} is indexed")
+            entries.append((" ".join(request.split()), names))
+        changed: dict[str, Tool] = {}
+        for text, names in entries:
+            for name in names:
+                known = self.learned.get(name, [])
+                if text in known or not self.max_learned:
+                    continue
+                self.learned[name] = [*known, text][-self.max_learned :]
+                changed[name] = self._tool(self._slot[name])
+        self._reindex(list(changed.values()), save)
+        return len(changed)
 
     def forget(self, *names: str, save: bool = True) -> int:
         """Drop the learned requests of the named tools (of every tool, if none named).
