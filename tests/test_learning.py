@@ -29,6 +29,18 @@ PAGED = "page the engineer on call: tell the night shift the build is red"
 ASKED = ["nudge the night shift about the failing deploy", "holler at the night shift: disk full"]
 
 
+class Recording(WordLlamaEmbedder):
+    """WordLlama, keeping every text it embeds."""
+
+    def __init__(self, seen: list[str]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.seen.extend(texts)
+        return super().embed(texts)
+
+
 def first(retriever: Retriever, query: str) -> str:
     return retriever.search(query, 3)[0].tool.name
 
@@ -42,6 +54,7 @@ def test_a_learned_request_finds_its_tool_for_requests_phrased_alike() -> None:
     assert TAUGHT in retriever.document("page_oncall")
     assert retriever.learned == {"page_oncall": [TAUGHT]}
     assert retriever.learn(f"  {TAUGHT}\n", ["page_oncall"]) is False  # known: nothing changes
+    assert retriever.learn(ASKED[0], "page_oncall") is True  # one tool, by its name alone
 
 
 def test_learn_refuses_what_it_cannot_index() -> None:
@@ -74,12 +87,7 @@ def test_learned_requests_persist_and_forget_takes_them_back(tmp_path: Path) -> 
     path = tmp_path / "index"
     embedded: list[str] = []
 
-    class Counting(WordLlamaEmbedder):
-        def embed(self, texts):  # type: ignore[no-untyped-def]
-            embedded.extend(texts)
-            return super().embed(texts)
-
-    retriever = Retriever(TEAM_TOOLS, embedder=Counting(), path=path)
+    retriever = Retriever(TEAM_TOOLS, embedder=Recording(embedded), path=path)
     embedded.clear()
     retriever.learn(TAUGHT, ["page_oncall", "post_to_chat"])
     assert len(embedded) == 2  # only the two documents that changed
@@ -91,20 +99,20 @@ def test_learned_requests_persist_and_forget_takes_them_back(tmp_path: Path) -> 
     retriever.learn(TAUGHT, ["page_oncall"])
 
     embedded.clear()
-    again = Retriever(TEAM_TOOLS, embedder=Counting(), path=path)
+    again = Retriever(TEAM_TOOLS, embedder=Recording(embedded), path=path)
     assert embedded == []  # loaded as saved, nothing re-embedded
     assert again.learned == {"page_oncall": [TAUGHT], "post_to_chat": [TAUGHT]}
     assert first(again, ASKED[0]) == "page_oncall"
 
     changed = [*TEAM_TOOLS[:-1], described("page_oncall", "Page whoever is on call.", summary="")]
-    edited = Retriever(changed, embedder=Counting(), path=path)
+    edited = Retriever(changed, embedder=Recording(embedded), path=path)
     assert TAUGHT in edited.document("page_oncall")  # a tool's new description keeps them
 
     assert edited.forget("page_oncall") == 1
     assert TAUGHT not in edited.document("page_oncall")
     assert edited.forget() == 1  # every tool: post_to_chat's
     assert edited.forget() == 0
-    assert Retriever(changed, embedder=Counting(), path=path).learned == {}
+    assert Retriever(changed, embedder=Recording(embedded), path=path).learned == {}
     with pytest.raises(KeyError):
         edited.forget("no_such_tool")
 
@@ -129,12 +137,7 @@ def test_an_index_saved_before_learning_existed_still_loads(tmp_path: Path) -> N
     (path / "index.json").write_text(json.dumps(meta))
     embedded: list[str] = []
 
-    class Counting(WordLlamaEmbedder):
-        def embed(self, texts):  # type: ignore[no-untyped-def]
-            embedded.extend(texts)
-            return super().embed(texts)
-
-    loaded = Retriever(TEAM_TOOLS, embedder=Counting(), path=path)
+    loaded = Retriever(TEAM_TOOLS, embedder=Recording(embedded), path=path)
     assert [t for t in embedded if "\n" in t] == []  # no tool document re-embedded
     assert len(loaded) == len(TEAM_TOOLS)
 

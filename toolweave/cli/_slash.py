@@ -108,7 +108,9 @@ def _tools(repl: Repl, query: str) -> None:
                 Text(one_line(tool.signature()), "bold"), Text(one_line(tool.description, 160))
             )
         return
-    retriever = repl.agent.retriever or repl.search_index
+    retriever = repl.agent.retriever
+    if retriever is None:
+        retriever = repl.search_index
     if retriever is None:  # the agent offers every tool; this index is for /tools alone
         from toolweave.tools import Retriever
 

@@ -192,7 +192,9 @@ class Retriever:
             self.save()
         return len(fresh)
 
-    def learn(self, request: str, tools: Iterable[str | Tool], *, save: bool = True) -> bool:
+    def learn(
+        self, request: str, tools: str | Tool | Iterable[str | Tool], *, save: bool = True
+    ) -> bool:
         """Remember that `tools` served `request`: it joins their documents.
 
         Requests phrased alike then find them, as the example questions do, but in the
@@ -203,7 +205,8 @@ class Retriever:
 
         Args:
             request: The request, as asked.
-            tools: The tools (or their names) that served it; each must be indexed.
+            tools: The tool (or its name) that served it, or several; each must be
+                indexed.
             save: Write the index back to the retriever's `path`, if it has one.
 
         Returns:
@@ -213,7 +216,10 @@ class Retriever:
         return self.learn_all([(request, tools)], save=save) > 0
 
     def learn_all(
-        self, log: Iterable[tuple[str, Iterable[str | Tool]]], *, save: bool = True
+        self,
+        log: Iterable[tuple[str, str | Tool | Iterable[str | Tool]]],
+        *,
+        save: bool = True,
     ) -> int:
         """`learn` each (request, tools) of a log in order, re-indexing each tool once.
 
@@ -224,7 +230,8 @@ class Retriever:
         for request, tools in log:
             if not isinstance(request, str) or not request.strip():
                 raise UserError(f"learn needs a non-empty request, not {request!r}")
-            names = list(dict.fromkeys(t.name if isinstance(t, Tool) else t for t in tools))
+            served = [tools] if isinstance(tools, str | Tool) else tools
+            names = list(dict.fromkeys(t.name if isinstance(t, Tool) else t for t in served))
             for name in names:
                 if name not in self._slot:
                     raise KeyError(f"no tool named {name!r} is indexed")
