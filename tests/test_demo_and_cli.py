@@ -182,6 +182,7 @@ async def test_cli_tools_learn_and_forget(tmp_path: Path, monkeypatch: pytest.Mo
     code, out = await _cli("tools", "learn", "what is the headcount of Peru", "population")
     assert code == 0, out
     assert "learned: population" in out
+    assert "an agent offers all 6 tools" in " ".join(out.split())  # the demo's: no retrieval
     code, out = await _cli("tools", "learn", "what is the headcount of Peru", "population")
     assert "already learned" in out
     code, out = await _cli(*asked)
@@ -190,6 +191,9 @@ async def test_cli_tools_learn_and_forget(tmp_path: Path, monkeypatch: pytest.Mo
     assert code == 2
     assert "no tool named 'headcount'" in out
     code, out = await _cli("tools", "forget")
+    assert code == 2
+    assert "or --all" in out
+    code, out = await _cli("tools", "forget", "--all")
     assert "forgot the learned requests of 1 tool\n" in out
     code, out = await _cli(*asked)
     assert "population" not in out

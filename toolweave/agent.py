@@ -175,6 +175,8 @@ class Agent:
             approve=None if approve is None else approval_gate(approve)
         )
         self.skip_join = skip_join
+        if retriever is not None and index_path is not None:
+            raise UserError("index_path is for the retriever the agent builds; give yours a path")
         self._retriever = retriever
         self.top_k = top_k
         self.retrieve_above = retrieve_above
@@ -383,10 +385,11 @@ class Agent:
     def retriever(self) -> Retriever | None:
         """The retriever in use, built on first use for a large registry."""
         if self._retriever is None and len(self.tools) > self.retrieve_above:
-            self._retriever = Retriever(self.tools, path=self.index_path)
+            indexed = [t for t in self.tools if t.name != "ask_user"]  # offered every time
+            self._retriever = Retriever(indexed, path=self.index_path)
         return self._retriever
 
-    def learn(self, result: RunResult) -> list[str]:
+    def learn(self, result: RunResult, *, request: str | None = None) -> list[str]:
         """Teach the retriever that the tools this run called served its request.
 
         Call it for an answer that was right (the user accepted it): later requests
@@ -394,6 +397,11 @@ class Agent:
         `path` keeps them on disk). Only a finished run teaches, and only the tools
         whose calls succeeded. An agent without a retriever offers the planner every
         tool, so it has nothing to learn.
+
+        Args:
+            result: The run.
+            request: The request to learn, if not the run's own: a follow-up such as
+                "and for Berlin?" means little alone, so pass it whole.
 
         Returns:
             The names of the tools taught, in the order they were called.
@@ -414,7 +422,7 @@ class Agent:
         ]
         names = list(dict.fromkeys(called))
         if names:
-            retriever.learn(result.request, names)
+            retriever.learn(request or result.request, names)
         return names
 
     async def offered_tools(

@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the whole run as JSON")
     run.set_defaults(handler=_run)
 
-    tools = commands.add_parser("tools", help="list or search a tool registry")
+    tools = commands.add_parser("tools", help="list, search or teach a tool registry's index")
     tool_commands = tools.add_subparsers(required=True, metavar="ACTION")
     search = tool_commands.add_parser(
         "search",
@@ -101,13 +101,20 @@ def _parser() -> argparse.ArgumentParser:
     learn.add_argument("request")
     learn.add_argument("tools", nargs="+", metavar="TOOL")
     forget = tool_commands.add_parser(
-        "forget", help="drop what the index learned, for these tools or all"
+        "forget",
+        help="drop what the index learned, for these tools or --all",
+        description="Drop the requests `tools learn` (or the REPL's /learn) taught the "
+        "index, for the TOOLs named, or for every tool with --all.",
     )
     forget.add_argument("tools", nargs="*", metavar="TOOL")
+    forget.add_argument("--all", action="store_true", help="every tool's learned requests")
     listing = tool_commands.add_parser("list", help="every tool with its signature")
     for sub in (learn, forget):
         sub.add_argument(
-            "--embedder", choices=list(EMBEDDERS), default="wordllama", help="whose index"
+            "--embedder",
+            choices=list(EMBEDDERS),
+            default="wordllama",
+            help="the index of which embedder (`tools search --embedder`); default wordllama",
         )
     for sub in (search, learn, forget, listing):
         sub.add_argument(

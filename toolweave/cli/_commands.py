@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import hashlib
 import importlib
+import inspect
 import json
 import time
 from collections.abc import Sequence
@@ -115,16 +116,29 @@ async def _cached_retriever(args: argparse.Namespace, console: Console) -> Retri
 
 
 async def tools_learn(args: argparse.Namespace, console: Console) -> int:
+    from toolweave.agent import Agent
+
     retriever = await _cached_retriever(args, console)
     _known(retriever, args.tools, args.registry)
     if retriever.learn(args.request, args.tools):
         console.print(Text(f"learned: {one_line(', '.join(args.tools), 300)} for this request"))
     else:
         console.print(Text("already learned", "dim"))
+    small = inspect.signature(Agent).parameters["retrieve_above"].default
+    if len(retriever) <= small:
+        console.print(
+            Text(
+                f"(an agent offers all {len(retriever)} tools of a registry this small to "
+                f"its planner, retrieving none; `tools search` shows what was learned)",
+                "dim",
+            )
+        )
     return 0
 
 
 async def tools_forget(args: argparse.Namespace, console: Console) -> int:
+    if bool(args.tools) == args.all:
+        raise UserError("tools forget wants the tools to forget for, or --all (not both)")
     retriever = await _cached_retriever(args, console)
     _known(retriever, args.tools, args.registry)
     count = retriever.forget(*args.tools)

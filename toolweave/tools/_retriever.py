@@ -33,6 +33,13 @@ from toolweave.tools._embedders import Embedder, default_embedder
 from toolweave.tools._examples import ExampleWriter
 from toolweave.tools._families import FamilyOf, family_of, sibling_support
 from toolweave.tools._fusion import ScoredTool, fuse, merge, top, zscore
+from toolweave.tools._journal import (
+    Lesson,
+    append_lessons,
+    remember,
+    replay_journal,
+    rewrite_journal,
+)
 from toolweave.tools._mmr import diversify as _mmr
 from toolweave.tools._mmr import near_copies
 from toolweave.tools._registry import ToolRegistry
@@ -114,6 +121,7 @@ class Retriever:
             raise UserError(f"max_learned must be 0 or more, not {max_learned}")
         self.max_learned = max_learned
         self.learned: dict[str, list[str]] = {}  # requests that tools served, by tool
+        self._lessons: list[Lesson] = []  # learned, not yet in the journal at `path`
         self.candidates = candidates
         self.fusion = fusion
         self.rrf_k = rrf_k
@@ -199,19 +207,20 @@ class Retriever:
 
         Requests phrased alike then find them, as the example questions do, but in the
         words of the people who use the registry. Each tool keeps its `max_learned`
-        most recent requests; only its own entry is re-indexed. Teach it what was
-        confirmed (an answer the user accepted, a log of correct calls): what it
-        learns, it finds again.
+        most recent requests (a request learned again becomes the most recent); only
+        its own entry is re-indexed. Teach it what was confirmed (an answer the user
+        accepted, a log of correct calls): what it learns, it finds again.
 
         Args:
             request: The request, as asked.
             tools: The tool (or its name) that served it, or several; each must be
-                indexed.
-            save: Write the index back to the retriever's `path`, if it has one.
+                indexed (`KeyError` otherwise).
+            save: Add the lesson to the journal kept with the index at the retriever's
+                `path`, if it has one (one appended line; processes that share the
+                index keep each other's lessons).
 
         Returns:
-            Whether any document changed (a request a tool already knows changes
-            nothing).
+            Whether any document changed.
         """
         return self.learn_all([(request, tools)], save=save) > 0
 
@@ -230,43 +239,46 @@ class Retriever:
         for request, tools in log:
             if not isinstance(request, str) or not request.strip():
                 raise UserError(f"learn needs a non-empty request, not {request!r}")
-            served = [tools] if isinstance(tools, str | Tool) else tools
+            served = [tools] if isinstance(tools, str | Tool) else list(tools)
             names = list(dict.fromkeys(t.name if isinstance(t, Tool) else t for t in served))
+            if not names:
+                raise UserError(f"learn needs the tools that served {request!r}; none given")
             for name in names:
                 if name not in self._slot:
                     raise KeyError(f"no tool named {name!r} is indexed")
             entries.append((" ".join(request.split()), names))
         changed: dict[str, Tool] = {}
         for text, names in entries:
-            for name in names:
-                known = self.learned.get(name, [])
-                if text in known or not self.max_learned:
-                    continue
-                self.learned[name] = [*known, text][-self.max_learned :]
-                changed[name] = self._tool(self._slot[name])
-        self._reindex(list(changed.values()), save)
+            taught = [n for n in names if remember(self.learned, n, text, self.max_learned)]
+            if taught and self.path is not None:
+                self._lessons.append({"learn": text, "tools": taught})
+            changed.update((n, self._tool(self._slot[n])) for n in taught)
+        self.add(*changed.values())
+        if save:
+            self._keep_lessons()
         return len(changed)
 
     def forget(self, *names: str, save: bool = True) -> int:
         """Drop the learned requests of the named tools (of every tool, if none named).
 
-        Returns how many tools' documents changed.
+        Returns how many tools had learned requests to drop.
         """
         for name in names:
-            if name not in self._slot:
+            if name not in self._slot and name not in self.learned:
                 raise KeyError(f"no tool named {name!r} is indexed")
-        chosen = names or tuple(n for n in self.learned if n in self._slot)
-        changed = [self._tool(self._slot[n]) for n in chosen if self.learned.pop(n, None)]
-        self._reindex(changed, save)
-        return len(changed)
+        dropped = [n for n in names or tuple(self.learned) if self.learned.pop(n, None)]
+        if self.path is not None:
+            self._lessons.append({"forget": list(names) if names else None})
+        self.add(*(self._tool(self._slot[n]) for n in dropped if n in self._slot))
+        if save:
+            self._keep_lessons()
+        return len(dropped)
 
-    def _reindex(self, tools: Sequence[Tool], save: bool) -> bool:
-        if not tools:
-            return False
-        self.add(*tools)
-        if save and self.path is not None:
-            self.save()
-        return True
+    def _keep_lessons(self) -> None:
+        """Append the lessons not yet kept to the journal at `path`, if there is one."""
+        if self.path is not None:
+            append_lessons(self.path, self._lessons)
+            self._lessons.clear()
 
     def sync(self, tools: ToolRegistry | Iterable[Tool]) -> bool:
         """Make the index hold exactly `tools`; returns whether anything changed.
@@ -520,17 +532,21 @@ class Retriever:
                 self._tokens[s],
                 self._families[s],
                 self.examples.get(name, []),
-                self.learned.get(name, []),
             )
             for name, s in named
         ]
         live = [slot for _, slot in named]
         vectors = self._vectors.matrix[live] if live else np.zeros((0, self.embedder.dim))
         write_index(target, self.embedder, entries, vectors)
+        if target == self.path:
+            self._keep_lessons()
+        else:  # another place: a journal of what is learned now
+            rewrite_journal(target, self.learned)
         return target
 
     def _load(self) -> bool:
         assert self.path is not None
+        self.learned = replay_journal(self.path, self.max_learned)
         loaded = read_index(self.path, self.embedder)
         if loaded is None:
             return True  # none there, or another format or embedder: rebuild
@@ -538,8 +554,6 @@ class Retriever:
         for entry in entries:  # questions given to the constructor win over the saved ones
             if entry.examples:
                 self.examples.setdefault(entry.name, entry.examples)
-            if recent := entry.learned[max(0, len(entry.learned) - self.max_learned) :]:
-                self.learned[entry.name] = recent
         self._append(
             [Placeholder(e.name) for e in entries],  # type: ignore[misc]
             [e.doc for e in entries],

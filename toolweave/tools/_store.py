@@ -2,13 +2,17 @@
 
 An index written with another format or another embedder is not read (the retriever
 rebuilds it); a loaded entry stands for its tool as a `Placeholder` until the live
-tool of the same name and content adopts its slot.
+tool of the same name and content adopts its slot. Each write puts the vectors in a
+new file and then replaces ``index.json``, which names it, in one step: a reader sees
+the old pair or the new one, never a mix; one that finds the pair broken rebuilds.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import os
+import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +21,7 @@ from toolweave.tools._embedders import Embedder
 
 __all__ = ["Entry", "Placeholder", "read_index", "write_index"]
 
-FORMAT = 3
-READABLE = (2, 3)  # format 3 added the learned requests
+FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,6 @@ class Entry:
     tokens: list[str]
     family: str | None
     examples: list[str]
-    learned: list[str] = field(default_factory=list)  # requests it served (`learn`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,19 +48,35 @@ def write_index(
 ) -> None:
     """Write entries and their vectors (one row each, in order) to a directory."""
     target.mkdir(parents=True, exist_ok=True)
+    name = f"vectors-{uuid.uuid4().hex[:12]}.npy"
+    np.save(target / name, vectors.astype(np.float32))
     rows = [{**asdict(e), "tokens": " ".join(e.tokens)} for e in entries]
-    meta = {"format": FORMAT, "embedder": embedder.name, "dim": embedder.dim, "entries": rows}
-    np.save(target / "vectors.npy", vectors.astype(np.float32))
-    (target / "index.json").write_text(json.dumps(meta, ensure_ascii=False))
+    meta = {
+        "format": FORMAT,
+        "embedder": embedder.name,
+        "dim": embedder.dim,
+        "vectors": name,
+        "entries": rows,
+    }
+    written = target / f".{name}.json"
+    written.write_text(json.dumps(meta, ensure_ascii=False))
+    os.replace(written, target / "index.json")
+    for old in target.glob("vectors*.npy"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
 
 
 def read_index(path: Path, embedder: Embedder) -> tuple[list[Entry], np.ndarray] | None:
-    """The entries and vectors in a directory; `None` if absent or not for `embedder`."""
-    meta_file, vector_file = path / "index.json", path / "vectors.npy"
-    if not meta_file.is_file() or not vector_file.is_file():
-        return None
-    meta = json.loads(meta_file.read_text())
-    if meta.get("format") not in READABLE or meta.get("embedder") != embedder.name:
+    """The entries and vectors in a directory; `None` if absent, broken or not `embedder`'s."""
+    meta_file = path / "index.json"
+    try:
+        meta = json.loads(meta_file.read_text())
+        if meta.get("format") != FORMAT or meta.get("embedder") != embedder.name:
+            return None
+        vectors = np.load(path / meta.get("vectors", "vectors.npy"))
+    except (OSError, ValueError):  # absent, cut short, or replaced while being read
         return None
     entries = [Entry(**{**e, "tokens": e["tokens"].split()}) for e in meta["entries"]]
-    return entries, np.load(vector_file)
+    if vectors.shape != (len(entries), embedder.dim):
+        return None
+    return entries, vectors
