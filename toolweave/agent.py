@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Agent", "AskUser", "RunEvents", "ask_user_tool"]
 
+RETRIEVE_ABOVE = 30
+"""An agent with more tools than this retrieves the planner's; below, it offers all."""
+
 
 class Agent:
     """Answers requests by compiling them into parallel plans of tool calls.
@@ -124,7 +127,7 @@ class Agent:
         ask_user: AskUser | None = None,
         retriever: Retriever | None = None,
         top_k: int = 8,
-        retrieve_above: int = 30,
+        retrieve_above: int = RETRIEVE_ABOVE,
         index_path: str | Path | None = None,
         decompose: bool = True,
         prices: Mapping[str, Price] | PriceTable | None = None,

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import hashlib
 import importlib
-import inspect
 import json
 import time
 from collections.abc import Sequence
@@ -116,7 +115,7 @@ async def _cached_retriever(args: argparse.Namespace, console: Console) -> Retri
 
 
 async def tools_learn(args: argparse.Namespace, console: Console) -> int:
-    from toolweave.agent import Agent
+    from toolweave.agent import RETRIEVE_ABOVE
 
     retriever = await _cached_retriever(args, console)
     _known(retriever, args.tools, args.registry)
@@ -124,8 +123,7 @@ async def tools_learn(args: argparse.Namespace, console: Console) -> int:
         console.print(Text(f"learned: {one_line(', '.join(args.tools), 300)} for this request"))
     else:
         console.print(Text("already learned", "dim"))
-    small = inspect.signature(Agent).parameters["retrieve_above"].default
-    if len(retriever) <= small:
+    if len(retriever) <= RETRIEVE_ABOVE:
         console.print(
             Text(
                 f"(an agent offers all {len(retriever)} tools of a registry this small to "
