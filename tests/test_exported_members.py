@@ -89,6 +89,7 @@ EXPECTED = {
         "FamilyOf",
         "HashingEmbedder",
         "JsonSchema",
+        "MPNetEmbedder",
         "MiniLMEmbedder",
         "ModelReranker",
         "Reranker",

