@@ -306,15 +306,15 @@ EMBEDDERS: dict[str, tuple[str, Callable[[], Embedder]]] = {
         WordLlamaEmbedder,
     ),
     "minilm": ("all-MiniLM-L6-v2, int8 ONNX (make install-minilm)", MiniLMEmbedder),
-    "mpnet": ("all-mpnet-base-v2 on numpy (make install-mpnet)", _mpnet),
+    "mpnet": ("all-mpnet-base-v2 on numpy, the best alone on ToolE (make install-mpnet)", _mpnet),
     "ensemble": (
         "WordLlama and MiniLM averaged: better than either on ToolE and Seal-Tools, slower "
         "to index (make install-minilm)",
         lambda: EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder()]),
     ),
     "ensemble+mpnet": (
-        "WordLlama, MiniLM and MPNet averaged: the best on ToolE, about 50 ms a query, "
-        "slowest to index (make install-minilm install-mpnet)",
+        "WordLlama, MiniLM and MPNet averaged: the best on ToolE single-tool requests, "
+        "slowest to query and to index (make install-minilm install-mpnet)",
         lambda: EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder(), _mpnet()]),
     ),
 }

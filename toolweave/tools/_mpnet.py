@@ -330,9 +330,10 @@ class _Encoder:
 class MPNetEmbedder:
     """all-mpnet-base-v2, mean-pooled, on numpy (CPU; no torch).
 
-    The best of the embedders here alone on ToolE (dev part: Recall@5 84.6 single-tool,
-    against 83.6 for MiniLM and 81.8 for WordLlama), at about 40 ms a short query on two
-    cores and a second or so a long tool document; see
+    The best of the embedders here alone on ToolE single-tool requests (dev part:
+    Recall@5 84.6, against 83.6 for MiniLM and 81.8 for WordLlama), not on multi-tool
+    ones or Seal-Tools; averaged with both, ToolE single reads 86.4 on the test part.
+    About 40 ms a short query on two cores and half a second a long tool document; see
     evals/reports/retrieval/ablation.md. Install it with ``make install-mpnet``.
 
     Args:
