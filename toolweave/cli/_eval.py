@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,8 @@ from toolweave.errors import UserError
 from toolweave.models import LocalModel, Model, ReplayModel, recording, resolve_model
 
 if TYPE_CHECKING:
+    from rich.status import Status
+
     from toolweave.evals.simulate import Simulation
     from toolweave.evals.suites import Suite
 
@@ -225,7 +227,7 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
 
     from toolweave.evals.retrieval import ablation, holdout, learning_log, retrieval_sets
     from toolweave.evals.suites import seeded_sample
-    from toolweave.tools._embedders import embedder_named
+    from toolweave.tools._embedders import ReportingEmbedder, embedder_named
 
     embedder = embedder_named(args.embedder or "wordllama")
 
@@ -239,10 +241,17 @@ def _retrieval(args: argparse.Namespace, console: Console) -> int:
         pool = holdout(spec.cases(), "test") if args.learn else spec.cases()
         cases = seeded_sample(pool, args.limit, args.seed)
         log = learning_log(name, cases) if args.learn else []
-        with console.status(f"{name}: indexing, then {len(cases)} queries for each stage"):
-            reports = ablation(name, cases, embedder=embedder, learn=log)
+        doing = f"{name}: indexing, then {len(cases)} queries for each stage"
+        with console.status(doing) as status:
+            reporting = ReportingEmbedder(embedder, _counting(status, doing))
+            reports = ablation(name, cases, embedder=reporting, learn=log)
         for report in reports:
             row = report.row()
             table.add_row(*(str(row[key]) for key in columns))
     console.print(table)
     return 0
+
+
+def _counting(status: Status, doing: str) -> Callable[[int, int], None]:
+    """A progress report for `ReportingEmbedder` that counts on the spinner's line."""
+    return lambda done, total: status.update(f"{doing} ({done}/{total} documents embedded)")
