@@ -15,11 +15,13 @@ the figures to report are the test part's (the other four fifths, the default).
 --scale N times a synthetic registry of N tools.
 
 Usage: python benchmarks/retrieval.py [--sets a,b] [--part dev|test|all]
-           [--embedder wordllama|minilm|ensemble] [--examples] [--write-examples] [--limit N]
+           [--embedder NAME] [--examples] [--write-examples] [--limit N]
            [--rerank N] [--rerank-depth 10] [--llm-decompose] [--bm25-weight 0.5]
            [--learn] [--stages +diversify] [--scale 100000]
 
---stages keeps only the named rows (a slow embedder measured where it counts).
+NAME is one of toolweave's embedders (wordllama, minilm, mpnet, ensemble,
+ensemble+mpnet; see `toolweave tools search --help`). --stages keeps only the named
+rows (a slow embedder measured where it counts).
 """
 
 from __future__ import annotations

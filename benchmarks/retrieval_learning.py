@@ -11,7 +11,7 @@ the dev part learned and the other half measured (where a cap may be chosen), th
 with the whole log learned and the test part measured (where it may not).
 
 Usage: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/retrieval_learning.py
-           [--embedder wordllama|minilm|ensemble] [--per 0,1,2,5,10,20,50]
+           [--embedder NAME] [--per 0,1,2,5,10,20,50]
            [--caps 10,20,50,100,1000]
 """
 
