@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from toolweave import UserError
-from toolweave.tools import MPNetEmbedder, Retriever, Tool, _mpnet, tool_document
-from toolweave.tools._mpnet import read_safetensors, relative_buckets
+from toolweave.tools import MPNetEmbedder, Retriever, Tool, _mpnet_files, tool_document
+from toolweave.tools._mpnet import relative_buckets
+from toolweave.tools._mpnet_files import read_safetensors
 
 SPECIAL = ["<s>", "<pad>", "</s>", "[UNK]"]  # MPNet's ids 0 to 3
 WORDS = [*SPECIAL, "weather", "rain", "forecast", "city", "stock", "price", "share", "buy", "sell"]
@@ -278,8 +279,8 @@ def split_model(
     files = {name: (model / name).read_bytes() for name in ("model.safetensors", "tokenizer.json")}
     parts = split_parts(tmp_path, files)
     expected = {name: (len(data), hashlib.sha256(data).hexdigest()) for name, data in files.items()}
-    monkeypatch.setattr(_mpnet, "_parts", lambda: parts)
-    monkeypatch.setattr(_mpnet, "_FILES", expected)
+    monkeypatch.setattr(_mpnet_files, "_parts", lambda: parts)
+    monkeypatch.setattr(_mpnet_files, "_FILES", expected)
     monkeypatch.setenv("TOOLWEAVE_CACHE", str(tmp_path / "cache"))
     return files, parts
 
@@ -290,28 +291,28 @@ def test_weights_are_taken_out_of_the_parts_and_checked(
     split_model: tuple[dict[str, bytes], list[Path]],
 ) -> None:
     files, parts = split_model
-    directory = _mpnet.mpnet_dir()
+    directory = _mpnet_files.mpnet_dir()
     assert directory == tmp_path / "cache" / "all-mpnet-base-v2"
     for name, data in files.items():
         assert (directory / name).read_bytes() == data
     assert not list(directory.glob("*.partial"))
     assert MPNetEmbedder().dim == 8  # the default embedder loads what was taken out
 
-    monkeypatch.setattr(_mpnet, "_parts", lambda: pytest.fail("the parts are not needed"))
-    assert _mpnet.mpnet_dir() == directory  # checked: reused as it is
+    monkeypatch.setattr(_mpnet_files, "_parts", lambda: pytest.fail("the parts are not needed"))
+    assert _mpnet_files.mpnet_dir() == directory  # checked: reused as it is
     os.utime(directory / "tokenizer.json", ns=(1, 1))  # touched, not changed: hashed again
-    assert _mpnet.mpnet_dir() == directory
+    assert _mpnet_files.mpnet_dir() == directory
 
-    monkeypatch.setattr(_mpnet, "_parts", lambda: parts)
+    monkeypatch.setattr(_mpnet_files, "_parts", lambda: parts)
     (directory / "tokenizer.json").write_bytes(b"tampered")  # changed: taken out again
-    assert _mpnet.mpnet_dir() == directory
+    assert _mpnet_files.mpnet_dir() == directory
     assert (directory / "tokenizer.json").read_bytes() == files["tokenizer.json"]
 
-    expected = dict(_mpnet._FILES)
+    expected = dict(_mpnet_files._FILES)
     wrong = dict(expected, **{"tokenizer.json": (expected["tokenizer.json"][0], "0" * 64)})
-    monkeypatch.setattr(_mpnet, "_FILES", wrong)  # other checksums: the stamp no longer holds
-    with pytest.raises(UserError, match="does not match the upstream file"):
-        _mpnet.mpnet_dir()
+    monkeypatch.setattr(_mpnet_files, "_FILES", wrong)  # other checksums: the stamp no longer holds
+    with pytest.raises(UserError, match="does not match the expected file"):
+        _mpnet_files.mpnet_dir()
     assert not list(directory.glob("*.partial"))
 
 
@@ -327,7 +328,7 @@ def test_broken_parts_are_user_errors_and_leave_nothing(
     else:
         parts[4].write_bytes(parts[4].read_bytes()[:-30])  # the zip's directory, cut
     with pytest.raises(UserError, match="reinstall"):
-        _mpnet.mpnet_dir()
+        _mpnet_files.mpnet_dir()
     directory = tmp_path / "cache" / "all-mpnet-base-v2"
     assert not list(directory.glob("*.partial"))
     assert not (directory / "checked").exists()
@@ -339,7 +340,7 @@ def test_joined_parts_read_and_seek_as_one_file(tmp_path: Path) -> None:
     for i, (start, end) in enumerate([(0, 100), (100, 101), (101, 700), (700, 1024)]):
         paths.append(tmp_path / f"p{i}")
         paths[-1].write_bytes(whole[start:end])
-    joined = _mpnet._Joined(paths)
+    joined = _mpnet_files._Joined(paths)
     assert joined.read(150) == whole[:150]  # across the first two boundaries
     assert joined.tell() == 150
     joined.seek(-30, io.SEEK_END)
@@ -353,14 +354,14 @@ def test_joined_parts_read_and_seek_as_one_file(tmp_path: Path) -> None:
 
 
 def test_missing_parts_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_mpnet, "_DISTRIBUTIONS", ["toolweave-no-such-part-001"])
+    monkeypatch.setattr(_mpnet_files, "_DISTRIBUTIONS", ["toolweave-no-such-part-001"])
     with pytest.raises(UserError, match="make install-mpnet"):
-        _mpnet._parts()
+        _mpnet_files._parts()
 
 
 def _installed() -> bool:
     try:
-        importlib.metadata.distribution(_mpnet._DISTRIBUTIONS[0])
+        importlib.metadata.distribution(_mpnet_files._DISTRIBUTIONS[0])
     except importlib.metadata.PackageNotFoundError:
         return False
     return True

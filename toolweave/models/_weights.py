@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from toolweave.errors import UserError
 
-__all__ = ["DEFAULT_MODEL_FILE", "cache_dir", "default_model_path"]
+__all__ = ["DEFAULT_MODEL_FILE", "cache_dir", "default_model_path", "write_verified"]
 
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 _SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
@@ -78,21 +79,41 @@ def _part(index: int) -> Path:
 
 def _assemble(target: Path) -> None:
     parts = [_part(i) for i in range(1, _PARTS + 1)]
+
+    def blocks() -> Iterator[bytes]:
+        for part in parts:
+            with part.open("rb") as src:
+                while block := src.read(8 << 20):
+                    yield block
+
+    write_verified(target, blocks(), _SIZE, _SHA256, "reinstall 'toolweave[local]'")
+
+
+def write_verified(
+    target: Path, blocks: Iterable[bytes], size: int, sha256: str, remedy: str
+) -> None:
+    """Write `blocks` to `target` if they are the expected file, else raise.
+
+    They go to a partial file of this process first (processes apart), hashed on the
+    way, and replace `target` in one step once size and SHA-256 match; whatever stops
+    it, no partial file stays.
+
+    Raises:
+        UserError: The bytes are not the expected file (`remedy` says what to do).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()
     try:
         with partial.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as src:
-                    while block := src.read(8 << 20):
-                        digest.update(block)
-                        out.write(block)
-        size = partial.stat().st_size
-        if size != _SIZE or digest.hexdigest() != _SHA256:
+            for block in blocks:
+                digest.update(block)
+                out.write(block)
+        written = partial.stat().st_size
+        if written != size or digest.hexdigest() != sha256:
             raise UserError(
-                f"the assembled model does not match the expected file (size {size}, "
-                f"sha256 {digest.hexdigest()}); reinstall 'toolweave[local]'"
+                f"{target.name} does not match the expected file (size {written}, "
+                f"sha256 {digest.hexdigest()}; expected {size}, {sha256}): {remedy}"
             )
         os.replace(partial, target)
     finally:

