@@ -396,3 +396,20 @@ def test_real_weights_rank_paraphrases_first() -> None:
     retriever = Retriever(tools, embedder=embedder, weights=(0.0, 1.0))
     assert retriever.search("will it rain in Oslo tomorrow?", 1)[0].tool.name == "get_weather"
     assert retriever.search("how much is one Apple share?", 1)[0].tool.name == "stock_quote"
+
+
+def test_command_line_searches_with_the_mpnet_embedder(
+    split_model: SplitModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tools search --embedder mpnet` takes the weights out of the parts (here the tiny
+    model's), builds the index in the cache, and lists tools; the second time it loads it."""
+    from toolweave.cli import main
+
+    query = ["tools", "search", "how many people live in Peru", "--embedder", "mpnet"]
+    assert main([*query, "-k", "2", "--mode", "bm25"]) == 0
+    assert "population" in capsys.readouterr().out
+    indexes = list((tmp_path / "cache" / "index").iterdir())
+    assert [p.name.rsplit("-", 1)[1] for p in indexes] == ["mpnet"]
+    written = (indexes[0] / "index.json").stat().st_mtime_ns
+    assert main([*query, "-k", "2"]) == 0
+    assert (indexes[0] / "index.json").stat().st_mtime_ns == written  # loaded, not rebuilt
