@@ -138,6 +138,19 @@ async def test_cli_errors_are_messages_not_tracebacks() -> None:
     code, out = await _cli("run", " ", "--model", "openai:x@http://127.0.0.1:9/v1")
     assert code == 2
     assert "error: the request is empty" in out
+    code, out = await _cli("tools", "search", "  ")
+    assert code == 2
+    assert "error: tools search needs a request" in out
+    for args in (("tools", "search", "q", "-k", "0"), ("eval", "retrieval", "--limit", "-2")):
+        code, out = await _cli(*args)
+        assert code == 2
+        assert "must be at least 1, not" in out
+    code, out = await _cli("eval", "retrieval", "--mode", "dense")  # not taken for --model
+    assert code == 2
+    assert "unrecognized arguments: --mode dense" in out
+    code, out = await _cli("eval", "autotools", "--concurrency", "0")
+    assert code == 2
+    assert "argument --concurrency: must be at least 1, not 0" in out
     code, out = await _cli("tools", "list", "--registry", "tool-e")
     assert code == 2
     assert "--registry wants toole, sealtools" in " ".join(out.split())

@@ -158,6 +158,11 @@ async def test_runner_resumes_and_reports(tmp_path: Path) -> None:
     dots = list(svg.iter("{http://www.w3.org/2000/svg}circle"))
     assert len(dots) == 6  # every case's latency, not only a median
     ElementTree.fromstring((tmp_path / "accuracy.svg").read_text())
+    # found by probing: concurrency 0 waited forever, a negative one or limit a traceback
+    for bad in ({"concurrency": 0}, {"concurrency": -2}, {"limit": 0}, {"limit": -2}):
+        with pytest.raises(UserError, match="must be at least 1"):
+            await run_eval("restbench", ["oracle"], None, tmp_path / "bad", simulation=FAST, **bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "bad").exists()
     assert json.loads((tmp_path / "report.json").read_text()) == data
 
 

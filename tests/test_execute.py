@@ -455,6 +455,11 @@ async def test_concurrency_limits() -> None:
     assert peak == 4
     with pytest.raises(UserError):
         await execute([], [work], max_concurrency=0)
+    for bad in ({"max_concurrency": 0}, {"max_concurrency": -2}, {"max_threads": 0}):
+        with pytest.raises(UserError, match="must be positive"):
+            LocalExecutor(**bad)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="default_timeout must be positive, not 0"):
+        LocalExecutor(default_timeout=0)
 
 
 async def test_events_are_in_causal_order() -> None:

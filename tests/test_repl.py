@@ -239,7 +239,7 @@ async def test_log_command_lists_and_shows_runs(tmp_path: Path) -> None:
     RunLog(tmp_path / "runs.sqlite").add(result, "scripted")
     env = {**os.environ, "TOOLWEAVE_STATE": str(tmp_path), "COLUMNS": "160"}
 
-    async def cli(*args: str) -> str:
+    async def cli(*args: str, code: int = 0) -> str:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -251,7 +251,7 @@ async def test_log_command_lists_and_shows_runs(tmp_path: Path) -> None:
             stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await proc.communicate()
-        assert proc.returncode == 0, out
+        assert proc.returncode == code, out
         return out.decode()
 
     listing = await cli()
@@ -261,3 +261,7 @@ async def test_log_command_lists_and_shows_runs(tmp_path: Path) -> None:
     shown = json.loads(await cli(result.run_id[:8]))
     assert shown["answer"] == "z found"
     assert shown["tasks"][0]["call"] == 'lookup(key="z")'
+    assert json.loads(await cli("show", result.run_id[:8]))["answer"] == "z found"
+    # found by probing: `log show` read "show" as a run id, `log --svg F` listed runs
+    for args in (("show",), ("--svg", str(tmp_path / "t.svg"))):
+        assert "needs a run id" in await cli(*args, code=2)

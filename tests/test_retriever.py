@@ -270,6 +270,45 @@ def test_add_and_remove_without_rebuild() -> None:
     assert len(retriever) == 4
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"fusion": "max"}, "fusion must be 'zscore' or 'rrf', not 'max'"),
+        ({"candidates": 0}, "candidates must be at least 1, not 0"),
+        ({"rerank_depth": 0}, "rerank_depth must be at least 1"),
+        ({"rrf_k": -1}, "rrf_k must be 0 or more"),
+        ({"weights": (-1.0, 1.0)}, "weights must be two numbers, 0 or more, not both 0"),
+        ({"weights": (0.0, 0.0)}, "not both 0"),
+        ({"family_weight": -0.5}, "family_weight must be 0 or more"),
+        ({"diversity": -1.0}, "diversity must be 0 or more"),
+        ({"duplicate_similarity": 1.5}, "duplicate_similarity must be above 0 and at most 1"),
+    ],
+)
+def test_settings_that_would_rank_nothing_or_be_ignored_are_refused(
+    setting: dict[str, object], message: str
+) -> None:
+    # found by probing: these were taken silently (an unknown fusion was z-scores, no
+    # candidates ranked nothing, and numpy warned)
+    with pytest.raises(UserError, match=message):
+        Retriever(TOOLS, embedder=HashingEmbedder(), **setting)  # type: ignore[arg-type]
+
+
+def test_mistakes_in_use_are_named(tmp_path: Path) -> None:
+    retriever = Retriever(TOOLS, embedder=HashingEmbedder())
+    with pytest.raises(UserError, match="mode must be one of hybrid, bm25, dense, not 'fuzzy'"):
+        retriever.search("play a song", mode="fuzzy")  # type: ignore[arg-type]
+    assert retriever.search("play a song", 1, mode="bm25")[0].tool.name == "play_music"
+    with pytest.raises(UserError, match="indexes Tool objects, not 'play_music'"):
+        Retriever(["play_music"], embedder=HashingEmbedder())  # type: ignore[list-item]
+    (tmp_path / "index").write_text("not a directory")
+    with pytest.raises(UserError, match="is a file; give a directory"):
+        Retriever(TOOLS, embedder=HashingEmbedder(), path=tmp_path / "index")
+    registry = ToolRegistry(TOOLS)
+    with pytest.raises(TypeError, match="tools are found by name, not by 0"):
+        registry[0]  # type: ignore[index]
+    assert registry["play_music"].name == "play_music"
+
+
 def test_large_registries_switch_to_hnsw() -> None:
     many = [described(f"tool_{i}", f"Tool number {i} about topic {i % 97}.") for i in range(600)]
     exact = Retriever(many, embedder=HashingEmbedder(dim=64))

@@ -57,8 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """Options spelled out in full: a misspelt ``--mode`` is not taken for ``--model``.
+
+    Subcommands' parsers are of the class of the parser above them, so this holds for all.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="toolweave",
         description="Compile requests into parallel plans of tool calls, and run them.",
     )
@@ -82,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         "cache only).",
     )
     search.add_argument("query")
-    search.add_argument("-k", type=int, default=5, help="how many tools (default 5)")
+    search.add_argument("-k", type=_at_least(1), default=5, help="how many tools (default 5)")
     search.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
     search.add_argument(
         "--embedder",
@@ -138,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     log = commands.add_parser("log", help="list past runs, or show one: log [show] ID")
     log.add_argument("run_id", nargs="?", help="a run id (or a unique prefix)")
     log.add_argument("show_id", nargs="?", help=argparse.SUPPRESS)
-    log.add_argument("--limit", type=int, default=20)
+    log.add_argument("--limit", type=_at_least(1), default=20)
     log.add_argument("--svg", metavar="FILE", help="draw the run as a timeline in FILE")
     log.set_defaults(handler=log_command)
 
@@ -164,9 +174,11 @@ def _parser() -> argparse.ArgumentParser:
         "oracle-falsedep (repeatable; default: the first three)",
     )
     evaluate.add_argument("--model", default="local")
-    evaluate.add_argument("--limit", type=int, default=None, help="a seeded sample of N cases")
+    evaluate.add_argument(
+        "--limit", type=_at_least(1), default=None, help="a seeded sample of N cases"
+    )
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--concurrency", type=int, default=1)
+    evaluate.add_argument("--concurrency", type=_at_least(1), default=1)
     evaluate.add_argument(
         "--latency",
         type=float,
@@ -184,14 +196,17 @@ def _parser() -> argparse.ArgumentParser:
         "ADDRESS ('auto', 'ray://head:10001'); needs toolweave[ray]",
     )
     evaluate.add_argument(
-        "--workers", type=int, default=None, help="Ray workers, one model each (default: CPUs)"
+        "--workers",
+        type=_at_least(1),
+        default=None,
+        help="Ray workers, one model each (default: CPUs)",
     )
     evaluate.add_argument(
         "--case", action="append", metavar="ID", help="only this case (repeatable)"
     )
     evaluate.add_argument(
         "--threads",
-        type=int,
+        type=_at_least(1),
         default=None,
         help="CPU threads of the local model (default: every core; on a busy machine, "
         "fewer threads than cores can be much faster)",
@@ -235,7 +250,7 @@ def _parser() -> argparse.ArgumentParser:
     _agent_options(serve)
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1", help="for http (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="for http (default 8000)")
+    serve.add_argument("--port", type=_at_least(1), default=8000, help="for http (default 8000)")
     serve.set_defaults(handler=_mcp_serve)
 
     demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")
@@ -243,6 +258,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--question", action="append", help="ask this instead (repeatable)")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than `minimum`."""
+
+    def parse(text: str) -> int:
+        value = int(text)  # argparse reports a ValueError as "invalid int value"
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
 
 
 def _agent_options(parser: argparse.ArgumentParser, *, tools: bool = True) -> None:
@@ -260,7 +288,7 @@ def _agent_options(parser: argparse.ArgumentParser, *, tools: bool = True) -> No
             "mcp:URL, openapi:SPEC or openapi:SPEC@SERVICE_URL; repeatable (default: the "
             "demo tools)",
         )
-    parser.add_argument("--max-replans", type=int, default=2)
+    parser.add_argument("--max-replans", type=_at_least(0), default=2)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per run")
     parser.add_argument(
         "--trace-console",

@@ -158,6 +158,8 @@ def _known(retriever: Retriever, names: Sequence[str], registry: str) -> None:
 async def tools_search(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
+    if not args.query.strip():
+        raise UserError("tools search needs a request to match tools against; it is empty")
     retriever = await _cached_retriever(args, console)
     table = Table(box=None, header_style="bold")
     hits = retriever.search(args.query, args.k, mode=args.mode)
@@ -198,7 +200,10 @@ async def log_command(args: argparse.Namespace, console: Console) -> int:
     from toolweave.cli._runlog import RunLog
 
     log = RunLog()
-    run_id = args.show_id if args.run_id == "show" and args.show_id else args.run_id
+    run_id = args.show_id if args.run_id == "show" else args.run_id
+    if not run_id and (args.run_id == "show" or args.svg):
+        what = "log show" if args.run_id == "show" else "log --svg"
+        raise UserError(f"{what} needs a run id (or a unique prefix); `toolweave log` lists them")
     if run_id:
         run = log.get(run_id)
         if run is None:

@@ -219,8 +219,11 @@ async def run_eval(
 
     Raises:
         UserError: `out` holds results made with another model, seed or simulation
-            (resuming into it would mix them).
+            (resuming into it would mix them), or `concurrency` or `limit` is below 1.
     """
+    for name, value in (("concurrency", concurrency), ("limit", limit)):
+        if value is not None and value < 1:  # checked before `out` is written to
+            raise UserError(f"{name} must be at least 1, not {value}")
     results = _Results(out / "results.jsonl")
     results.claim(run_settings(model.name if model is not None else None, seed, simulation))
     suite = prepare_suite(

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from toolweave.errors import UserError
 from toolweave.evals.metrics import Call
 from toolweave.evals.registries import _read, load_autotools, load_shortcutsbench, safe_name
 from toolweave.evals.shortcuts import shortcutsbench_cases
@@ -125,6 +126,8 @@ T = TypeVar("T")
 
 def seeded_sample(items: Sequence[T], limit: int | None, seed: int = 0) -> list[T]:
     """`limit` items picked with `seed`, in their original order (all without a limit)."""
+    if limit is not None and limit < 1:
+        raise UserError(f"limit must be at least 1, not {limit}")
     if limit is None or limit >= len(items):
         return list(items)
     return [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), limit))]

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import tenacity
 
-from toolweave.errors import ApprovalPending, ToolError
+from toolweave.errors import ApprovalPending, ToolError, UserError
 from toolweave.executor._process import ProcessPool
 from toolweave.tools import Tool
 
@@ -73,6 +73,10 @@ class LocalExecutor:
         transient: Callable[[BaseException], bool] = is_transient,
         retry_wait: tenacity.wait.wait_base | None = None,
     ) -> None:
+        limits = {"max_concurrency": max_concurrency, "max_threads": max_threads}
+        for name, value in {**limits, "default_timeout": default_timeout}.items():
+            if value is not None and not value > 0:  # max_concurrency=0 meant no limit
+                raise UserError(f"{name} must be positive, not {value!r}")
         self._max_concurrency = max_concurrency
         # Semaphores belong to the event loop they first block on: one set per loop, so
         # that `run_sync` twice (a new loop each time) or two loops at once both work.

@@ -242,6 +242,8 @@ class ToolRegistry:
         return self._lookup(name)
 
     def _lookup(self, name: str) -> Tool:
+        if not isinstance(name, str):
+            raise TypeError(f"tools are found by name, not by {name!r}; list(registry) lists them")
         try:
             return self._tools[name]
         except KeyError:

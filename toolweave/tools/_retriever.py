@@ -52,6 +52,7 @@ from toolweave.tools._vectors import VectorIndex
 __all__ = ["Mode", "Retriever", "ScoredTool"]
 
 Mode = Literal["hybrid", "bm25", "dense"]
+MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
 
 
 class Retriever:
@@ -114,8 +115,20 @@ class Retriever:
         reranker: Reranker | None = None,
         rerank_depth: int = 10,
     ) -> None:
+        _check_settings(
+            candidates=candidates,
+            fusion=fusion,
+            rrf_k=rrf_k,
+            weights=weights,
+            family_weight=family_weight,
+            diversity=diversity,
+            duplicate_similarity=duplicate_similarity,
+            rerank_depth=rerank_depth,
+        )
         self.embedder = embedder or default_embedder()
         self.path = Path(path).expanduser() if path is not None else None
+        if self.path is not None and self.path.exists() and not self.path.is_dir():
+            raise UserError(f"the index path {self.path} is a file; give a directory")
         self.examples: dict[str, list[str]] = {k: list(v) for k, v in (examples or {}).items()}
         if max_learned < 0:
             raise UserError(f"max_learned must be 0 or more, not {max_learned}")
@@ -285,6 +298,9 @@ class Retriever:
 
         New tools are added, changed ones re-indexed, the others removed.
         """
+        tools = list(tools)
+        if strays := [t for t in tools if not isinstance(t, Tool)]:
+            raise UserError(f"a Retriever indexes Tool objects, not {strays[0]!r}")
         wanted = {t.name: t for t in tools}
         stale = [n for n, slot in self._slot.items() if n not in wanted]
         fresh: list[Tool] = []
@@ -392,6 +408,8 @@ class Retriever:
                 top k (maximal marginal relevance; off when the retriever was built
                 with ``diversity=0``).
         """
+        if mode not in MODES:
+            raise UserError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not self._slot or k <= 0:
             return []
         intents = list(parts) if parts else decompose(query) if split else [query]
@@ -563,3 +581,40 @@ class Retriever:
             keys=[e.key for e in entries],
         )
         return False
+
+
+def _check_settings(
+    *,
+    candidates: int,
+    fusion: str,
+    rrf_k: int,
+    weights: tuple[float, float],
+    family_weight: float,
+    diversity: float,
+    duplicate_similarity: float,
+    rerank_depth: int,
+) -> None:
+    """A setting that would rank nothing, or silently be another, is an error."""
+    checks = [
+        ("fusion", fusion, fusion in ("zscore", "rrf"), "'zscore' or 'rrf'"),
+        ("candidates", candidates, candidates >= 1, "at least 1"),
+        ("rerank_depth", rerank_depth, rerank_depth >= 1, "at least 1"),
+        ("rrf_k", rrf_k, rrf_k >= 0, "0 or more"),
+        (
+            "weights",
+            weights,
+            len(weights) == 2 and min(weights) >= 0 and max(weights) > 0,
+            "two numbers, 0 or more, not both 0",
+        ),
+        ("family_weight", family_weight, family_weight >= 0, "0 or more"),
+        ("diversity", diversity, diversity >= 0, "0 or more"),
+        (
+            "duplicate_similarity",
+            duplicate_similarity,
+            0 < duplicate_similarity <= 1,
+            "above 0 and at most 1",
+        ),
+    ]
+    for name, value, ok, rule in checks:
+        if not ok:
+            raise UserError(f"Retriever: {name} must be {rule}, not {value!r}")
