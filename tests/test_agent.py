@@ -351,6 +351,8 @@ def test_agent_misuse() -> None:
     assert agent.model.calls == []  # type: ignore[attr-defined]
     # found by probing: these were taken silently (max_concurrency=0 meant no limit;
     # max_cost for a model without a price never stopped a run)
+    with pytest.raises(UserError, match="needs at least one tool"):
+        Agent(ScriptedModel(), None)  # type: ignore[arg-type]
     for limit in ({"max_tokens": 0}, {"time_limit": -1}, {"max_concurrency": 0}, {"top_k": 0}):
         with pytest.raises(UserError, match="must be positive"):
             Agent(ScriptedModel(), TOOLS, **limit)  # type: ignore[arg-type]

@@ -153,6 +153,9 @@ def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
             child.sendintr()  # Ctrl-C cancels the run in flight...
             child.expect("cancelled")
             child.expect("toolweave>")  # ...and the prompt comes back
+            child.sendline(f"/save {tmp_path / 'cancelled.json'}")  # it would be the gold
+            child.expect("the last run cancelled; /save keeps a finished run")
+            child.expect("toolweave>")
             child.sendline("/history")
             child.expect("2  wait for a slow thing")
             child.sendline("/plan")
@@ -218,6 +221,7 @@ def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
     finally:
         child.close()
     assert child.exitstatus == 0
+    assert not (tmp_path / "cancelled.json").exists()
     case = json.loads((tmp_path / "case.json").read_text())
     assert case["query"] == "delete /tmp/x"
     assert case["calls"][0]["args"] == {"path": "/tmp/x"}

@@ -149,7 +149,7 @@ class Agent:
         )
         self.model = resolve_model(model)
         self._owned = [self.model] if isinstance(model, str) else []  # made here: closed here
-        self.tools = as_registry(tools)
+        self.tools = as_registry(tools if tools is not None else ())  # None: no tool, said below
         if ask_user is not None:
             self.tools = self.tools.extended([ask_user_tool(ask_user)])
         if not len(self.tools) and not self.tools.sources:

@@ -79,6 +79,14 @@ async def run_command(repl: Repl, line: str) -> bool:
                     "dim",
                 )
             )
+        elif session.last.status != "finished":  # its calls and answer would be the gold
+            console.print(
+                Text(
+                    f"the last run {session.last.status.replace('_', ' ')}; /save keeps"
+                    " a finished run as an eval case",
+                    "dim",
+                )
+            )
         else:
             path = Path(arg)
             data = json.dumps(eval_case(session.last, repl.agent.model.name), indent=2)
