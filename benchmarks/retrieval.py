@@ -5,7 +5,8 @@ Sets: ToolE single-tool (199 tools), ToolE multi-tool, Seal-Tools in-domain test
 BM25 alone, dense alone, hybrid, then each stage added in turn: example questions
 (written by the local model from the tools' own documents, cached in evals/cache/,
 written with --write-examples; no test query is ever used for them), families,
-diversity, and with --rerank N the local model's second stage on N queries. With
+diversity, and with --rerank N a model's second stage on N queries (the local model,
+or another: --model openai:<model>@<base_url>). With
 --learn, a last row after the retriever learned the dev part's requests (the tools that
 served each one, as `Retriever.learn` would from answers users accepted): what a
 registry in use gains; the test part is measured, and no request measured is learned.
@@ -16,7 +17,8 @@ the figures to report are the test part's (the other four fifths, the default).
 
 Usage: python benchmarks/retrieval.py [--sets a,b] [--part dev|test|all]
            [--embedder NAME] [--examples] [--write-examples] [--limit N]
-           [--rerank N] [--rerank-depth 10] [--llm-decompose] [--bm25-weight 0.5]
+           [--rerank N] [--rerank-depth 10] [--llm-decompose] [--model local]
+           [--bm25-weight 0.5]
            [--learn] [--stages +diversify] [--scale 100000]
 
 NAME is one of toolweave's embedders (wordllama, minilm, mpnet, ensemble,
@@ -46,6 +48,7 @@ from toolweave.evals.retrieval import (
     learning_log,
     retrieval_sets,
 )
+from toolweave.models import Model, resolve_model
 from toolweave.tools import Embedder, Retriever, Tool
 from toolweave.tools._embedders import EMBEDDERS, embedder_named
 
@@ -72,12 +75,9 @@ def examples_for(set_name: str, tools: list[Tool], write: bool) -> dict[str, lis
     return ExampleWriter(None, cache).cached(tools)
 
 
-def llm_parts(cases: list[RetrievalCase]) -> dict[str, list[str]]:
-    """Each query split into its intents by the local model (timed, printed)."""
-    from toolweave.models import LocalModel
+def llm_parts(cases: list[RetrievalCase], model: Model) -> dict[str, list[str]]:
+    """Each query split into its intents by `model` (timed, printed)."""
     from toolweave.tools import decompose_with_model
-
-    model = LocalModel()
 
     async def split_all() -> dict[str, list[str]]:
         out, seconds = {}, []
@@ -157,7 +157,13 @@ def main() -> None:
     parser.add_argument("--write-examples", action="store_true")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument(
-        "--rerank", type=int, default=0, help="run the local-model rerank row on N queries"
+        "--rerank", type=int, default=0, help="run the model's rerank row on N queries"
+    )
+    parser.add_argument(
+        "--model",
+        default="local",
+        help="the judge of --rerank and the splitter of --llm-decompose: local (the "
+        "default) or openai:<model>@<base_url>, a larger model behind an endpoint",
     )
     parser.add_argument(
         "--rerank-depth", type=int, default=10, help="candidates the second stage reorders"
@@ -184,10 +190,9 @@ def main() -> None:
     weights = (args.bm25_weight, 1.0)
     reranker = None
     if args.rerank:
-        from toolweave.models import LocalModel
         from toolweave.tools import ModelReranker
 
-        reranker = ModelReranker(LocalModel())
+        reranker = ModelReranker(resolve_model(args.model))
     print(
         f"embedder: {embedder.name}; fusion weights {weights}; queries: {args.part} part "
         "(every fifth case is dev)"
@@ -211,7 +216,7 @@ def main() -> None:
                 cases,
                 set_name=name,
                 stages=[replace(s, examples=True) for s in ABLATION[3:6]],
-                parts=llm_parts(cases),
+                parts=llm_parts(cases, resolve_model(args.model)),
             )
         else:
             stages = [replace(s, examples=True) for s in ABLATION] if args.examples else ABLATION

@@ -281,6 +281,9 @@ def test_the_ablation_rows_score_each_stage() -> None:
     assert rows["+families"].recall[2] == 1.0
     assert rows["+rerank"].recall[2] == 1.0  # the judge named nitro's two tools first
     assert rows["+rerank"].p50_ms > 0
+    two = [*cases, RetrievalCase("rates of nitro", frozenset({"rates_for_nitro"}))]
+    (row,) = evaluate(retriever, two, stages=[Stages("hybrid")])
+    assert row.p95_ms >= row.p50_ms  # the slower of two (it was the faster: a low index)
 
 
 def test_holdout_parts_are_disjoint_and_cover_the_set() -> None:

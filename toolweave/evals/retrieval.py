@@ -266,7 +266,7 @@ def evaluate(
                 ndcg / n,
                 complete / n,
                 statistics.median(latencies) if latencies else 0.0,
-                latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
+                latencies[math.ceil(0.95 * len(latencies)) - 1] if latencies else 0.0,
                 build_s,
             )
         )
