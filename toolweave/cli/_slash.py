@@ -82,7 +82,7 @@ async def run_command(repl: Repl, line: str) -> bool:
         elif session.last.status != "finished":  # its calls and answer would be the gold
             console.print(
                 Text(
-                    f"the last run {session.last.status.replace('_', ' ')}; /save keeps"
+                    f"the last run did not finish ({session.last.status}); /save keeps"
                     " a finished run as an eval case",
                     "dim",
                 )

@@ -73,8 +73,12 @@ class LocalExecutor:
         transient: Callable[[BaseException], bool] = is_transient,
         retry_wait: tenacity.wait.wait_base | None = None,
     ) -> None:
-        limits = {"max_concurrency": max_concurrency, "max_threads": max_threads}
-        for name, value in {**limits, "default_timeout": default_timeout}.items():
+        limits = (
+            ("max_concurrency", max_concurrency),
+            ("max_threads", max_threads),
+            ("default_timeout", default_timeout),
+        )
+        for name, value in limits:
             if value is not None and not value > 0:  # max_concurrency=0 meant no limit
                 raise UserError(f"{name} must be positive, not {value!r}")
         self._max_concurrency = max_concurrency

@@ -243,7 +243,9 @@ class ToolRegistry:
 
     def _lookup(self, name: str) -> Tool:
         if not isinstance(name, str):
-            raise TypeError(f"tools are found by name, not by {name!r}; list(registry) lists them")
+            raise TypeError(
+                f"tools are found by name, not by {name!r}; registry.names() lists them"
+            )
         try:
             return self._tools[name]
         except KeyError:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -52,7 +53,7 @@ from toolweave.tools._vectors import VectorIndex
 __all__ = ["Mode", "Retriever", "ScoredTool"]
 
 Mode = Literal["hybrid", "bm25", "dense"]
-MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
+MODES: tuple[Mode, ...] = get_args(Mode)
 
 
 class Retriever:
@@ -116,6 +117,8 @@ class Retriever:
         rerank_depth: int = 10,
     ) -> None:
         _check_settings(
+            max_learned=max_learned,
+            hnsw_threshold=hnsw_threshold,
             candidates=candidates,
             fusion=fusion,
             rrf_k=rrf_k,
@@ -125,13 +128,11 @@ class Retriever:
             duplicate_similarity=duplicate_similarity,
             rerank_depth=rerank_depth,
         )
-        self.embedder = embedder or default_embedder()
         self.path = Path(path).expanduser() if path is not None else None
         if self.path is not None and self.path.exists() and not self.path.is_dir():
-            raise UserError(f"the index path {self.path} is a file; give a directory")
+            raise UserError(f"Retriever: the index path {self.path} is a file; give a directory")
+        self.embedder = embedder or default_embedder()
         self.examples: dict[str, list[str]] = {k: list(v) for k, v in (examples or {}).items()}
-        if max_learned < 0:
-            raise UserError(f"max_learned must be 0 or more, not {max_learned}")
         self.max_learned = max_learned
         self.learned: dict[str, list[str]] = {}  # requests that tools served, by tool
         self._lessons: list[Lesson] = []  # learned, not yet in the journal at `path`
@@ -585,6 +586,8 @@ class Retriever:
 
 def _check_settings(
     *,
+    max_learned: int,
+    hnsw_threshold: int,
     candidates: int,
     fusion: str,
     rrf_k: int,
@@ -597,13 +600,17 @@ def _check_settings(
     """A setting that would rank nothing, or silently be another, is an error."""
     checks = [
         ("fusion", fusion, fusion in ("zscore", "rrf"), "'zscore' or 'rrf'"),
+        ("max_learned", max_learned, max_learned >= 0, "0 or more"),
+        ("hnsw_threshold", hnsw_threshold, hnsw_threshold >= 0, "0 or more"),
         ("candidates", candidates, candidates >= 1, "at least 1"),
         ("rerank_depth", rerank_depth, rerank_depth >= 1, "at least 1"),
         ("rrf_k", rrf_k, rrf_k >= 0, "0 or more"),
         (
             "weights",
             weights,
-            len(weights) == 2 and min(weights) >= 0 and max(weights) > 0,
+            len(weights) == 2
+            and all(math.isfinite(w) and w >= 0 for w in weights)
+            and any(weights),
             "two numbers, 0 or more, not both 0",
         ),
         ("family_weight", family_weight, family_weight >= 0, "0 or more"),
