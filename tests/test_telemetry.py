@@ -15,7 +15,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from toolweave import Agent, ToolRegistry, tool
+from toolweave import Agent, ToolRegistry, ToolweaveError, tool
+from toolweave._redact import REDACTED, register_secret
 from toolweave.models.testing import ScriptedModel
 
 POPULATION = {"France": 68, "Italy": 59}
@@ -180,3 +181,53 @@ async def test_trace_console_prints_the_spans(tmp_path: Path) -> None:
     assert '"gen_ai.provider.name": "openai"' in text
     assert '"name": "invoke_agent toolweave"' in text
     assert "Paris" in text
+
+
+SECRETS = [
+    "qkey12345",
+    "qtok98765",
+    "hunter2pw",
+    "reg-span-7e6d5c4b",
+    "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+]
+
+
+@tool(read_only=True)
+def fetch(url: str) -> str:
+    """Fetch a URL."""
+    raise RuntimeError(f"GET {url}?key=qkey12345&token=qtok98765 failed (pw=hunter2pw)")
+
+
+async def test_spans_keep_no_secret(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """A failed call's exception text, the query, the run's error: all redacted."""
+    register_secret("reg-span-7e6d5c4b")
+    plan = '1. fetch(url="https://maps.example.com/v1")\njoin()\n<END_OF_PLAN>'
+    model = ScriptedModel([plan, "Action: Replan(try again)", plan])
+    agent = Agent(
+        model, [fetch], tracer_provider=provider, retrieve_above=0, decompose=False, max_replans=1
+    )
+    with pytest.raises(ToolweaveError):
+        await agent.run(
+            "fetch it with reg-span-7e6d5c4b and AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"
+        )
+    spans = exporter.get_finished_spans()
+    text = "\n".join(span.to_json() for span in spans)
+    assert [s for s in SECRETS if s in text] == []
+    failed = next(s for s in spans if s.name == "execute_tool fetch")
+    assert failed.status.status_code is StatusCode.ERROR
+    (event,) = failed.events
+    assert event.name == "exception"
+    assert event.attributes is not None
+    assert event.attributes["exception.type"] == "toolweave.errors.ToolError"
+    assert "maps.example.com" in str(event.attributes["exception.message"])
+    assert REDACTED in str(event.attributes["exception.message"])
+    assert "Traceback" in str(event.attributes["exception.stacktrace"])
+    (retrieval,) = _by_name(spans)["retrieve_tools"]
+    assert retrieval.attributes is not None
+    assert retrieval.attributes["toolweave.retrieval.query"] == (
+        f"fetch it with {REDACTED} and {REDACTED}"
+    )
+    (run,) = _by_name(spans)["invoke_agent toolweave"]
+    assert run.status.status_code is StatusCode.ERROR

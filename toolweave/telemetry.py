@@ -16,14 +16,20 @@ A failed task's span has status ERROR, the exception recorded and ``error.type``
 
 Nothing is made, and nothing is imported, when opentelemetry is absent; nothing is made
 either while no tracer provider is set (the API's default does nothing).
+
+Spans are a sink like the run log: every text that goes into one (the retrieval
+query, a failed call's status, its exception's message and stack trace, the run's
+error) is redacted by `toolweave._redact` first.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import time
+import traceback
 from typing import TYPE_CHECKING
 
+from toolweave._redact import redact_text
 from toolweave.cost import cached_tokens
 from toolweave.errors import UserError
 from toolweave.events import (
@@ -114,7 +120,7 @@ class SpanRecorder:
                 context=self._context,
                 start_time=self._ns(event.at - event.duration),
                 attributes={
-                    "toolweave.retrieval.query": event.query,
+                    "toolweave.retrieval.query": redact_text(event.query),
                     "toolweave.retrieval.tools": [hit.tool.name for hit in event.hits],
                 },
             )
@@ -146,9 +152,12 @@ class SpanRecorder:
                 return
             span = self._tasks.pop(event.task.id)
             if isinstance(event, TaskFailed):
-                span.set_status(trace.Status(trace.StatusCode.ERROR, event.error.message))
+                span.set_status(
+                    trace.Status(trace.StatusCode.ERROR, redact_text(event.error.message))
+                )
                 span.set_attribute("error.type", event.error.kind)
-                span.record_exception(event.error)
+                # not `record_exception`: it would put the raw message and traceback in
+                span.add_event("exception", _exception(event.error), self._ns(event.at))
             elif isinstance(event, ApprovalRequested):
                 span.set_attribute("toolweave.task.pending_approval", True)
             span.end(self._ns(event.at))
@@ -186,7 +195,9 @@ class SpanRecorder:
         if result.cost:
             self._run.set_attribute("toolweave.cost", result.cost)
         if result.status in ("failed", "budget_exceeded"):
-            self._run.set_status(trace.Status(trace.StatusCode.ERROR, result.error or ""))
+            self._run.set_status(
+                trace.Status(trace.StatusCode.ERROR, redact_text(result.error or ""))
+            )
             self._run.set_attribute("error.type", result.status)
         self._run.end(self._ns(event.at))
 
@@ -197,6 +208,21 @@ def _model(name: str) -> dict[str, str]:
     if not sep:
         return {"gen_ai.request.model": name}
     return {"gen_ai.request.model": model, "gen_ai.provider.name": provider}
+
+
+def _exception(error: BaseException) -> dict[str, str]:
+    """The semantic conventions' exception attributes, redacted."""
+    kind = type(error)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    return {
+        "exception.type": name,
+        "exception.message": redact_text(str(error)),
+        "exception.stacktrace": redact_text("".join(traceback.format_exception(error))),
+    }
 
 
 def _usage(usage: Usage) -> dict[str, int]:

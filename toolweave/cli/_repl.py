@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from toolweave._files import private_file
 from toolweave._result import RunResult
 from toolweave.agent import Agent, RunEvents
 from toolweave.cli._render import RunView, print_result
@@ -126,10 +127,8 @@ class Repl:
         self.session = Session()
         self.live: Live | None = None
         self._asking = asyncio.Lock()
-        history = state_dir() / "history"
-        history.parent.mkdir(parents=True, exist_ok=True)
         self.prompt: PromptSession[str] = PromptSession(
-            history=_RedactedHistory(str(history)),
+            history=history_file(),
             completer=_Completer(tools),
             complete_while_typing=True,
             vi_mode=vi,
@@ -226,7 +225,7 @@ class Repl:
         with Live(view, console=self.console, refresh_per_second=8) as live:
             self.live = live
             try:
-                async with self.agent.stream(request, session=self.chat) as stream:
+                async with self.chat.stream(request) as stream:
                     run = stream
                     async for event in stream:
                         events.append(event)
@@ -286,10 +285,19 @@ class Repl:
 
 
 class _RedactedHistory(FileHistory):
-    """The prompt's history file, with key-shaped strings replaced before writing."""
+    """The prompt's history file, with secrets replaced before writing."""
 
     def store_string(self, string: str) -> None:
         super().store_string(redact_text(string))
+
+
+def history_file() -> FileHistory:
+    """The REPL's history: ``state_dir() / "history"``, private (0600 in a 0700 directory).
+
+    The file is made (or tightened) here: prompt_toolkit appends to it with `open`,
+    which keeps the mode of a file that exists.
+    """
+    return _RedactedHistory(str(private_file(state_dir() / "history")))
 
 
 def _newline_bindings() -> KeyBindings:

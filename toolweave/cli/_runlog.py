@@ -1,4 +1,8 @@
-"""The run log: every REPL and CLI run, kept in SQLite under the user's state directory."""
+"""The run log: every REPL and CLI run, kept in SQLite under the user's state directory.
+
+The database is private (0600 in a 0700 directory, see `toolweave._files`) and what it
+keeps is redacted by `toolweave._redact`, the mechanism every sink shares.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolweave._files import private_file, state_dir
+from toolweave._redact import redact_text, redact_value
 from toolweave._result import RunResult
-from toolweave.cli._safe import redact, redact_text
 
 __all__ = ["LoggedRun", "RunLog", "state_dir"]
 
@@ -31,14 +36,6 @@ create table if not exists runs (
     result json not null
 )
 """
-
-
-def state_dir() -> Path:
-    """Where toolweave keeps state: ``$TOOLWEAVE_STATE``, else the XDG state dir."""
-    if env := os.environ.get("TOOLWEAVE_STATE"):
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "toolweave"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +59,11 @@ class LoggedRun:
 class RunLog:
     """Append runs, list them, read one back.
 
-    What is stored is redacted by default: the values of arguments (and of result
-    fields) whose names look like credentials (``api_key``, ``token``, ``password``,
-    ``secret``, ``authorization``, ...) and strings shaped like API keys or bearer
-    tokens become ``[redacted]``.
+    What is stored is redacted by default (`toolweave._redact`): registered secrets and
+    secret environment variables' values, the values of arguments and result fields
+    whose names say they are credentials (``api_key``, ``token``, ``password``, ``pw``,
+    ``key``, ...), and strings shaped like API keys, bearer tokens or URL passwords
+    become ``[redacted]``. The file is created 0600 in a 0700 directory.
 
     Args:
         path: The database file; ``state_dir() / "runs.sqlite"`` by default.
@@ -78,7 +76,7 @@ class RunLog:
             redact = os.environ.get("TOOLWEAVE_LOG_REDACT", "1").lower() not in ("0", "false", "no")
         self.redact = redact
         self.path = Path(path) if path is not None else state_dir() / "runs.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path, sqlite=True)
         with self._connect() as db:
             db.execute(_SCHEMA)
 
@@ -91,7 +89,7 @@ class RunLog:
         data = result.to_dict()
         request, answer = result.request, result.answer
         if self.redact:
-            data = redact(data)
+            data = redact_value(data)
             request = redact_text(request)
             answer = redact_text(answer) if answer is not None else None
         with self._connect() as db:

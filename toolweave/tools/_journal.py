@@ -5,7 +5,8 @@ One JSON line per lesson, appended: ``{"learn": request, "tools": [names]}``, or
 writes, so it costs no index rewrite; processes that share an index lose none of each
 other's lessons; and the lessons of a tool missing from one load (a server down) are
 there when it returns. Replaying the lines in order gives each tool's requests, the
-most recent last.
+most recent last. The journal is private (0600; a directory made here is 0700): it
+holds what users asked.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from toolweave._files import open_private
 
 __all__ = ["JOURNAL", "Lesson", "append_lessons", "remember", "replay_journal", "rewrite_journal"]
 
@@ -35,23 +38,22 @@ def append_lessons(directory: Path, lessons: Iterable[Lesson]) -> None:
     """Add lessons to the journal in `directory`."""
     text = "".join(json.dumps(lesson, ensure_ascii=False) + "\n" for lesson in lessons)
     if text:
-        directory.mkdir(parents=True, exist_ok=True)
-        with (directory / JOURNAL).open("a", encoding="utf-8") as journal:
+        fd = open_private(directory / JOURNAL, os.O_WRONLY | os.O_APPEND)
+        with os.fdopen(fd, "a", encoding="utf-8") as journal:
             journal.write(text)
 
 
 def rewrite_journal(directory: Path, learned: Mapping[str, list[str]]) -> None:
     """Replace the journal in `directory` with one that replays to `learned`."""
-    directory.mkdir(parents=True, exist_ok=True)
     written = directory / f".{JOURNAL}.{os.getpid()}"
-    written.write_text(
-        "".join(
-            json.dumps({"learn": request, "tools": [name]}, ensure_ascii=False) + "\n"
-            for name, requests in learned.items()
-            for request in requests
-        ),
-        encoding="utf-8",
-    )
+    with os.fdopen(open_private(written, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as out:
+        out.write(
+            "".join(
+                json.dumps({"learn": request, "tools": [name]}, ensure_ascii=False) + "\n"
+                for name, requests in learned.items()
+                for request in requests
+            )
+        )
     os.replace(written, directory / JOURNAL)
 
 

@@ -5,6 +5,8 @@ rebuilds it); a loaded entry stands for its tool as a `Placeholder` until the li
 tool of the same name and content adopts its slot. Each write puts the vectors in a
 new file and then replaces ``index.json``, which names it, in one step: a reader sees
 the old pair or the new one, never a mix; one that finds the pair broken rebuilds.
+Its files are private (0600; a directory made here is 0700): the example questions
+and learned requests in it can hold what users asked.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toolweave._files import open_private, private_dir
 from toolweave.tools._embedders import Embedder
 
 __all__ = ["Entry", "Placeholder", "read_index", "write_index"]
@@ -47,9 +50,10 @@ def write_index(
     target: Path, embedder: Embedder, entries: list[Entry], vectors: np.ndarray
 ) -> None:
     """Write entries and their vectors (one row each, in order) to a directory."""
-    target.mkdir(parents=True, exist_ok=True)
+    private_dir(target)
     name = f"vectors-{uuid.uuid4().hex[:12]}.npy"
-    np.save(target / name, vectors.astype(np.float32))
+    with os.fdopen(open_private(target / name, os.O_WRONLY | os.O_TRUNC), "wb") as out:
+        np.save(out, vectors.astype(np.float32))
     rows = [{**asdict(e), "tokens": " ".join(e.tokens)} for e in entries]
     meta = {
         "format": FORMAT,
@@ -59,7 +63,8 @@ def write_index(
         "entries": rows,
     }
     written = target / f".{name}.json"
-    written.write_text(json.dumps(meta, ensure_ascii=False))
+    with os.fdopen(open_private(written, os.O_WRONLY | os.O_TRUNC), "w") as out:
+        out.write(json.dumps(meta, ensure_ascii=False))
     os.replace(written, target / "index.json")
     for old in target.glob("vectors*.npy"):
         if old.name != name:
