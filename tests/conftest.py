@@ -10,6 +10,12 @@ from toolweave import ToolRegistry, UserError
 from toolweave.models import LocalModel
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What the library keeps in the user's state directory stays in the test session's."""
+    os.environ["TOOLWEAVE_STATE"] = str(tmp_path_factory.mktemp("state"))
+
+
 @pytest.fixture
 def registry() -> ToolRegistry:
     return make_registry()

@@ -33,10 +33,12 @@ EXPECTED = {
         "Price",
         "PriceTable",
         "Ref",
+        "ResumeLedger",
         "RunResult",
         "Scheduler",
         "Session",
         "SessionStore",
+        "StateError",
         "TaskState",
         "Tool",
         "ToolError",
@@ -193,6 +195,7 @@ EXPECTED = {
         "ModelError",
         "OutputError",
         "PlanError",
+        "StateError",
         "ToolError",
         "ToolErrorKind",
         "ToolweaveError",
@@ -217,3 +220,4 @@ def test_error_tree() -> None:
         toolweave.BudgetExceeded,
     ):
         assert issubclass(cls, toolweave.ToolweaveError)
+    assert issubclass(toolweave.StateError, toolweave.UserError)

@@ -167,8 +167,8 @@ async def test_a_callback_answering_none_pauses_and_a_missing_approval_pauses_ag
     again = await agent.resume(paused, approvals={4: True})  # 3 still undecided
     assert again.status == "paused"
     assert [p.id for p in again.pending] == [3]
-    assert paused.status == "paused"  # the paused result itself is untouched
-    assert [p.id for p in paused.pending] == [3, 4]
+    assert paused.status == "resumed"  # taken up: it cannot be resumed again
+    assert [p.id for p in paused.pending] == [3, 4]  # its record is kept
 
     done = await agent.resume(RunResult.from_json(again.to_json()), approvals={3: True})
     assert done.status == "finished"

@@ -7,6 +7,7 @@ the rest, each with its own `__all__`.
 """
 
 from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult
+from toolweave._resume import ResumeLedger
 from toolweave.agent import Agent
 from toolweave.cost import Price, PriceTable
 from toolweave.errors import (
@@ -15,6 +16,7 @@ from toolweave.errors import (
     ModelError,
     OutputError,
     PlanError,
+    StateError,
     ToolError,
     ToolweaveError,
     UserError,
@@ -44,10 +46,12 @@ __all__ = [
     "Price",
     "PriceTable",
     "Ref",
+    "ResumeLedger",
     "RunResult",
     "Scheduler",
     "Session",
     "SessionStore",
+    "StateError",
     "TaskState",
     "Tool",
     "ToolError",

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from toolweave._state import jsonable, result_from_dict, task_to_dict
+from toolweave._redact import redact_value
+from toolweave._state import jsonable, result_from_dict, sign, task_to_dict
 from toolweave.errors import PlanError, UserError
 from toolweave.fetcher import TaskResult
 from toolweave.models import Usage
@@ -74,7 +75,9 @@ class PendingCall:
     args: dict[str, object]
 
 
-RunStatus = Literal["running", "finished", "paused", "budget_exceeded", "failed", "cancelled"]
+RunStatus = Literal[
+    "running", "finished", "paused", "resumed", "budget_exceeded", "failed", "cancelled"
+]
 
 
 @dataclass(slots=True)
@@ -88,7 +91,9 @@ class RunResult:
         thought: The joiner's last thought.
         status: ``running`` until the run ends; then ``finished`` (an answer),
             ``paused`` (destructive calls wait for approval: see `pending` and
-            `Agent.resume`), ``budget_exceeded``, ``failed`` or ``cancelled``.
+            `Agent.resume`), ``budget_exceeded``, ``failed`` or ``cancelled``. A paused
+            result that `Agent.resume` took up says ``resumed``: a pause resumes once,
+            and the run goes on in the result that `resume` returns.
         error: Why it did not finish, in words.
         tasks: Every task of every plan, by id, with state, value or error, timings.
         plans: Every plan, in order.
@@ -97,6 +102,7 @@ class RunResult:
         finished_at: When it ended.
         output: The answer validated into the run's ``output_type``, if it had one.
         pending: In a paused run, the calls that wait for approval.
+        pause_id: In a paused run, the pause's own id: `Agent.resume` claims it, once.
     """
 
     run_id: str
@@ -112,6 +118,7 @@ class RunResult:
     finished_at: float = 0.0
     output: object = None
     pending: list[PendingCall] = field(default_factory=list)
+    pause_id: str | None = None
 
     @property
     def usage(self) -> Usage:
@@ -138,8 +145,17 @@ class RunResult:
         """How many times the run planned again."""
         return max(len(self.plans) - 1, 0)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (values rendered as text where not JSON already)."""
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        """The run's whole state, JSON-ready (values as text where not JSON already).
+
+        Args:
+            redact: Hide secrets (see `toolweave._redact`): a form to store or share,
+                not to resume (a hidden argument no longer matches its approval).
+        """
+        data = self._state()
+        return redact_value(data) if redact else data
+
+    def _state(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "request": self.request,
@@ -198,32 +214,55 @@ class RunResult:
             "pending": [
                 {"id": p.id, "tool": p.tool, "args": jsonable(p.args)} for p in self.pending
             ],
+            "pause_id": self.pause_id,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+    def from_dict(cls, data: dict[str, Any], *, key: bytes | str | None = None) -> RunResult:
         """A run rebuilt from `to_dict` output, ready for `Agent.resume` if paused.
+
+        Args:
+            data: The state.
+            key: The key it was signed with (`to_json(key=...)`): a state whose MAC is
+                missing or does not verify is refused.
 
         Raises:
             UserError: The data is not a run's full state.
+            StateError: It holds what no run writes, or its MAC does not verify.
         """
-        return result_from_dict(data)
+        return result_from_dict(data, key)
 
     @classmethod
-    def from_json(cls, text: str) -> RunResult:
+    def from_json(cls, text: str, *, key: bytes | str | None = None) -> RunResult:
         """A run rebuilt from `to_json` text (see `from_dict`).
 
         Raises:
             UserError: The text is not a run's full state.
+            StateError: It holds what no run writes, or its MAC does not verify.
         """
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UserError(f"not JSON: {exc}") from exc
+        except RecursionError as exc:  # '[[[[...' nested past what Python's parser takes
+            raise UserError("not a run's state: JSON nested too deeply") from exc
         if not isinstance(data, dict):
             raise UserError("a run's state is a JSON object")
-        return result_from_dict(data)
+        return result_from_dict(data, key)
 
-    def to_json(self, **kwargs: Any) -> str:
-        """`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, default=str, **kwargs)
+    def to_json(
+        self, *, key: bytes | str | None = None, redact: bool = False, **kwargs: Any
+    ) -> str:
+        """`to_dict` as JSON text.
+
+        Args:
+            key: Sign the state (HMAC-SHA256), so that `from_json(text, key=key)`
+                refuses it if it was changed. Keep the key where the state is not: a
+                party that can edit the state and knows the key can sign its edits.
+            redact: Hide secrets, as `to_dict(redact=True)`.
+            **kwargs: For `json.dumps` (``indent=2``, for instance).
+        """
+        data = self.to_dict(redact=redact)
+        if key is not None:
+            data = sign(data, key)
+        return json.dumps(data, ensure_ascii=False, default=str, **kwargs)

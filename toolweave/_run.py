@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
-from toolweave._approval import CALL_ID, DECISIONS, hold, resumable_tasks, resumed
+from toolweave._approval import CALL_ID, DECISIONS, hold
 from toolweave._output import OutputSpec, answer_text, repair_answer
 from toolweave._replan import (
     REPEATED_PLAN,
@@ -27,6 +27,7 @@ from toolweave._replan import (
     unavailable,
 )
 from toolweave._result import ModelCall, PlanRecord, RunResult, RunStatus
+from toolweave._resume import bind, resumable_tasks, resumed, take_up
 from toolweave.cost import check_cost, price_calls
 from toolweave.errors import (
     ApprovalPending,
@@ -58,6 +59,7 @@ from toolweave.planner._shape import PlanShape
 from toolweave.session import Session, TurnContext
 
 if TYPE_CHECKING:
+    from toolweave._resume import Bound
     from toolweave.agent import Agent
     from toolweave.tools import Tool
 
@@ -83,14 +85,15 @@ class Run:
         self.sink = sink
         self.output = output
         self.session = session
-        self.context = session.context() if session is not None else TurnContext()
+        self.context = TurnContext()  # a conversation's, read when the run starts
         self.result = RunResult(run_id=uuid.uuid4().hex[:12], request=request)
         self.memo = CallMemo()  # identical safe calls run once per run, across replans
         self.tools: list[Tool] = []  # offered to the planner; kept across replans
         self._resume: Mapping[int, bool] | None = None
+        self._paused: RunResult | None = None
         if resume is not None:
-            paused, self._resume = resume
-            self.result = resumed(paused, self._resume)
+            self._paused, self._resume = resume
+            self.result = resumed(self._paused)
         self.spans = agent.telemetry.recorder(agent) if agent.telemetry else None
 
     def emit(self, event: Event) -> None:
@@ -120,9 +123,20 @@ class Run:
             self.sink(event)
 
     async def run(self) -> RunResult:
+        """Run (or resume) to the end; in a conversation, after the runs before it."""
+        if self.session is None:
+            return await self._run()
+        async with self.session._taking_turns():  # one run of a conversation at a time
+            self.context = self.session.context()  # its turns as stored now
+            return await self._run()
+
+    async def _run(self) -> RunResult:
         agent, result = self.agent, self.result
+        decisions: Mapping[int, Bound] = {}
         if self._resume is None:
             result.started_at = time.perf_counter()
+        else:  # refused before anything runs: a refused resume is no run
+            decisions = await self._claim(self._resume)
         self.emit(
             RunStarted(
                 run_id=result.run_id,
@@ -136,7 +150,7 @@ class Run:
                 if self._resume is None:
                     await self._loop()
                 else:
-                    await self._continue(self._resume)
+                    await self._continue(decisions)
         except TimeoutError as exc:
             self._end(
                 "budget_exceeded",
@@ -155,6 +169,8 @@ class Run:
         except Exception as exc:  # a bug, here or in a plug-in: still a final state
             failure = ToolweaveError(f"the run failed: {type(exc).__name__}: {exc}")
             self._end("failed", failure, exc)
+        if result.pending:
+            result.pause_id = uuid.uuid4().hex
         self._close(status="paused" if result.pending else "finished", error=None)
         return result
 
@@ -213,10 +229,8 @@ class Run:
             outcome = await self._execute(
                 guarded(draft, previous, guard, agent.max_tasks, on_end=record)
             )
-            if isinstance(outcome.stream_error, ModelError) and not draft.tasks:
-                raise outcome.stream_error
-            if outcome.stream_error is not None:
-                plan.rejected.append(PlanError(f"the plan was cut short: {outcome.stream_error}"))
+            if outcome.stream_error is not None:  # what arrived ran; no answer is made up
+                raise _model_error(outcome.stream_error)
             if guard.over_budget:
                 raise BudgetExceeded(f"the plan has more than {agent.max_tasks} tasks")
             if result.pending:
@@ -339,12 +353,26 @@ class Run:
         self._check_tokens()
         return outcome
 
-    async def _continue(self, approvals: Mapping[int, bool]) -> None:
+    async def _claim(self, approvals: Mapping[int, bool]) -> Mapping[int, Bound]:
+        """Bind each decision to its call, then claim the pause (once, ever)."""
+        assert self._paused is not None
+        values = dict(self.context.values)
+        values.update(
+            (tid, r.value) for tid, r in self.result.tasks.items() if r.state is TaskState.SUCCEEDED
+        )
+        return await take_up(
+            self._paused,
+            self.result,
+            bind(self.result, approvals, self.agent.tools, values),
+            self.agent.resume_ledger,
+        )
+
+    async def _continue(self, decisions: Mapping[int, Bound]) -> None:
         """A resumed run: the waiting calls with their decisions, then on as usual."""
         result = self.result
         waiting = {call.id for call in result.pending}
         result.pending = []
-        token = DECISIONS.set(dict(approvals))
+        token = DECISIONS.set(decisions)
         try:
             outcome = await self._execute(resumable_tasks(result.tasks, waiting))
         finally:
@@ -452,3 +480,16 @@ class Run:
                 f"the run used {self.result.usage.total_tokens} tokens, over its limit of {limit}"
             )
         check_cost(self.result, self.agent)
+
+
+def _model_error(error: Exception) -> ModelError:
+    """The model or its transport failed mid-plan: that is the run's end, as a ModelError.
+
+    The plan's lines that arrived before it ran; the joiner is not asked to answer from
+    a plan the model never finished.
+    """
+    if isinstance(error, ModelError):
+        return error
+    failure = ModelError(f"the plan stream failed: {type(error).__name__}: {error}")
+    failure.__cause__ = error
+    return failure

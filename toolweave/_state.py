@@ -6,16 +6,24 @@ kind); `result_from_dict` reads it back. Times are kept relative to the run's st
 
 Values travel as their JSON form (`pydantic_core.to_jsonable_python`): a tool that
 returns a dataclass or a model comes back, after a round trip, as a dict.
+
+State that leaves the process can come back edited. Given a key, `sign` adds a MAC
+(HMAC-SHA256 over the state's canonical JSON) and `verify` refuses a state whose MAC
+is missing or wrong; `result_from_dict` refuses what no run writes (an unknown status,
+a task id twice, a plan or a pending call that names no task).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from pydantic_core import to_jsonable_python
 
-from toolweave.errors import PlanError, ToolError, ToolErrorKind, UserError
+from toolweave.errors import PlanError, StateError, ToolError, ToolErrorKind, UserError
 from toolweave.fetcher import TaskResult, TaskState
 from toolweave.models import Usage
 from toolweave.plan import Arg, PlanTask, Ref, Template
@@ -24,18 +32,62 @@ if TYPE_CHECKING:
     from toolweave._result import RunResult
 
 __all__ = [
+    "MAC_FIELD",
+    "canonical",
     "decode_arg",
     "encode_arg",
     "jsonable",
     "result_from_dict",
+    "sign",
     "task_from_dict",
     "task_to_dict",
+    "verify",
 ]
+
+MAC_FIELD = "mac"
+_MAC_SCHEME = "hmac-sha256:"
+_MIN_KEY_BYTES = 16
 
 
 def jsonable(value: object) -> Any:
     """`value` as JSON-ready data; what JSON cannot hold becomes its text."""
     return to_jsonable_python(value, fallback=str)
+
+
+def canonical(value: object) -> str:
+    """`value`'s JSON form as one canonical text: sorted keys, no spaces."""
+    return json.dumps(jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _mac(data: Mapping[str, Any], key: bytes | str) -> str:
+    secret = key.encode() if isinstance(key, str) else key
+    if not isinstance(secret, bytes) or len(secret) < _MIN_KEY_BYTES:
+        raise UserError(f"a state key is bytes or text of at least {_MIN_KEY_BYTES} bytes")
+    body = canonical({k: v for k, v in data.items() if k != MAC_FIELD}).encode()
+    return _MAC_SCHEME + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def sign(data: Mapping[str, Any], key: bytes | str) -> dict[str, Any]:
+    """`data` (a JSON-ready state) with its MAC under `key` added."""
+    plain = json.loads(json.dumps(data, ensure_ascii=False, default=str))  # as it will be read
+    plain[MAC_FIELD] = _mac(plain, key)
+    return cast(dict[str, Any], plain)
+
+
+def verify(data: Mapping[str, Any], key: bytes | str) -> None:
+    """Refuse `data` unless it carries the MAC that `key` gives it.
+
+    Raises:
+        StateError: The MAC is missing or does not match.
+    """
+    given = data.get(MAC_FIELD)
+    if not isinstance(given, str):
+        raise StateError("the state carries no MAC, but a key was given to check it")
+    if not hmac.compare_digest(given.encode(), _mac(data, key).encode()):
+        raise StateError(
+            "the state's MAC does not match: it was changed after it was signed, "
+            "or signed with another key"
+        )
 
 
 def encode_arg(value: Arg | Mapping[str, Arg]) -> Any:
@@ -139,14 +191,19 @@ def _plan_error(data: Mapping[str, Any]) -> PlanError:
     return PlanError(data["reason"], line=data["line"], task_id=data.get("task_id"))
 
 
-def result_from_dict(data: Mapping[str, Any]) -> RunResult:
-    """Rebuild a `RunResult` from `RunResult.to_dict()` output.
+def result_from_dict(data: Mapping[str, Any], key: bytes | str | None = None) -> RunResult:
+    """Rebuild a `RunResult` from `RunResult.to_dict()` output (checked with `key`, if given).
 
     Raises:
         UserError: The data is not a run's full state (an old log entry, another file).
+        StateError: It holds what no run writes, or its MAC does not verify under `key`.
     """
-    from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult
+    from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult, RunStatus
 
+    if key is not None:
+        verify(data, key)
+    if data.get("status") not in get_args(RunStatus):
+        raise StateError(f"not a run's state: unknown status {data.get('status')!r}")
     try:
         result = RunResult(
             run_id=str(data["run_id"]),
@@ -171,6 +228,8 @@ def result_from_dict(data: Mapping[str, Any]) -> RunResult:
             )
         for task in data.get("tasks", ()):
             record = task_from_dict(task)
+            if record.task.id in result.tasks:
+                raise StateError(f"not a run's state: task {record.task.id} appears twice")
             result.tasks[record.task.id] = record
         for call in data.get("calls", ()):
             start = float(call["start"])
@@ -196,6 +255,24 @@ def result_from_dict(data: Mapping[str, Any]) -> RunResult:
             for p in data.get("pending", ())
         ]
         result.output = data.get("output")  # its JSON form; a resume validates it again
-    except (KeyError, TypeError, ValueError) as exc:
+        pause_id = data.get("pause_id")
+        result.pause_id = None if pause_id is None else str(pause_id)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise UserError(f"not a run's state: {type(exc).__name__}: {exc}") from exc
+    _check_ids(result)
     return result
+
+
+def _check_ids(result: RunResult) -> None:
+    """Every plan's task and every pending call is a task, named once."""
+    planned: set[int] = set()
+    for plan in result.plans:
+        unknown = set(plan.task_ids) - set(result.tasks)
+        if unknown:
+            raise StateError(f"not a run's state: plan {plan.index} names no task {unknown}")
+        if planned & set(plan.task_ids) or len(set(plan.task_ids)) < len(plan.task_ids):
+            raise StateError(f"not a run's state: plan {plan.index} repeats a task")
+        planned.update(plan.task_ids)
+    pending = [call.id for call in result.pending]
+    if len(set(pending)) < len(pending) or set(pending) - set(result.tasks):
+        raise StateError(f"not a run's state: pending calls {pending} are not distinct tasks")

@@ -18,6 +18,7 @@ from toolweave._approval import Approve, approval_gate
 from toolweave._ask_user import AskUser, ask_user_tool
 from toolweave._output import OutputSpec
 from toolweave._result import RunResult
+from toolweave._resume import ResumeLedger
 from toolweave._run import Run
 from toolweave._stream import EventQueue, RunEvents, run_events
 from toolweave.cost import Price, PriceTable
@@ -68,7 +69,8 @@ class Agent:
             refusal). When it answers ``None``
             (nobody has decided yet), or with ``approve="pause"``, the run pauses
             once everything that does not wait on the call has run: see `resume`.
-        executor: Where tool calls run; a `LocalExecutor` by default.
+        executor: Where tool calls run; a `LocalExecutor` by default. A given
+            `LocalExecutor` (or `RayExecutor`) takes `approve` as its approver.
         skip_join: When a plan succeeds entirely, answer with its last task's value
             instead of calling the joiner (for plans whose last step is the answer).
         examples: Few-shot plan examples for these tools.
@@ -100,6 +102,9 @@ class Agent:
             of the run succeeded and no plan line was rejected. Off by default: a
             small model asks for replans that repeat calls that already answered,
             so a plan that fully succeeded is answered from (the joiner must finish).
+        resume_ledger: Where `resume` claims each pause, so that it resumes once:
+            a `ResumeLedger` (or any object with its ``claim``); by default one in
+            the user's state directory, shared by the processes of this user.
 
     Example:
         ```python
@@ -137,6 +142,7 @@ class Agent:
         joiner: JoinerProtocol | None = None,
         prompts: Prompts | None = None,
         replan_on_success: bool = False,
+        resume_ledger: ResumeLedger | None = None,
     ) -> None:
         if max_replans < 0 or max_tasks < 1:
             raise UserError("max_replans must be >= 0 and max_tasks >= 1")
@@ -174,9 +180,15 @@ class Agent:
         self.max_tokens = max_tokens
         self.time_limit = time_limit
         self.max_concurrency = max_concurrency
-        self.executor: Executor = executor or LocalExecutor(
-            approve=None if approve is None else approval_gate(approve)
-        )
+        gate = None if approve is None else approval_gate(approve)
+        self.executor: Executor = executor or LocalExecutor(approve=gate)
+        if executor is not None and gate is not None:
+            if not isinstance(executor, LocalExecutor):  # approvals happen in the executor
+                raise UserError(
+                    f"approve= needs a LocalExecutor or a RayExecutor, not "
+                    f"{type(executor).__name__}: give your executor its own approver"
+                )
+            executor.set_approver(gate)
         self.skip_join = skip_join
         if retriever is not None and index_path is not None:
             raise UserError("index_path is for the retriever the agent builds; give yours a path")
@@ -190,6 +202,14 @@ class Agent:
         if max_cost is not None:
             self.prices.require([m.name for m in self._models()], for_what="max_cost")
         self.telemetry = Telemetry.create(tracer_provider)
+        self._resume_ledger = resume_ledger
+
+    @property
+    def resume_ledger(self) -> ResumeLedger:
+        """Where `resume` claims pauses (the state directory's, made on first use)."""
+        if self._resume_ledger is None:
+            self._resume_ledger = ResumeLedger()
+        return self._resume_ledger
 
     async def run(
         self,
@@ -236,16 +256,25 @@ class Agent:
         Finished tasks are not run again. An approved call runs; a refused one fails
         (the joiner sees the refusal); a pending call left out of `approvals` waits
         again, and the run pauses again. `result` may come from `RunResult.from_json`
-        in another process; it is not changed (the resumed run is a new result).
+        in another process (with ``key=``, if it was signed).
+
+        A decision is bound to the pending call it names, as `result.pending` shows
+        it: the same tool with the same arguments. Before anything runs, each
+        approved call is rebuilt from the state and the resume is refused unless it
+        is that call; a pause resumes once (`resume_ledger`), after which `result`
+        says ``resumed`` and the run goes on in the result returned.
 
         Args:
             result: The paused run.
-            approvals: By pending call id (`result.pending`), whether it may run.
+            approvals: By pending call id (`result.pending`), ``True`` to run it,
+                ``False`` to refuse it.
             output_type: As given to `run`, if it was.
             session: As given to `run`, if it was.
 
         Raises:
-            UserError: The run is not paused, or an id is not one of its pending calls.
+            StateError: The state is malformed, does not rebuild the calls shown in
+                `result.pending`, or its pause was resumed already.
+            UserError: An id is not one of its pending calls, or a decision not a bool.
             BudgetExceeded, PlanError, OutputError, ModelError: As for `run`.
         """
         output = OutputSpec(output_type) if output_type is not None else None
@@ -265,11 +294,24 @@ class Agent:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.run(request, output_type=output_type))
+            return asyncio.run(self._run_in_own_loop(request, output_type))
         raise UserError(
             "run_sync cannot run inside a running event loop (async code, a notebook): "
             "use `await agent.run(...)` there"
         )
+
+    async def _run_in_own_loop(self, request: str, output_type: type[Any] | None) -> RunResult:
+        """`run`, then release what the models hold on this loop, which is about to end."""
+        try:
+            return await self.run(request, output_type=output_type)
+        finally:
+            await self._release_loop()
+
+    async def _release_loop(self) -> None:
+        for model in self._models():
+            aclose = getattr(model, "aclose", None)  # endpoint clients hold connections
+            if aclose is not None:
+                await aclose()
 
     @asynccontextmanager
     async def _sources_open(self) -> AsyncIterator[None]:
@@ -458,9 +500,10 @@ class Agent:
             self.joiner.tools = list(self.tools)
 
     async def __aexit__(self, *exc: object) -> None:
-        """Close the tool sources, then `close` the agent."""
+        """Close the tool sources and the models' connections, then `close` the agent."""
         try:
             await self.tools.aclose()
+            await self._release_loop()
         finally:
             self.close()
 

@@ -3,6 +3,7 @@
 ```
 ToolweaveError
  +-- UserError            the application developer misused the API
+ |    +-- StateError      a saved run state is malformed, tampered with or spent
  +-- PlanError            the model's plan is unusable (parse, unknown tool, bad ref)
  |    +-- OutputError     the answer does not match the requested output type
  +-- ModelError           the model endpoint failed (HTTP, timeout, malformed stream)
@@ -31,6 +32,7 @@ __all__ = [
     "ModelError",
     "OutputError",
     "PlanError",
+    "StateError",
     "ToolError",
     "ToolErrorKind",
     "ToolweaveError",
@@ -50,6 +52,15 @@ class ToolweaveError(Exception):
 
 class UserError(ToolweaveError):
     """The application developer misused the API (bad tool definition, bad argument)."""
+
+
+class StateError(UserError):
+    """A run's saved state cannot be resumed as given.
+
+    It is malformed (an unknown status, a pending call that is no task), it does not
+    match what was approved (a call rebuilt from it differs from the pending call that
+    was shown), its MAC does not verify, or its pause was resumed already.
+    """
 
 
 class PlanError(ToolweaveError):

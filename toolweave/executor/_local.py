@@ -110,6 +110,19 @@ class LocalExecutor:
         async with _maybe(limits.run), _maybe(limits.for_tool(tool)):
             return await self._call(tool, kwargs)
 
+    def set_approver(self, approve: Approver) -> None:
+        """Give an executor made without one its approver (an `Agent`'s ``approve``).
+
+        Raises:
+            UserError: It has an approver already: one of the two would be ignored.
+        """
+        if self._approve is not None:
+            raise UserError(
+                "this executor has an approver of its own: give `approve` to the Agent "
+                "or to the executor, not to both"
+            )
+        self._approve = approve
+
     def close(self) -> None:
         """Release the worker threads and processes (calls still on threads run on)."""
         if self._pool is not None:
