@@ -52,7 +52,9 @@ class OpenAIServer:
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
+    keep_alive: bool = False  # serve further requests on a connection, as real servers do
     _server: asyncio.Server | None = None
+    _handlers: dict[asyncio.Task[Any], asyncio.StreamWriter] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -66,86 +68,97 @@ class OpenAIServer:
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
         self._server.close()
+        for writer in list(self._handlers.values()):  # kept alive, they wait for a request
+            writer.transport.abort()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
         await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers[handler] = writer
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            headers = dict(
-                line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line
-            )
-            length = int({k.lower(): v for k, v in headers.items()}.get("content-length", 0))
-            body = json.loads(await reader.readexactly(length))
-            self.requests.append(body)
-            reply = self.replies.popleft() if self.replies else Reply(status=503)
-            if reply.reset:
-                writer.transport.abort()
-                return
-            if reply.stall and reply.stall_after is None:
-                await asyncio.sleep(reply.stall)
-            if reply.status != 200:
-                payload = json.dumps(
-                    {"error": {"message": f"scripted {reply.status}", "type": "x"}}
-                )
-                extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
-                writer.write(
-                    f"HTTP/1.1 {reply.status} Error\r\nContent-Type: application/json\r\n"
-                    f"{extra}Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-                    f"{payload}".encode()
-                )
-                await writer.drain()
-                return
-            if not body.get("stream"):
-                payload = json.dumps(_completion(reply))
-                writer.write(
-                    f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n{payload}".encode()
-                )
-                await writer.drain()
-                return
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-            )
-            pieces = [
-                reply.text[i : i + reply.chunk] for i in range(0, len(reply.text), reply.chunk)
-            ]
-            if reply.endless:
-                for n in range(100_000):
-                    await self._event(writer, _chunk({"content": pieces[n % len(pieces)]}, None))
-                return
-            for n, piece in enumerate(pieces):
-                if reply.cut_after is not None and n == reply.cut_after:
-                    await writer.drain()
-                    writer.transport.abort()
-                    return
-                if reply.stall and n == reply.stall_after:
-                    await asyncio.sleep(reply.stall)
-                if reply.garbage is not None and n == reply.garbage_after:
-                    await self._event(writer, reply.garbage)
-                await self._event(writer, _chunk({"content": piece}, None))
-            if reply.garbage is not None and reply.garbage_after is None:
-                await self._event(writer, reply.garbage)
-            if reply.finish:
-                await self._event(writer, _chunk({}, "stop"))
-            if reply.usage:
-                p, c = reply.usage
-                usage: dict[str, Any] = {
-                    "prompt_tokens": p,
-                    "completion_tokens": c,
-                    "total_tokens": p + c,
-                }
-                if reply.cached is not None:
-                    usage["prompt_tokens_details"] = {"cached_tokens": reply.cached}
-                await self._event(writer, {**_chunk({}, None), "choices": [], "usage": usage})
-            await self._event(writer, "[DONE]")
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
+            while await self._answer(reader, writer) and self.keep_alive:
+                pass
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client hung up (an endless stream, a timeout): nothing to answer
         finally:
+            self._handlers.pop(handler, None)
             if not writer.transport.is_closing():
                 writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; whether the connection is still fit for another."""
+        connection = "keep-alive" if self.keep_alive else "close"
+        head = await reader.readuntil(b"\r\n\r\n")
+        headers = dict(
+            line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line
+        )
+        length = int({k.lower(): v for k, v in headers.items()}.get("content-length", 0))
+        body = json.loads(await reader.readexactly(length))
+        self.requests.append(body)
+        reply = self.replies.popleft() if self.replies else Reply(status=503)
+        if reply.reset:
+            writer.transport.abort()
+            return False
+        if reply.stall and reply.stall_after is None:
+            await asyncio.sleep(reply.stall)
+        if reply.status != 200:
+            payload = json.dumps({"error": {"message": f"scripted {reply.status}", "type": "x"}})
+            extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
+            writer.write(
+                f"HTTP/1.1 {reply.status} Error\r\nContent-Type: application/json\r\n"
+                f"{extra}Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+                f"{payload}".encode()
+            )
+            await writer.drain()
+            return False
+        if not body.get("stream"):
+            payload = json.dumps(_completion(reply))
+            writer.write(
+                f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\nConnection: {connection}\r\n\r\n"
+                f"{payload}".encode()
+            )
+            await writer.drain()
+            return True
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: " + connection.encode() + b"\r\n\r\n"
+        )
+        pieces = [reply.text[i : i + reply.chunk] for i in range(0, len(reply.text), reply.chunk)]
+        if reply.endless:
+            for n in range(100_000):
+                await self._event(writer, _chunk({"content": pieces[n % len(pieces)]}, None))
+            return False
+        for n, piece in enumerate(pieces):
+            if reply.cut_after is not None and n == reply.cut_after:
+                await writer.drain()
+                writer.transport.abort()
+                return False
+            if reply.stall and n == reply.stall_after:
+                await asyncio.sleep(reply.stall)
+            if reply.garbage is not None and n == reply.garbage_after:
+                await self._event(writer, reply.garbage)
+            await self._event(writer, _chunk({"content": piece}, None))
+        if reply.garbage is not None and reply.garbage_after is None:
+            await self._event(writer, reply.garbage)
+        if reply.finish:
+            await self._event(writer, _chunk({}, "stop"))
+        if reply.usage:
+            p, c = reply.usage
+            usage: dict[str, Any] = {
+                "prompt_tokens": p,
+                "completion_tokens": c,
+                "total_tokens": p + c,
+            }
+            if reply.cached is not None:
+                usage["prompt_tokens_details"] = {"cached_tokens": reply.cached}
+            await self._event(writer, {**_chunk({}, None), "choices": [], "usage": usage})
+        await self._event(writer, "[DONE]")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
 
     async def _event(self, writer: asyncio.StreamWriter, data: object) -> None:
         text = data if isinstance(data, str) else json.dumps(data)
@@ -192,10 +205,12 @@ class ThreadedServer:
     """An `OpenAIServer` on its own event loop in a thread, for tests that block
     (driving a subprocess in a pseudo-terminal)."""
 
-    def __init__(self, replies: deque[Reply] | None = None) -> None:
+    def __init__(self, replies: deque[Reply] | None = None, *, keep_alive: bool = False) -> None:
         import threading
 
-        self.server = OpenAIServer(replies if replies is not None else deque())
+        self.server = OpenAIServer(
+            replies if replies is not None else deque(), keep_alive=keep_alive
+        )
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, daemon=True)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import pytest
 import tenacity
-from openai_server import OpenAIServer, Reply
+from openai_server import OpenAIServer, Reply, ThreadedServer
 
 from toolweave import Agent, ModelError, TaskState, UserError, tool
 from toolweave.models import ModelSettings, OpenAIModel, Usage, resolve_model
@@ -101,7 +102,7 @@ async def test_connection_refused_is_retried_then_reported() -> None:
         await collect(model)
 
 
-async def test_a_broken_plan_stream_keeps_dispatched_tasks() -> None:
+async def test_a_broken_plan_stream_keeps_dispatched_tasks_and_fails_the_run() -> None:
     ran: list[str] = []
 
     @tool
@@ -113,15 +114,17 @@ async def test_a_broken_plan_stream_keeps_dispatched_tasks() -> None:
     replies = deque([Reply(plan, chunk=19, cut_after=2), Reply("Action: Finish(A and B)")])
     async with OpenAIServer(replies) as server:
         agent = Agent(model_for(server), [lookup])
-        result = await agent.run("q")
+        with pytest.raises(ModelError, match="the stream broke") as caught:
+            await agent.run("q")
     assert sorted(ran) == ["a", "b"]
-    assert result.answer == "A and B"
+    result = caught.value.result
+    assert result is not None
+    assert (result.status, result.answer) == ("failed", None)
     assert {tid: r.state for tid, r in result.tasks.items()} == {
         1: TaskState.SUCCEEDED,
         2: TaskState.SUCCEEDED,
     }
-    assert "the plan was cut short" in result.plans[0].rejected[0].reason
-    assert "(rejected line)" in server.requests[1]["messages"][-1]["content"]
+    assert len(server.requests) == 1  # the joiner was not asked to answer a broken plan
 
 
 async def test_model_strings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,3 +140,50 @@ async def test_model_strings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_model("openai:gpt-4o-mini").name == "openai:gpt-4o-mini"
     with pytest.raises(UserError, match="unknown model"):
         resolve_model("anthropic:claude")
+
+
+def test_run_sync_twice_on_one_endpoint_answers_both() -> None:
+    """Each `run_sync` is a new event loop: the client must not stay bound to the first."""
+
+    @tool
+    async def lookup(key: str) -> str:
+        return key.upper()
+
+    plan = '1. lookup(key="a")\njoin()\n'
+    replies = deque(
+        [Reply(plan), Reply("Action: Finish(A)"), Reply(plan), Reply("Action: Finish(A)")]
+    )
+    with ThreadedServer(replies, keep_alive=True) as server:  # as llama.cpp's server does
+        agent = Agent(model_for(server), [lookup])
+        first = agent.run_sync("q")
+        second = agent.run_sync("q")
+    assert (first.status, first.answer) == ("finished", "A")
+    assert (second.status, second.answer) == ("finished", "A")
+    assert second.tasks[1].value == "A"
+    assert len(server.requests) == 4
+
+
+async def test_a_plan_that_breaks_for_a_transport_error_fails_the_run() -> None:
+    """A plan cut short by the endpoint is no result to answer from: no joiner, no answer."""
+
+    @tool
+    async def lookup(key: str) -> str:
+        return key.upper()
+
+    class Broken(OpenAIModel):  # the planner's transport fails below the client
+        calls = 0
+
+        async def _create(self, kwargs: dict[str, Any]) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("Event loop is closed")
+            return await super()._create(kwargs)
+
+    async with OpenAIServer(deque([Reply("Action: Finish(147.0 people/km²)")])) as server:
+        agent = Agent(Broken("x", base_url=server.base_url), [lookup])
+        with pytest.raises(ModelError, match="Event loop is closed") as caught:
+            await agent.run("What is Japan's population density?")
+    assert server.requests == []  # the joiner was never asked to make something up
+    result = caught.value.result
+    assert result is not None
+    assert (result.status, result.answer) == ("failed", None)

@@ -20,6 +20,7 @@ from typing import Any
 from toolweave.errors import ModelError, UserError
 from toolweave.models._base import Message, ModelSettings, ModelStream, Usage, no_chunks
 from toolweave.models._greedy import greedy_grammar_sampler
+from toolweave.models._inert import inert_messages
 from toolweave.models._lookup import PromptLookupDraft, install_drafts
 from toolweave.models._weights import default_model_path
 
@@ -175,7 +176,7 @@ class LocalModel:
                 self._draft.max_tokens = self.draft_tokens
                 self._llm.draft_model = self._draft if self.draft_tokens > 0 else None
                 for chunk in self._llm.create_chat_completion(
-                    list(messages),
+                    inert_messages(messages),
                     stream=True,
                     stop=list(settings.stop) or None,
                     max_tokens=settings.max_tokens,

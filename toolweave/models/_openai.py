@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email.utils
+import functools
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 import tenacity
 
+from toolweave._redact import register_secret
 from toolweave.errors import ModelError, UserError
 from toolweave.models._base import (
     Message,
@@ -22,6 +26,7 @@ from toolweave.models._base import (
     estimate_tokens,
     no_chunks,
 )
+from toolweave.models._inert import inert_json, inert_messages
 
 if TYPE_CHECKING:
     import openai
@@ -47,7 +52,10 @@ class OpenAIModel:
         timeout: Seconds for each HTTP request.
         retry_wait: The tenacity wait strategy between retries.
         max_retry_after: The longest ``Retry-After`` worth waiting for, in seconds.
-        client: An `openai.AsyncOpenAI` client to use as is (its own retries off).
+        client: An `openai.AsyncOpenAI` client to use as is (its own retries off). Its
+            connections belong to the event loop of its first request: use it from
+            one loop. Without it, the model makes a client per event loop, so that
+            every `Agent.run_sync` (a new loop each) has one of its own.
         grammar: How to send a request's grammar (`ModelSettings.grammar`), for
             servers that constrain decoding: ``"llama.cpp"`` (llama.cpp server's
             ``grammar``) or ``"vllm"`` (vLLM's ``guided_grammar``). Not sent by default:
@@ -71,12 +79,14 @@ class OpenAIModel:
 
         self.model = model
         self.grammar = grammar
+        self._given = client
         self.max_retries = max_retries
         self._retry_wait = retry_wait or tenacity.wait_random_exponential(multiplier=0.5, max=8)
         self.max_retry_after = max_retry_after
         if client is None:
             base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
             api_key = api_key or os.environ.get("OPENAI_API_KEY")
+            register_secret(api_key)  # every sink hides it
             if api_key is None:
                 if base_url is None:
                     raise UserError(
@@ -84,12 +94,44 @@ class OpenAIModel:
                         "(or pass base_url= for a local server that needs none)"
                     )
                 api_key = "unused"
-            client = openai.AsyncOpenAI(
-                base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout
+            self._make: Callable[[], openai.AsyncOpenAI] = functools.partial(
+                openai.AsyncOpenAI,
+                base_url=base_url,
+                api_key=api_key,
+                max_retries=0,
+                timeout=timeout,
             )
-        self._client = client
+            client = self._make()
+        self._spare: openai.AsyncOpenAI | None = client  # for the first loop to ask
+        # An httpx client's pooled connections belong to the loop that opened them: a
+        # client made here is made again for each loop (run_sync runs a loop per call).
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]
+        self._clients = weakref.WeakKeyDictionary()
         self.base_url = str(client.base_url)
-        self._client.chat.completions  # noqa: B018  the client imports its resources lazily
+        client.chat.completions  # noqa: B018  the client imports its resources lazily
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """The client for the running event loop."""
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client, self._spare = self._spare or self._make(), None
+            self._clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the running event loop's client and its pooled connections.
+
+        `Agent.run_sync` calls it before its loop ends: connections left open would
+        belong to a closed loop. A client given to the model is its owner's to close.
+        """
+        if self._given is None:
+            client = self._clients.pop(asyncio.get_running_loop(), None)
+            if client is not None:
+                await client.close()
 
     async def load(self) -> None:
         """Import what the client imports on its first request, now rather than then.
@@ -142,7 +184,7 @@ class OpenAIModel:
     ) -> ToolTurn:
         """One native function-calling turn (not streamed); see `ToolCallingModel`."""
         kwargs = self._kwargs(messages, settings)
-        kwargs |= {"tools": list(tools), "tool_choice": "auto"}
+        kwargs |= {"tools": inert_json(list(tools)), "tool_choice": "auto"}
         completion = await self._create(kwargs)
         if not completion.choices:
             raise ModelError(f"{self.name}: the endpoint returned no choice")
@@ -169,7 +211,7 @@ class OpenAIModel:
         return await self._create(kwargs)
 
     def _kwargs(self, messages: Sequence[Any], settings: ModelSettings) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"model": self.model, "messages": list(messages)}
+        kwargs: dict[str, Any] = {"model": self.model, "messages": inert_messages(messages)}
         if settings.stop:
             kwargs["stop"] = list(settings.stop)
         if settings.max_tokens is not None:
