@@ -58,6 +58,11 @@ def build() -> MCPServer:
         """The difference a - b."""
         return a - b
 
+    @server.tool(annotations=READ_ONLY)
+    def big(n: int) -> str:
+        """A text of n bytes."""
+        return "x" * n
+
     @server.tool(annotations=DESTRUCTIVE)
     def delete_note(title: str) -> str:
         """Delete a note, for good."""

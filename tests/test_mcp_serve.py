@@ -17,7 +17,7 @@ from mcp_fixtures import serve_http
 from openai_server import OpenAIServer, Reply
 from repl_tools import TOOLS
 
-from toolweave import Agent
+from toolweave import Agent, ToolError
 from toolweave.cli._mcp_serve import ask_client, build_server
 from toolweave.models.testing import ScriptedModel
 from toolweave.sources import MCPSource
@@ -90,16 +90,43 @@ async def test_serve_over_http_to_a_toolweave_client() -> None:
     assert [t["state"] for t in value["trace"]] == ["succeeded"] * 3
 
 
-async def test_a_failed_run_is_an_answer_with_its_error() -> None:
+async def test_a_failed_run_is_an_error_result_with_its_answer() -> None:
     agent = Agent(ScriptedModel(["1. lookup(key='a')\njoin()\n<END_OF_PLAN>", "gibberish"]), TOOLS)
     async with Client(build_server(agent)) as client:  # in-process
         result = await client.call_tool("answer", {"request": "q"})
+    assert result.is_error
+    text = result.content[0]
+    assert isinstance(text, mcp_types.TextContent)
+    assert text.text.startswith("The run failed: ")
     data = result.structured_content
     assert isinstance(data, dict)
     assert data["answer"] is None
     assert data["status"] == "failed"
     assert data["error"]
+    assert data["error"] in text.text
     assert data["trace"][0]["result"] == "value-of-a"
+
+
+async def test_a_run_over_its_budget_is_an_error_result() -> None:
+    plan = "1. lookup(key='a')\n2. lookup(key='b')\n3. lookup(key='c')\njoin()\n<END_OF_PLAN>"
+    agent = Agent(ScriptedModel([plan, "Action: Finish(x)"]), TOOLS, max_tasks=2)
+    async with Client(build_server(agent)) as client:
+        result = await client.call_tool("answer", {"request": "q"})
+    assert result.is_error
+    data = result.structured_content
+    assert isinstance(data, dict)
+    assert data["status"] == "budget_exceeded"
+    text = result.content[0]
+    assert isinstance(text, mcp_types.TextContent)
+    assert text.text.startswith("The run went over its budget: ")
+
+
+async def test_a_failed_run_is_a_tool_error_for_a_toolweave_client() -> None:
+    agent = Agent(ScriptedModel(["1. lookup(key='a')\njoin()\n<END_OF_PLAN>", "gibberish"]), TOOLS)
+    app = build_server(agent).streamable_http_app()
+    async with serve_http(app) as base, MCPSource.http(f"{base}/mcp") as toolweave:
+        with pytest.raises(ToolError, match="answer: The run failed: "):
+            await toolweave.tools[0].fn(request="q")
 
 
 @pytest.mark.parametrize(

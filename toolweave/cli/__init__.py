@@ -245,12 +245,47 @@ def _parser() -> argparse.ArgumentParser:
     mcp = commands.add_parser("mcp", help="serve the agent over MCP")
     mcp_commands = mcp.add_subparsers(required=True, metavar="ACTION")
     serve = mcp_commands.add_parser(
-        "serve", help="an MCP server with one tool, `answer`: a request in, the answer out"
+        "serve",
+        help="an MCP server with one tool, `answer`: a request in, the answer out",
+        description="Serve the agent as an MCP server with one tool, `answer`. Over http, "
+        "only requests whose Host (and Origin, where sent) is allowed are answered (421 and "
+        "403 otherwise). Bound to a loopback address (127.0.0.1, localhost, ::1) it needs "
+        "no token unless given one; bound anywhere else it needs a bearer token: every "
+        "request must send `Authorization: Bearer TOKEN` (401 otherwise), and without "
+        "--token or TOOLWEAVE_MCP_TOKEN one is generated and printed to stderr. Destructive "
+        "tools are refused unless --allow-destructive is given.",
     )
     _agent_options(serve)
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1", help="for http (default 127.0.0.1)")
-    serve.add_argument("--port", type=_at_least(1), default=8000, help="for http (default 8000)")
+    serve.add_argument(
+        "--port", type=_at_least(0), default=8000, help="for http (default 8000; 0: a free one)"
+    )
+    serve.add_argument(
+        "--token",
+        help="for http: the bearer token clients must send (default: $TOOLWEAVE_MCP_TOKEN; "
+        "off loopback, a generated one, printed to stderr)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="HOST",
+        help="for http: a Host the server answers to, repeatable (default: the bound host, "
+        "this machine's names where bound to all addresses, and loopback)",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="for http: a browser Origin allowed, like https://app.example.com, repeatable "
+        "(default: http(s) origins of the allowed hosts)",
+    )
+    serve.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="let the agent run destructive tools, each call still put to the MCP client "
+        "where it can be asked (default: refused)",
+    )
     serve.set_defaults(handler=_mcp_serve)
 
     demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")

@@ -3,33 +3,50 @@
 (Needs the ``mcp`` extra; the command line imports this module only for ``mcp serve``.)
 
 A request goes in; the agent compiles it into a parallel plan, runs it, and the answer
-comes back with a compact trace (each task's call, state, time and result). While it
-runs, every task that starts or ends is an MCP progress notification.
+comes back with a compact trace (each task's call, state, time and result). A run that
+did not finish comes back as an error result (``isError``), its trace and error kept.
+While it runs, every task that starts or ends is an MCP progress notification.
+
+The command refuses destructive tools unless the operator allows them, and over http
+checks hosts and origins, and off loopback a bearer token (see `_mcp_guard`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextvars
+import os
+import secrets
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
+import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 from rich.console import Console
+from starlette.types import ASGIApp
 
+from toolweave._redact import register_secret
 from toolweave.agent import Agent
-from toolweave.errors import ToolweaveError
+from toolweave.cli._mcp_guard import BearerAuth, bind, is_loopback, security_settings, url_host
+from toolweave.errors import ToolError, ToolweaveError
 from toolweave.events import Event, PlanFinished, TaskFailed, TaskPlanned, TaskSucceeded
 from toolweave.fetcher import TaskState
 from toolweave.models import resolve_model
 from toolweave.plan import render_text
 from toolweave.tools import Tool
 
-__all__ = ["Answer", "TraceEntry", "ask_client", "build_server", "serve_command"]
+__all__ = ["Answer", "TraceEntry", "ask_client", "build_server", "refuse", "serve_command"]
 
 _SHOWN = 300  # characters of a result in the trace
+_TOKEN_VARIABLE = "TOOLWEAVE_MCP_TOKEN"
+_SAID = {
+    "failed": "The run failed",
+    "budget_exceeded": "The run went over its budget",
+    "cancelled": "The run was cancelled",
+    "paused": "The run paused for an approval nobody can give here",
+}
 _request: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
     "toolweave_mcp_request", default=None
 )
@@ -59,6 +76,21 @@ async def ask_client(tool: Tool, args: Mapping[str, object]) -> bool:
     return reply.action == "accept" and reply.data.approve
 
 
+def refuse(tool: Tool, args: Mapping[str, object]) -> bool:
+    """An `approve` callback that refuses every destructive call, saying how to allow it.
+
+    Raises:
+        ToolError: Always, of kind ``refused``.
+    """
+    raise ToolError(
+        tool.name,
+        "refused: destructive tools run only when `toolweave mcp serve` is started with "
+        "--allow-destructive",
+        args=args,
+        kind="refused",
+    )
+
+
 class TraceEntry(BaseModel):
     """One task of the run, in short."""
 
@@ -74,18 +106,26 @@ class Answer(BaseModel):
     """What the ``answer`` tool returns."""
 
     answer: str | None = Field(description="The answer, or null when the run did not finish.")
-    status: Literal["finished", "budget_exceeded", "failed", "cancelled"]
+    status: Literal["finished", "budget_exceeded", "failed", "cancelled", "paused"]
     error: str | None = None
     plans: int = Field(description="How many plans it took (replans included).")
     seconds: float = Field(description="Wall time of the run.")
     trace: list[TraceEntry]
 
 
-def build_server(agent: Agent, *, name: str = "toolweave") -> MCPServer:
+def build_server(agent: Agent, *, name: str = "toolweave", destructive: bool = True) -> MCPServer:
     """An MCP server (the SDK's `MCPServer`) whose one tool, ``answer``, runs `agent`.
 
     The agent's tool sources must be open while the server serves (``async with``).
     With ``approve=ask_client``, the agent asks the MCP client before a destructive call.
+    A run that does not finish is an error result (``isError``) that still holds the
+    `Answer`, with its error first in the text.
+
+    Args:
+        agent: Runs each request.
+        name: The server's name.
+        destructive: Whether the agent may run destructive tools at all (the ``answer``
+            tool's hints say so); with ``False``, give the agent ``approve=refuse``.
     """
     tools = ", ".join(agent.tools.names[:12]) + (", ..." if len(agent.tools) > 12 else "")
     server = MCPServer(
@@ -99,12 +139,12 @@ def build_server(agent: Agent, *, name: str = "toolweave") -> MCPServer:
         f"parallel where they are independent. Tools: {tools}.",
         annotations=ToolAnnotations(
             read_only_hint=all(t.read_only for t in agent.tools),
-            destructive_hint=any(t.destructive for t in agent.tools),
+            destructive_hint=destructive and any(t.destructive for t in agent.tools),
             idempotent_hint=False,
             open_world_hint=True,
         ),
     )
-    async def answer(request: str, ctx: Context) -> Answer:
+    async def answer(request: str, ctx: Context) -> Annotated[CallToolResult, Answer]:
         """Answer one request."""
         progress = _Progress()
         error: ToolweaveError | None = None
@@ -118,26 +158,41 @@ def build_server(agent: Agent, *, name: str = "toolweave") -> MCPServer:
                         await ctx.report_progress(progress.done, progress.total, message)
             except ToolweaveError as exc:  # the result keeps what finished
                 error = exc
-        return Answer(
-            answer=result.answer,
-            status=result.status,
-            error=result.error or (str(error) if error else None),
-            plans=len(result.plans),
-            seconds=round(result.wall_time, 3),
-            trace=[
-                TraceEntry(
-                    id=task.task.id,
-                    call=task.task.call_text(),
-                    after=sorted(task.task.deps),
-                    state=task.state.value,
-                    seconds=round(task.duration, 3) if task.duration is not None else None,
-                    result=_outcome(task.state, task.value, task.error, task.reason),
-                )
-                for task in result.tasks.values()
-            ],
+        return _result(
+            Answer(
+                answer=result.answer,
+                status=result.status,
+                error=result.error or (str(error) if error else None),
+                plans=len(result.plans),
+                seconds=round(result.wall_time, 3),
+                trace=[
+                    TraceEntry(
+                        id=task.task.id,
+                        call=task.task.call_text(),
+                        after=sorted(task.task.deps),
+                        state=task.state.value,
+                        seconds=round(task.duration, 3) if task.duration is not None else None,
+                        result=_outcome(task.state, task.value, task.error, task.reason),
+                    )
+                    for task in result.tasks.values()
+                ],
+            )
         )
 
     return server
+
+
+def _result(answer: Answer) -> CallToolResult:
+    """The tool's result: the answer as data, and as text; an error unless it finished."""
+    data = answer.model_dump(mode="json")
+    text = answer.model_dump_json(indent=2)
+    if answer.status != "finished":
+        said = _SAID.get(answer.status, f"The run ended {answer.status}")
+        text = f"{said}: {answer.error or 'no answer'}\n\n{text}"
+    content = [TextContent(type="text", text=text)]
+    return CallToolResult(
+        content=content, structured_content=data, is_error=answer.status != "finished"
+    )
 
 
 class _Progress:
@@ -182,13 +237,38 @@ async def serve_command(args: argparse.Namespace, console: Console) -> int:
         max_replans=args.max_replans,
         time_limit=args.time_limit,
         examples=None if args.tools else demo.EXAMPLES,
-        approve=ask_client,
+        approve=ask_client if args.allow_destructive else refuse,
     )
     async with agent:
-        server = build_server(agent)
+        server = build_server(agent, destructive=args.allow_destructive)
         if args.transport == "stdio":  # stdout is the protocol's: print nothing
             await server.run_stdio_async()
         else:
-            console.print(f"serving `answer` at http://{args.host}:{args.port}/mcp", style="dim")
-            await server.run_streamable_http_async(host=args.host, port=args.port)
+            await _serve_http(server, args)
     return 0
+
+
+async def _serve_http(server: MCPServer, args: argparse.Namespace) -> None:
+    """Serve over streamable HTTP behind the host, origin and token checks."""
+    notices = Console(stderr=True, soft_wrap=True, highlight=False, markup=False, emoji=False)
+    token: str | None = args.token or os.environ.get(_TOKEN_VARIABLE) or None
+    generated = token is None and not is_loopback(args.host)
+    if generated:
+        token = secrets.token_urlsafe(32)
+    security = security_settings(args.host, args.allow_host or (), args.allow_origin or ())
+    app: ASGIApp = server.streamable_http_app(transport_security=security, host=args.host)
+    sock = bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    if token is not None:
+        register_secret(token)  # never in a log or an export
+        app = BearerAuth(app, token)
+    if generated:
+        notices.print(f"bearer token: {token}")
+    guard = "a bearer token" if token else "loopback only, no token"
+    url = f"http://{url_host(args.host or '0.0.0.0')}:{port}/mcp"
+    notices.print(f"serving `answer` at {url} ({guard})")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    try:
+        await uvicorn.Server(config).serve(sockets=[sock])
+    finally:
+        sock.close()

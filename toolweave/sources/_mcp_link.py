@@ -2,16 +2,18 @@
 
 The SDK's transports belong to the task that opens them, so a task of their own holds
 the connection: it connects, lists (through a callback), relists when the server says
-its tools changed. After a drop, the first call that wants the connection asks for a
-new one and waits for it; if that one attempt fails, the link gives up (its calls fail
-as unavailable) rather than retry without end.
+its tools changed (it listens only where the server says it announces changes). After a
+drop, the first call that wants the connection asks for a new one and waits for it; if
+that one attempt fails, the link gives up (its calls fail as unavailable) rather than
+retry without end. Connecting and listing have deadlines: a server that never answers
+cannot hold the owner, or a call waiting for it, forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -22,8 +24,11 @@ from mcp.shared.exceptions import MCPError
 
 __all__ = ["Link", "Opener"]
 
-Opener = Callable[[AsyncExitStack], Awaitable[Any]]
-"""Enters what a transport needs on the stack and returns the transport for `Client`."""
+Opener = Callable[[AsyncExitStack, Callable[[str], None]], Awaitable[Any]]
+"""Enters what a transport needs on the stack and returns the transport for `Client`.
+
+The transport is given a callback to say why, when it ends the connection itself.
+"""
 
 
 class Link:
@@ -33,11 +38,24 @@ class Link:
         opener: Makes the transport.
         on_list: Called with the client after connecting and after each list change;
             it lists the tools.
+        connect_timeout: Seconds to connect and list, each time.
+        list_timeout: Seconds for a listing after a change (`None`: no limit).
     """
 
-    def __init__(self, opener: Opener, on_list: Callable[[Client], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        opener: Opener,
+        on_list: Callable[[Client], Awaitable[None]],
+        *,
+        connect_timeout: float,
+        list_timeout: float | None,
+    ) -> None:
         self._opener = opener
         self._on_list = on_list
+        self._connect_timeout = connect_timeout
+        self._list_timeout = list_timeout
+        self.trouble: str | None = None
+        """Why the transport ended the connection itself (since the last connection)."""
         self._group: asyncio.TaskGroup | None = None
         self._owner: asyncio.Task[None] | None = None
         self._client: Client | None = None
@@ -49,7 +67,7 @@ class Link:
         self._state = asyncio.Condition()
 
     async def open(self) -> None:
-        """Connect and list; raise what went wrong (bound it with `asyncio.timeout`)."""
+        """Connect and list; raise what went wrong (`TimeoutError` past the deadline)."""
         if self._group is not None:
             return
         self._closing = self._renew = self._stale = self._lost = self._idle = False
@@ -112,9 +130,13 @@ class Link:
         while True:
             connected = False
             try:
-                async with self._connect() as (client, changes):
+                async with (
+                    asyncio.timeout(self._connect_timeout) as deadline,
+                    self._connect() as (client, changes),
+                ):
                     await self._on_list(client)
-                    self._client, connected = client, True
+                    deadline.reschedule(None)
+                    self._client, connected, self.trouble = client, True, None
                     await self._announce(self._generation + 1)
                     if not ready.done():
                         ready.set_result(None)
@@ -147,13 +169,24 @@ class Link:
         Earlier protocols notify changes through the message handler instead.
         """
         async with AsyncExitStack() as stack:
-            transport = await self._opener(stack)
+            transport = await self._opener(stack, self._note)
             client = Client(transport, message_handler=self._on_message, cache=None)
             await stack.enter_async_context(client)
             changes: Subscription | None = None
-            with suppress(ListenNotSupportedError):
-                changes = await stack.enter_async_context(client.listen(tools_list_changed=True))
+            tools = client.server_capabilities.tools
+            if tools is not None and tools.list_changed:  # else it may not know `listen`
+                try:
+                    listen = client.listen(tools_list_changed=True)
+                    changes = await stack.enter_async_context(listen)
+                except ListenNotSupportedError:
+                    pass  # an earlier protocol: changes come as notifications
+                except MCPError as exc:  # it said it announces changes, yet cannot
+                    if exc.code != mcp_types.METHOD_NOT_FOUND:
+                        raise
             yield client, changes
+
+    def _note(self, trouble: str) -> None:
+        self.trouble = trouble
 
     async def _serve(self, client: Client, changes: Subscription | None) -> None:
         """Wait for work: a list to refresh, a reconnection, or the end."""
@@ -167,7 +200,8 @@ class Link:
                         return
                     if self._stale:
                         self._stale = False
-                        await self._on_list(client)
+                        async with asyncio.timeout(self._list_timeout):  # past it: a drop
+                            await self._on_list(client)
             finally:
                 if follower is not None:
                     follower.cancel()
