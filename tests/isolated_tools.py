@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,3 +46,33 @@ def squares(n: int) -> Iterator[int]:
     """The first n squares, yielded one by one (a generator tool)."""
     for i in range(n):
         yield i * i
+
+
+def _spawn_and_report(port: int) -> None:
+    """Start a grandchild that sleeps a minute; send its pid to the test on `port`."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with socket.create_connection(("127.0.0.1", port)) as report:
+        report.sendall(str(child.pid).encode())
+
+
+@tool(isolation="process", timeout=1.0)
+def spawn_then_hang(port: int) -> str:
+    """Start a grandchild, then hang past the timeout: the grandchild must die too."""
+    _spawn_and_report(port)
+    time.sleep(30)
+    return "done"
+
+
+@tool(isolation="process")
+def spawn_then_sleep(port: int) -> str:
+    """As `spawn_then_hang`, without a timeout: stopped only by a cancel."""
+    _spawn_and_report(port)
+    time.sleep(30)
+    return "done"
+
+
+@tool(isolation="process")
+def spawn_and_return(port: int) -> str:
+    """Start a grandchild and return at once, leaving it behind in the worker's group."""
+    _spawn_and_report(port)
+    return "started"

@@ -307,3 +307,19 @@ def test_a_published_spec_with_capitalised_type_names_still_validates() -> None:
     }
     with pytest.raises(ToolError, match="number"):
         search.validate({"query": "pasta", "number": "two"})
+
+
+@pytest.mark.parametrize(
+    "prop",
+    [{"type": 7}, {"$ref": "#/nowhere"}],
+)
+def test_a_schema_that_cannot_check_a_call_refuses_it(prop: dict[str, object]) -> None:
+    ran: list[object] = []
+    broken = Tool.from_schema(
+        "broken", "d", {"type": "object", "properties": {"a": prop}}, lambda **k: ran.append(k)
+    )
+    with pytest.raises(ToolError) as caught:
+        broken.validate({"a": {"a": 1}})
+    assert caught.value.kind == "unavailable"
+    assert "parameter schema cannot check a call" in str(caught.value)
+    assert ran == []

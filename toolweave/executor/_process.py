@@ -6,6 +6,11 @@ when the call times out or is cancelled, that worker is killed (and a fresh one 
 started for the next call), so nothing keeps running after the user asked it to stop.
 Idle workers are kept for reuse and stopped when the executor closes.
 
+Each worker leads a session (and so a process group) of its own, and stopping a worker
+kills the whole group: the processes a tool started (``subprocess.Popen``, a pool of
+its own) end with it, and the caller's group is never touched. A tool that puts a
+child in yet another session (``start_new_session=True``) takes it out of reach.
+
 The function travels by reference (its module and qualified name), not by value, so it
 must be defined at module level; arguments and results must be picklable.
 """
@@ -13,9 +18,12 @@ must be defined at module level; arguments and results must be picklable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import multiprocessing
+import os
 import pickle
+import signal
 import sys
 import traceback
 from collections.abc import Mapping
@@ -50,6 +58,9 @@ def _resolve(module: str, qualname: str) -> object:
 
 def _serve(conn: Connection) -> None:
     """A worker's loop: one call at a time, until the pipe closes."""
+    if hasattr(os, "setsid"):  # POSIX: a group of its own, killed whole when stopped
+        with contextlib.suppress(OSError):  # already a leader: then `_kill_group` finds none
+            os.setsid()
     while True:
         try:
             module, qualname, kwargs = conn.recv()
@@ -82,12 +93,13 @@ class _Worker:
         self.conn: Connection = parent
 
     def kill(self) -> None:
-        """Stop the worker now, whatever it is doing; never blocks the event loop.
+        """Stop the worker and what it started now; never blocks the event loop.
 
         The dead process is reaped later by multiprocessing (on the next start, or
         `multiprocessing.active_children()`), not waited for here.
         """
         self.conn.close()
+        _kill_group(self.process.pid)  # first: `is_alive` may reap the worker
         if self.process.is_alive():
             self.process.kill()
 
@@ -154,6 +166,20 @@ class ProcessPool:
         idle, self._idle = self._idle, []
         for worker in idle:
             worker.kill()
+
+
+def _kill_group(pid: int | None) -> None:
+    """SIGKILL the process group that the worker `pid` leads, if it leads one yet.
+
+    A group's id is its leader's pid, and a pid is not reused while a group bears it:
+    so, the worker not yet reaped, a group `pid` can only be the one the worker made
+    (or none, before its ``setsid``: then killing the worker alone is enough, as it
+    has started nothing). The caller's own group is never a target.
+    """
+    if pid is None or not hasattr(os, "killpg") or pid == os.getpgrp():
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # no such group (yet)
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _kill_started(starting: asyncio.Future[_Worker]) -> None:

@@ -2,7 +2,9 @@
 
 GET and HEAD operations are read-only (retried on timeouts and dropped connections);
 POST, PUT, PATCH and DELETE need approval unless `flags` says otherwise. A non-2xx
-answer is a `ToolError` with the status and the start of the body.
+answer is a `ToolError` with the status and the start of the body. Every call is
+bounded: a deadline for the whole exchange, a cap on the body, path parameters kept
+to one segment each (see `_openapi_http`).
 """
 
 from __future__ import annotations
@@ -10,21 +12,25 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
+from toolweave._redact import register_secret
 from toolweave.errors import ToolError, UserError
+from toolweave.sources._openapi_http import Limits, cut, exchange, fetch
 from toolweave.sources._openapi_spec import Operation, operations
 from toolweave.tools import Tool
 
 __all__ = ["OpenAPISource"]
 
 _FLAGS = frozenset({"read_only", "idempotent", "destructive"})
-_BODY_SHOWN = 300
+# header names that carry credentials: their values are kept out of every sink
+_CREDENTIAL = re.compile(r"auth|key|token|secret|passw|cookie|session|signature", re.IGNORECASE)
 
 
 class OpenAPISource:
@@ -41,7 +47,13 @@ class OpenAPISource:
         headers: Sent with every request (API keys, for instance).
         bearer_env: The name of an environment variable holding a bearer token, sent
             as ``Authorization: Bearer <token>`` when the variable is set.
-        timeout: Seconds per request.
+        timeout: Seconds to connect, and to wait for each read or write.
+        call_timeout: Seconds for a whole exchange, from sending the request to the
+            last byte of the answer (one attempt); past it the call fails with a
+            `ToolError` of kind ``timeout``, not retried.
+        max_response_bytes: The most bytes of a (decoded) answer read; a larger one
+            fails the call, so a huge or endless body cannot fill the memory. The spec,
+            when fetched, is bounded the same way.
         retries: Extra attempts for read-only operations on timeouts and dropped
             connections.
         flags: Behaviour flags by tool name, over the method's defaults:
@@ -66,6 +78,8 @@ class OpenAPISource:
         headers: Mapping[str, str] | None = None,
         bearer_env: str | None = None,
         timeout: float = 30.0,
+        call_timeout: float = 60.0,
+        max_response_bytes: int = 16 * 1024 * 1024,
         retries: int = 1,
         flags: Mapping[str, Mapping[str, bool]] | None = None,
         name: str | None = None,
@@ -75,7 +89,15 @@ class OpenAPISource:
         self._base_url = base_url
         self._headers = dict(headers or {})
         self._bearer_env = bearer_env
+        for option, value in (
+            ("timeout", timeout),
+            ("call_timeout", call_timeout),
+            ("max_response_bytes", max_response_bytes),
+        ):
+            if not value > 0:
+                raise UserError(f"{option} must be positive, not {value!r}")
         self._timeout = timeout
+        self._limits = Limits(call_timeout, max_response_bytes)
         self._retries = retries
         self._flags = {tool: dict(values) for tool, values in (flags or {}).items()}
         for tool, values in self._flags.items():
@@ -115,11 +137,18 @@ class OpenAPISource:
         if self._client is not None:
             return
         headers = dict(self._headers)
+        for name, value in headers.items():
+            if _CREDENTIAL.search(name):
+                _secret(value)
         token = os.environ.get(self._bearer_env) if self._bearer_env else None
         if token:
+            register_secret(token)
             headers["Authorization"] = f"Bearer {token}"
         client = httpx2.AsyncClient(
-            headers=headers, timeout=self._timeout, transport=self._transport
+            headers=headers,
+            timeout=self._timeout,
+            transport=self._transport,
+            follow_redirects=False,  # a redirect to another origin would take the token
         )
         try:
             document, spec_url = await self._document(client)
@@ -157,11 +186,10 @@ class OpenAPISource:
         text = str(spec)
         if urlsplit(text).scheme in ("http", "https"):
             try:
-                response = await client.get(text)
-                response.raise_for_status()
-            except httpx2.HTTPError as exc:
-                raise UserError(f"cannot fetch the OpenAPI spec {text}: {exc}") from exc
-            return _parse(response.text, text), text
+                fetched = await fetch(client, text, self._limits)
+            except (httpx2.HTTPError, ValueError) as exc:
+                raise UserError(f"cannot fetch the OpenAPI spec {text}: {cut(exc)}") from exc
+            return _parse(fetched, text), text
         return await asyncio.to_thread(_read, text), None
 
     def _set_tools(self, tools: list[Tool]) -> None:
@@ -205,49 +233,7 @@ class OpenAPISource:
             raise ToolError(
                 op.name, "the OpenAPI source is closed", args=arguments, kind="unavailable"
             )
-        path, query, headers, body = op.path, {}, {}, None
-        fields: dict[str, Any] = {}
-        for arg in op.arguments:
-            if arg.name not in arguments or arguments[arg.name] is None:
-                continue
-            value = arguments[arg.name]
-            if arg.location == "path":
-                path = path.replace("{" + arg.wire + "}", quote(_text(value), safe=""))
-            elif arg.location == "query":
-                query[arg.wire] = value if isinstance(value, list) else _text(value)
-            elif arg.location == "header":
-                headers[arg.wire] = _text(value)
-            elif arg.location == "body":
-                fields[arg.wire] = value
-            else:
-                body = value
-        if fields:
-            body = fields
-        try:
-            response = await client.request(
-                op.method,
-                path.lstrip("/"),
-                params=query or None,
-                headers=headers or None,
-                json=body,
-            )
-        except httpx2.TimeoutException as exc:
-            raise TimeoutError(f"{op.method} {op.path}: {exc}") from exc  # retried if safe
-        except httpx2.TransportError as exc:
-            raise ConnectionError(f"{op.method} {op.path}: {exc}") from exc  # retried if safe
-        if not response.is_success:
-            shown = " ".join(response.text.split())[:_BODY_SHOWN]
-            raise ToolError(
-                op.name,
-                f"HTTP {response.status_code} {response.reason_phrase}"
-                + (f": {shown}" if shown else ""),
-                args=arguments,
-            )
-        if not response.content:
-            return None
-        if "json" in response.headers.get("content-type", ""):
-            return response.json()
-        return response.text
+        return await exchange(client, op, arguments, self._limits)
 
 
 def _read(where: str) -> Mapping[str, Any]:
@@ -287,10 +273,9 @@ def _base_url(document: Mapping[str, Any], spec_url: str | None) -> str:
     return url.rstrip("/") + "/"
 
 
-def _text(value: object) -> str:
-    """A parameter's value as it goes in a path, a query or a header."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
+def _secret(value: str) -> None:
+    """Register a credential header's value, and its token alone (``Bearer <token>``)."""
+    register_secret(value)
+    scheme, _, token = value.partition(" ")
+    if token and scheme.isalpha():
+        register_secret(token.strip())

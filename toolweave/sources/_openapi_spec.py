@@ -22,6 +22,12 @@ __all__ = ["Argument", "Operation", "operations"]
 METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 _NOT_WORD = re.compile(r"\W+")
 _MAX_DEPTH = 32
+# header parameters a tool argument must not set: OpenAPI ignores the first three (the
+# source sets them), and the rest frame the request (a model could smuggle another)
+_NOT_PARAMETERS = frozenset(
+    {"accept", "content-type", "authorization", "host", "content-length", "transfer-encoding",
+     "connection"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +94,9 @@ def _operation(
     params: dict[tuple[str, str], Mapping[str, Any]] = {}
     for raw in [*shared, *op.get("parameters", [])]:  # the operation's override the path's
         param = resolver.resolve(raw)
-        if param.get("in") in ("path", "query", "header"):
+        if param.get("in") in ("path", "query", "header") and not (
+            param["in"] == "header" and str(param.get("name", "")).lower() in _NOT_PARAMETERS
+        ):
             params[(param["in"], param["name"])] = param
     properties: dict[str, Any] = {}
     required: list[str] = []

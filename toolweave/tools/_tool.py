@@ -287,7 +287,17 @@ class Tool:
             except pydantic.ValidationError as exc:
                 raise self._invalid(args, _pydantic_problems(exc)) from exc
             return {name: getattr(model, name) for name in self._field_names}
-        problems = _jsonschema_problems(self._validator, args)
+        try:
+            problems = _jsonschema_problems(self._validator, args)
+        except Exception as exc:  # jsonschema raises on bad schemas only
+            # a schema that refers to nowhere or to itself forever, or is no schema
+            # ({"type": 7}): no call can be checked against it, so none runs
+            raise ToolError(
+                self.name,
+                f"its parameter schema cannot check a call: {type(exc).__name__}: {str(exc)[:200]}",
+                args=args,
+                kind="unavailable",
+            ) from exc
         if problems:
             raise self._invalid(args, problems)
         return dict(args)
