@@ -15,5 +15,6 @@ async def test_edited_and_replayed_states_run_only_what_was_approved_once() -> N
     assert stats.outcomes["refused (state)"] > 0
     assert stats.outcomes["refused (usage)"] > 0
     assert stats.outcomes["finished"] > 0
+    assert stats.unsigned_refused == 200  # read without a key: never taken by default
     assert stats.signed_refused + stats.signed_unchanged == 200
     assert stats.replay_runs == 10

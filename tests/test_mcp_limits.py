@@ -191,3 +191,24 @@ def test_credentials_given_to_a_source_are_registered_as_secrets() -> None:
         assert secret not in shown
     assert shown.count(REDACTED) == 3
     assert shown.endswith(", english")  # not a secret: not hidden
+
+
+async def test_a_compressed_http_answer_is_refused_not_inflated_past_the_cap() -> None:
+    """Found by review: 97 kB of gzip inflated to 100 MB past a 1 MiB cap."""
+    import gzip
+
+    import httpx2
+
+    from toolweave.sources._mcp_http import AnswerTooLarge, _CappedTransport
+
+    bomb = gzip.compress(b'{"jsonrpc": "2.0", "id": 1, "result": "' + b"a" * 10_000_000 + b'"}')
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        headers = {"content-type": "application/json", "content-encoding": "gzip"}
+        return httpx2.Response(200, headers=headers, content=bomb)
+
+    capped = _CappedTransport(httpx2.MockTransport(answer), 1 << 20)
+    async with httpx2.AsyncClient(transport=capped) as client:
+        response = await client.send(client.build_request("POST", "http://mcp.test/"), stream=True)
+        with pytest.raises(AnswerTooLarge, match="compressed"):
+            await response.aread()

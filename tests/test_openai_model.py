@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
+import httpx2
+import openai
 import pytest
 import tenacity
 from openai_server import OpenAIServer, Reply, ThreadedServer
@@ -170,20 +171,46 @@ async def test_a_plan_that_breaks_for_a_transport_error_fails_the_run() -> None:
     async def lookup(key: str) -> str:
         return key.upper()
 
-    class Broken(OpenAIModel):  # the planner's transport fails below the client
+    class FirstFails(httpx2.AsyncHTTPTransport):  # below the openai client, as a closed loop
         calls = 0
 
-        async def _create(self, kwargs: dict[str, Any]) -> Any:
-            self.calls += 1
-            if self.calls == 1:
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            FirstFails.calls += 1
+            if FirstFails.calls == 1:
                 raise RuntimeError("Event loop is closed")
-            return await super()._create(kwargs)
+            return await super().handle_async_request(request)
 
     async with OpenAIServer(deque([Reply("Action: Finish(147.0 people/km²)")])) as server:
-        agent = Agent(Broken("x", base_url=server.base_url), [lookup])
+        client = openai.AsyncOpenAI(
+            base_url=server.base_url,
+            api_key="x",
+            max_retries=0,
+            http_client=httpx2.AsyncClient(transport=FirstFails()),
+        )
+        agent = Agent(OpenAIModel("x", client=client), [lookup])
         with pytest.raises(ModelError, match="Event loop is closed") as caught:
             await agent.run("What is Japan's population density?")
     assert server.requests == []  # the joiner was never asked to make something up
     result = caught.value.result
     assert result is not None
     assert (result.status, result.answer) == ("failed", None)
+
+
+async def test_a_planner_that_breaks_fails_the_run_as_a_bug_not_a_model_error() -> None:
+    @tool
+    async def lookup(key: str) -> str:
+        return key.upper()
+
+    def broken(messages: list[dict[str, str]], settings: object) -> str:
+        raise KeyError("a plug-in's bug")
+
+    from toolweave import ToolweaveError
+    from toolweave.models.testing import FunctionModel
+
+    agent = Agent(FunctionModel(broken), [lookup])
+    with pytest.raises(ToolweaveError, match="KeyError") as caught:
+        await agent.run("q")
+    assert not isinstance(caught.value, ModelError)
+    assert caught.value.result is not None
+    assert caught.value.result.status == "failed"
+    assert [c.role for c in caught.value.result.calls] == ["planner"]  # no joiner

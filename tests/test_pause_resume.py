@@ -48,6 +48,7 @@ def report(text: str) -> str:
 
 
 TOOLS = ToolRegistry([find, delete, report])
+KEY = b"the tests' state key, 16 bytes+"
 
 PLAN = """1. find(name="a")
 2. find(name="b")
@@ -104,15 +105,15 @@ async def test_pause_waits_for_everything_independent(call_log: Path) -> None:
 def test_resume_in_a_new_process(call_log: Path, tmp_path: Path) -> None:
     result = asyncio.run(_paused())[0]
     state = tmp_path / "paused.json"
-    state.write_text(result.to_json())
+    state.write_text(result.to_json(key=KEY))
     script = f"""
 import asyncio, sys
 sys.path.insert(0, {str(HERE)!r})
-from test_pause_resume import TOOLS
+from test_pause_resume import KEY, TOOLS
 from toolweave import Agent, RunResult
 from toolweave.models.testing import ScriptedModel
 
-paused = RunResult.from_json(open({str(state)!r}).read())
+paused = RunResult.from_json(open({str(state)!r}).read(), key=KEY)
 model = ScriptedModel(["Thought: a went, b was refused.\\nAction: Finish(deleted a only)"])
 agent = Agent(model, TOOLS, approve="pause")
 done = asyncio.run(agent.resume(paused, approvals={{3: True, 4: False}}))
@@ -170,7 +171,7 @@ async def test_a_callback_answering_none_pauses_and_a_missing_approval_pauses_ag
     assert paused.status == "resumed"  # taken up: it cannot be resumed again
     assert [p.id for p in paused.pending] == [3, 4]  # its record is kept
 
-    done = await agent.resume(RunResult.from_json(again.to_json()), approvals={3: True})
+    done = await agent.resume(RunResult.from_json(again.to_json(key=KEY), key=KEY), {3: True})
     assert done.status == "finished"
     assert done.answer == "done"
     assert sorted(_calls(call_log)) == [
@@ -188,10 +189,13 @@ async def test_resume_rejects_unknown_ids_and_finished_runs() -> None:
     agent = Agent(ScriptedModel([]), TOOLS, approve="pause")
     with pytest.raises(UserError, match="no pending call has id"):
         await agent.resume(paused, approvals={1: True})
-    finished = RunResult.from_json(paused.to_json())
+    finished = RunResult.from_json(paused.to_json(key=KEY), key=KEY)
     finished.status = "finished"
     with pytest.raises(UserError, match="only a paused run"):
         await agent.resume(finished, approvals={})
+    unsigned = RunResult.from_json(paused.to_json())
+    with pytest.raises(UserError, match="read without a key"):
+        await agent.resume(unsigned, approvals={3: True})
 
 
 def test_from_json_refuses_what_is_not_a_run() -> None:

@@ -286,3 +286,39 @@ def test_a_whole_run_result_survives_redaction(monkeypatch: pytest.MonkeyPatch) 
     assert [p.task_ids for p in back.plans] == [p.task_ids for p in result.plans]
     assert data["tasks"][1]["error_kind"] == "exception"
     assert data["usage"] == result.to_dict()["usage"]
+
+
+@pytest.mark.parametrize(
+    ("piece", "tail"),
+    [("a.", "://x"), ("eyJ-", ""), ("=", "://x"), ("a:", "@"), ('"key": "', ""), ("x:", "\n")],
+)
+def test_hostile_text_is_redacted_in_linear_time(piece: str, tail: str) -> None:
+    """A long run that a pattern could start matching at every character (found by review:
+    1 MB of ``a.a.a.`` before ``://`` took about 13 minutes)."""
+    import time
+
+    text = piece * (1_000_000 // len(piece)) + tail
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 20  # quadratic: minutes; linear: about a second
+
+
+def test_sources_register_credentials_by_the_sinks_rules() -> None:
+    """Found by review: a looser rule in the MCP source hid AUTHOR_NAME and KEYBOARD_LAYOUT
+    values from every sink."""
+    from toolweave._redact import register_credentials
+
+    register_credentials(
+        {"Authorization": "Bearer tok-3f9a1c2e77", "X-Request-Source": "nightly-batch"},
+        {
+            "AUTHOR_NAME": "Ada Lovelace",
+            "KEYBOARD_LAYOUT": "us-intl",
+            "DEPLOY_TOKEN": "dt-81f2c9aa",
+        },
+    )
+    shown = redact_text(
+        "Ada Lovelace typed on us-intl for nightly-batch with tok-3f9a1c2e77 and dt-81f2c9aa"
+    )
+    assert shown == (
+        "Ada Lovelace typed on us-intl for nightly-batch with [redacted] and [redacted]"
+    )

@@ -127,8 +127,10 @@ async def test_an_edited_state_runs_nothing_unapproved(
 ) -> None:
     tampered = _edited(await _paused(), edit)
     agent = _agent(FINISH)
-    with pytest.raises(StateError, match=why):
+    with pytest.raises(StateError, match="read without a key"):  # unsigned: refused outright
         await agent.resume(tampered, approvals={2: True})
+    with pytest.raises(StateError, match=why):  # trusted anyway: the call is rebuilt, checked
+        await agent.resume(tampered, approvals={2: True}, trust_unsigned=True)
     assert ran == []
     assert tampered.status == "paused"  # refused before it was claimed
 
@@ -148,6 +150,10 @@ async def test_an_edit_of_what_was_shown_is_caught_by_the_mac() -> None:
     data = json.loads(signed)
     _pending_too(data)
     # without the key, the edit is consistent: it would delete what it says it deletes
+    unsigned = RunResult.from_json(json.dumps(data))
+    assert unsigned.source == "unsigned"
+    with pytest.raises(StateError, match="read without a key"):
+        await _agent(FINISH).resume(unsigned, {2: True})
     with pytest.raises(StateError, match="MAC does not match"):
         RunResult.from_json(json.dumps(data), key=KEY)
     with pytest.raises(StateError, match="another key"):
@@ -192,7 +198,7 @@ async def test_a_malformed_state_is_refused_before_anything_runs(
 ) -> None:
     tampered = _edited(await _paused(), edit)
     with pytest.raises(StateError, match=why):
-        await _agent(FINISH).resume(tampered, approvals={2: True})
+        await _agent(FINISH).resume(tampered, approvals={2: True}, trust_unsigned=True)
     assert ran == []
 
 
@@ -200,12 +206,13 @@ async def test_decisions_are_true_or_false() -> None:
     paused = await _paused()
     with pytest.raises(UserError, match="must be True or False"):
         await _agent(FINISH).resume(paused, approvals={2: "yes"})  # type: ignore[dict-item]
+    assert paused.source == "run"
     assert ran == []
 
 
 async def test_a_pause_resumes_once() -> None:
     paused = await _paused()
-    copy = RunResult.from_json(paused.to_json())  # the same pause, read elsewhere
+    copy = RunResult.from_json(paused.to_json(key=KEY), key=KEY)  # the same pause, elsewhere
     done = await _agent(FINISH).resume(paused, approvals={2: True})
     assert done.status == "finished"
     assert paused.status == "resumed"
@@ -219,7 +226,7 @@ async def test_a_pause_resumes_once() -> None:
 
 async def test_two_racing_resumes_run_the_call_once() -> None:
     paused = await _paused()
-    copies = [RunResult.from_json(paused.to_json()) for _ in range(4)]
+    copies = [RunResult.from_json(paused.to_json(key=KEY), key=KEY) for _ in range(4)]
     outcomes = await asyncio.gather(
         *(_agent(FINISH).resume(c, approvals={2: True}) for c in [paused, *copies]),
         return_exceptions=True,
@@ -231,13 +238,13 @@ async def test_two_racing_resumes_run_the_call_once() -> None:
 
 def test_resumes_racing_in_threads_run_the_call_once() -> None:
     paused = asyncio.run(_paused())
-    text = paused.to_json()
+    text = paused.to_json(key=KEY)
     start = threading.Barrier(4)
     outcomes: list[object] = []
 
     def worker() -> None:
         agent = _agent(FINISH)
-        state = RunResult.from_json(text)
+        state = RunResult.from_json(text, key=KEY)
         start.wait()
         try:
             outcomes.append(asyncio.run(agent.resume(state, approvals={2: True})).status)
@@ -333,6 +340,39 @@ async def test_approve_reaches_an_executor_given_to_the_agent() -> None:
     done = await agent.resume(paused, approvals={2: True})
     assert done.status == "finished"
     assert ran == ["delete /data/old.log"]
-    own = LocalExecutor(approve=lambda t, a: True)
-    with pytest.raises(UserError, match="not to both"):
-        Agent(ScriptedModel([]), TOOLS, executor=own, approve="pause")
+
+
+async def test_a_shared_executor_asks_each_agent_its_own_approver() -> None:
+    """Found by review: an approver set on a shared executor approved another agent's calls."""
+    from toolweave import LocalExecutor
+
+    shared = LocalExecutor()
+    plan = '1. delete(path="/prod")\njoin()\n'
+    trusting = Agent(
+        ScriptedModel([plan, FINISH]), TOOLS, executor=shared, approve=lambda t, a: True
+    )
+    careful = Agent(ScriptedModel([plan, FINISH]), TOOLS, executor=shared)  # no approver
+    both = await asyncio.gather(trusting.run("Delete /prod"), careful.run("Delete /prod"))
+    assert both[0].tasks[1].state is TaskState.SUCCEEDED
+    assert both[1].tasks[1].state is TaskState.FAILED
+    assert both[1].tasks[1].error is not None
+    assert both[1].tasks[1].error.kind == "refused"
+    assert ran == ["delete /prod"]
+    own = Agent(
+        ScriptedModel([plan, FINISH]), TOOLS, executor=LocalExecutor(approve=lambda t, a: False)
+    )
+    refused = await own.run("Delete /prod")  # an executor's own approver still decides alone
+    assert refused.tasks[1].state is TaskState.FAILED
+    assert ran == ["delete /prod"]
+
+
+async def test_a_signed_pause_cannot_be_re_armed_under_another_id() -> None:
+    """Found by review: the ledger keys a pause by its id, which an unsigned state can change."""
+    paused = await _paused()
+    signed = json.loads(paused.to_json(key=KEY))
+    done = await _agent(FINISH).resume(RunResult.from_json(json.dumps(signed), key=KEY), {2: True})
+    assert done.status == "finished"
+    signed["pause_id"] = "0" * 32  # the same approval, a fresh pause id
+    with pytest.raises(StateError, match="MAC does not match"):
+        RunResult.from_json(json.dumps(signed), key=KEY)
+    assert ran == ["delete /data/old.log"]

@@ -356,3 +356,43 @@ def test_one_session_in_two_threads_at_once_is_refused(tmp_path: Path) -> None:
     # the other thread's run is over: this thread may use the Session now
     assert asyncio.run(chat.run("three")).answer == "2"
     assert [t.request for t in chat.turns] == ["one", "three"]
+
+
+async def test_a_store_that_cannot_take_the_turn_fails_the_run_and_keeps_the_answer(
+    tmp_path: Path,
+) -> None:
+    """Found by review: a busy store raised out of the run's end: no RunFinished, no answer."""
+    import sqlite3
+
+    from toolweave import StateError
+    from toolweave.events import RunFinished
+
+    path = tmp_path / "chat.sqlite"
+
+    @tool(read_only=True)
+    async def population(country: str) -> int:
+        """Population of a country."""
+        return POPULATIONS[country]
+
+    model = ScriptedModel([_plan('1. population(country="France")'), "Action: Finish(68)"])
+    chat = Agent(model, ToolRegistry([population])).session(store=SessionStore(path, timeout=0.2))
+    holder = sqlite3.connect(path)
+    holder.execute("begin immediate")  # another writer holds the database
+    finished: list[RunFinished] = []
+
+    async def ask() -> None:
+        async with chat.stream("France?") as events:
+            async for event in events:
+                if isinstance(event, RunFinished):
+                    finished.append(event)
+
+    try:
+        with pytest.raises(StateError) as caught:
+            await ask()
+    finally:
+        holder.rollback()
+        holder.close()
+    result = caught.value.result
+    assert result is not None
+    assert (result.status, result.answer) == ("failed", "68")
+    assert len(finished) == 1

@@ -30,7 +30,14 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "is_secret_name", "redact_text", "redact_value", "register_secret"]
+__all__ = [
+    "REDACTED",
+    "is_secret_name",
+    "redact_text",
+    "redact_value",
+    "register_credentials",
+    "register_secret",
+]
 
 REDACTED = "[redacted]"
 _MIN_SECRET = 6  # shorter values would hide ordinary words and numbers
@@ -128,7 +135,10 @@ def _fields(text: str) -> str:
 _SHAPES = re.compile(
     r"(?P<pem>-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
     r"(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*))"
-    r"|(?P<userinfo>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*:)(?P<password>[^\s/?#]*)(?=@)"
+    # a scheme starts where no scheme character comes before it and is short: a long run
+    # of `a.a.a.` would otherwise be tried from each of its dots (quadratic time)
+    r"|(?P<userinfo>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\s/?#@:]*:)"
+    r"(?P<password>[^\s/?#]*)(?=@)"
     r"|(?P<basic>\b[Bb]asic\s+)(?P<b64>[A-Za-z0-9+/]{8,}={0,2})"
     r"|(?P<bearer>\b(?i:bearer)\s+)(?P<token>[A-Za-z0-9._~+/\-]{8,}=*)"
     r"|\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}"  # OpenAI-style and similar keys
@@ -136,7 +146,7 @@ _SHAPES = re.compile(
     r"|\bxox[abeprs]-[A-Za-z0-9\-]{10,}|\bxapp-[A-Za-z0-9\-]{10,}"  # Slack
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key ids
     r"|\bAIza[0-9A-Za-z_\-]{35}"  # Google API keys
-    r"|\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",  # JWTs
+    r"|(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",  # JWTs
     re.DOTALL,
 )
 
@@ -208,6 +218,24 @@ def register_secret(value: str | None) -> None:
             if new:
                 _known.update(new)
                 _version += 1
+
+
+def register_credentials(
+    headers: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None
+) -> None:
+    """Register the credentials among what a source was given, by the sinks' rules.
+
+    Headers count whose names `is_secret_name` (``Authorization``, ``X-API-Key``,
+    ``Cookie``), environment variables whose names say secret (``GITHUB_TOKEN``). For
+    ``Authorization: Bearer xyz``, both the whole value and ``xyz`` are registered.
+    """
+    values = [v for k, v in (headers or {}).items() if is_secret_name(k)]
+    values += [v for k, v in (env or {}).items() if _secret_variable(k)]
+    for value in values:
+        register_secret(value)
+        scheme, _, rest = value.strip().partition(" ")
+        if rest.strip() and scheme.isalpha():
+            register_secret(rest.strip())
 
 
 @functools.lru_cache(maxsize=1024)

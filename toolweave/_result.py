@@ -103,6 +103,10 @@ class RunResult:
         output: The answer validated into the run's ``output_type``, if it had one.
         pending: In a paused run, the calls that wait for approval.
         pause_id: In a paused run, the pause's own id: `Agent.resume` claims it, once.
+        source: Where this record comes from: ``run`` (a run in this process),
+            ``signed`` (`from_json`/`from_dict` with the key it was signed with) or
+            ``unsigned`` (read without a key: `Agent.resume` takes it only when told
+            to trust it). Not part of the state.
     """
 
     run_id: str
@@ -119,6 +123,7 @@ class RunResult:
     output: object = None
     pending: list[PendingCall] = field(default_factory=list)
     pause_id: str | None = None
+    source: Literal["run", "signed", "unsigned"] = field(default="run", compare=False)
 
     @property
     def usage(self) -> Usage:

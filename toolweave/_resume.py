@@ -15,8 +15,11 @@ tool and its resolved arguments. So a resume
    second resume of it, in this process or another that shares the ledger, is refused
    (a double click, two workers).
 
-The MAC of `RunResult.to_json(key=...)` is what stops an edit of the pending calls
-themselves (what the person sees) when the state travels.
+A state read back without its key (`RunResult.source` ``unsigned``) is refused unless
+the caller says it never left their control (``trust_unsigned=True``): the checks
+above cannot tell an edit of the pending calls themselves (what the person saw) from
+the real thing, nor a pause re-armed under another id. The MAC of
+`RunResult.to_json(key=...)` can.
 """
 
 from __future__ import annotations
@@ -64,12 +67,20 @@ class Bound:
         return tool == self.tool and canonical(args) == self.args
 
 
-def check_paused(result: RunResult) -> None:
-    """Refuse a paused state that no run could have written.
+def check_paused(result: RunResult, *, trust_unsigned: bool = False) -> None:
+    """Refuse a paused state that no run could have written, or read without its key.
 
     Raises:
-        StateError: It is not paused, or it contradicts itself.
+        StateError: It was read without a key (and `trust_unsigned` is off), it is not
+            paused, or it contradicts itself.
     """
+    if result.source == "unsigned" and not trust_unsigned:
+        raise StateError(
+            "this paused state was read without a key: whoever could edit it could have "
+            "changed the calls shown for approval, or re-armed its pause. Sign it "
+            "(to_json(key=...)) and read it with from_json(text, key=...); or, for a "
+            "state that never left your control, resume(..., trust_unsigned=True)"
+        )
     if result.status == "resumed":
         raise StateError(f"run {result.run_id} was resumed already: a pause resumes once")
     if result.status != "paused":
@@ -178,9 +189,9 @@ def resumable_tasks(tasks: Mapping[int, TaskResult], pending: set[int]) -> list[
     return out
 
 
-def resumed(paused: RunResult) -> RunResult:
+def resumed(paused: RunResult, *, trust_unsigned: bool = False) -> RunResult:
     """A copy of a paused run to go on with, its clock moved to now (the pause left out)."""
-    check_paused(paused)
+    check_paused(paused, trust_unsigned=trust_unsigned)
     result = RunResult.from_dict(paused.to_dict())  # a copy: the caller's keeps its record
     for record, old in zip(result.tasks.values(), paused.tasks.values(), strict=True):
         record.value = old.value  # in-process, values keep their Python types
@@ -198,6 +209,7 @@ def resumed(paused: RunResult) -> RunResult:
         if call.first_token_at is not None:
             call.first_token_at += shift
     result.status, result.error = "running", None
+    result.source = "run"  # checked above; from here it is this process's own record
     return result
 
 
@@ -242,23 +254,28 @@ class ResumeLedger:
     def __init__(self, path: str | Path | None = None) -> None:
         target = default_ledger_path() if path is None else path
         self.path = str(target)
-        if self.path != ":memory:":
-            private_file(Path(self.path), sqlite=True)  # 0600 before SQLite writes to it
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        with self._lock, self._db:
-            self._db.execute(
-                "create table if not exists resumes "
-                "(pause_id text primary key, run_id text not null, claimed real not null)"
-            )
+        try:
+            if self.path != ":memory:":
+                private_file(Path(self.path), sqlite=True)  # 0600 before SQLite writes to it
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            with self._lock, self._db:
+                self._db.execute(
+                    "create table if not exists resumes "
+                    "(pause_id text primary key, run_id text not null, claimed real not null)"
+                )
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(
+                f"cannot keep the resume ledger at {self.path}: {exc}; give the Agent a "
+                "resume_ledger= elsewhere (TOOLWEAVE_STATE moves the default)"
+            ) from exc
 
     def claim(self, pause_id: str, run_id: str) -> bool:
         """Claim a pause for its resume: ``False`` if it was claimed before."""
+        row = (_text(pause_id), _text(run_id), time.time())
         try:
             with self._lock, self._db:
-                self._db.execute(
-                    "insert into resumes values (?, ?, ?)", (pause_id, run_id, time.time())
-                )
+                self._db.execute("insert into resumes values (?, ?, ?)", row)
         except sqlite3.IntegrityError:
             return False
         return True
@@ -266,3 +283,8 @@ class ResumeLedger:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+
+def _text(value: str) -> str:
+    """`value` as text SQLite can store: a lone surrogate (from edited JSON) escaped."""
+    return value.encode("utf-8", "backslashreplace").decode()

@@ -52,6 +52,7 @@ from toolweave.events import (
     TaskSucceeded,
     ToolsRetrieved,
 )
+from toolweave.executor._local import RUN_APPROVER
 from toolweave.fetcher import CallMemo, PlanOutcome, TaskResult, TaskState, execute
 from toolweave.plan import PlanItem, PlanTask, render_text
 from toolweave.planner import Finish, Joiner, JoinReply, PlanDraft, render_value
@@ -78,6 +79,7 @@ class Run:
         output: OutputSpec[object] | None = None,
         session: Session | None = None,
         resume: tuple[RunResult, Mapping[int, bool]] | None = None,
+        trust_unsigned: bool = False,
     ) -> None:
         if not isinstance(request, str) or not request.strip():
             raise UserError(f"a request must be a non-empty string, not {request!r}")
@@ -93,7 +95,7 @@ class Run:
         self._paused: RunResult | None = None
         if resume is not None:
             self._paused, self._resume = resume
-            self.result = resumed(self._paused)
+            self.result = resumed(self._paused, trust_unsigned=trust_unsigned)
         self.spans = agent.telemetry.recorder(agent) if agent.telemetry else None
 
     def emit(self, event: Event) -> None:
@@ -124,11 +126,15 @@ class Run:
 
     async def run(self) -> RunResult:
         """Run (or resume) to the end; in a conversation, after the runs before it."""
-        if self.session is None:
-            return await self._run()
-        async with self.session._taking_turns():  # one run of a conversation at a time
-            self.context = self.session.context()  # its turns as stored now
-            return await self._run()
+        approver = RUN_APPROVER.set(self.agent.approval)  # its calls, in their own tasks
+        try:
+            if self.session is None:
+                return await self._run()
+            async with self.session._taking_turns():  # one run of a conversation at a time
+                self.context = await asyncio.to_thread(self.session.context)  # as stored now
+                return await self._run()
+        finally:
+            RUN_APPROVER.reset(approver)
 
     async def _run(self) -> RunResult:
         agent, result = self.agent, self.result
@@ -171,8 +177,26 @@ class Run:
             self._end("failed", failure, exc)
         if result.pending:
             result.pause_id = uuid.uuid4().hex
+        elif self.session is not None:
+            await self._keep_turn()
         self._close(status="paused" if result.pending else "finished", error=None)
         return result
+
+    async def _keep_turn(self) -> None:
+        """The answered run becomes its conversation's next turn (off the event loop).
+
+        A store that cannot take it fails the run: the answer stays on the error's
+        `.result`, and `RunFinished` fires as for every end.
+        """
+        assert self.session is not None
+        price_calls(self.result, self.agent)  # the turn keeps what the run cost
+        try:
+            await asyncio.to_thread(self.session.add, self.result)
+        except asyncio.CancelledError:
+            self._close(status="cancelled", error="the run was cancelled")
+            raise
+        except ToolweaveError as exc:
+            self._end("failed", exc)
 
     def _end(
         self, status: RunStatus, error: ToolweaveError, cause: BaseException | None = None
@@ -193,8 +217,6 @@ class Run:
             if not record.state.done and record.task.id not in waiting:
                 record.state, record.reason = TaskState.SKIPPED, f"not finished: {error}"
                 record.finished_at = result.finished_at
-        if self.session is not None and status == "finished":
-            self.session.add(result)
         self.emit(RunFinished(run_id=result.run_id, result=result))
 
     async def _loop(
@@ -230,7 +252,7 @@ class Run:
                 guarded(draft, previous, guard, agent.max_tasks, on_end=record)
             )
             if outcome.stream_error is not None:  # what arrived ran; no answer is made up
-                raise _model_error(outcome.stream_error)
+                raise _stream_failure(outcome.stream_error)
             if guard.over_budget:
                 raise BudgetExceeded(f"the plan has more than {agent.max_tasks} tasks")
             if result.pending:
@@ -482,14 +504,19 @@ class Run:
         check_cost(self.result, self.agent)
 
 
-def _model_error(error: Exception) -> ModelError:
-    """The model or its transport failed mid-plan: that is the run's end, as a ModelError.
+def _stream_failure(error: Exception) -> ToolweaveError:
+    """The plan's stream broke: that is the run's end, never a plan to answer from.
 
-    The plan's lines that arrived before it ran; the joiner is not asked to answer from
-    a plan the model never finished.
+    A model or transport failure is a `ModelError`; anything else (a bug in a planner
+    given to the agent) fails the run as such. The lines that arrived before it ran.
     """
-    if isinstance(error, ModelError):
+    if isinstance(error, ToolweaveError):
         return error
-    failure = ModelError(f"the plan stream failed: {type(error).__name__}: {error}")
+    if isinstance(error, OSError | TimeoutError | EOFError):
+        failure: ToolweaveError = ModelError(
+            f"the plan stream failed: {type(error).__name__}: {error}"
+        )
+    else:
+        failure = ToolweaveError(f"the planner failed: {type(error).__name__}: {error}")
     failure.__cause__ = error
     return failure

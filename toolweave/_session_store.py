@@ -107,9 +107,12 @@ class SessionStore:
             file is created 0600 (in a 0700 directory, when it makes one).
         redact: Hide secrets in what is stored (`toolweave._redact`); ``False``
             keeps requests, answers and values verbatim.
+        timeout: Seconds to wait for another writer before a `StateError`.
     """
 
-    def __init__(self, path: str | Path | None = None, *, redact: bool = True) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, redact: bool = True, timeout: float = 10.0
+    ) -> None:
         target = default_path() if path is None else path
         if str(target) != ":memory:":
             private_file(Path(target), sqlite=True)
@@ -117,7 +120,7 @@ class SessionStore:
         self.redact = redact
         # autocommit: every write is an explicit transaction (`_write`)
         self._db = sqlite3.connect(
-            self.path, timeout=10, check_same_thread=False, isolation_level=None
+            self.path, timeout=timeout, check_same_thread=False, isolation_level=None
         )
         self._lock = threading.Lock()
         with self._write() as db:

@@ -55,8 +55,24 @@ def jsonable(value: object) -> Any:
 
 
 def canonical(value: object) -> str:
-    """`value`'s JSON form as one canonical text: sorted keys, no spaces."""
-    return json.dumps(jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """`value`'s JSON form as one canonical text: sorted keys, no spaces, ASCII.
+
+    Sets become sorted lists: their order is the hash order of one process, and a state
+    is checked in another. Lone surrogates (an OS-decoded file name) stay escaped.
+    """
+    return json.dumps(
+        jsonable(_ordered(value)), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
+
+
+def _ordered(value: object) -> object:
+    if isinstance(value, set | frozenset):
+        return sorted((_ordered(item) for item in value), key=canonical)
+    if isinstance(value, Mapping):
+        return {key: _ordered(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_ordered(item) for item in value]
+    return value
 
 
 def _mac(data: Mapping[str, Any], key: bytes | str) -> str:
@@ -246,8 +262,8 @@ def result_from_dict(data: Mapping[str, Any], key: bytes | str | None = None) ->
                     start + float(call["duration"]),
                     None if first is None else float(first),
                     call.get("text", ""),
-                    model=call.get("model", ""),
-                    cost=call.get("cost"),
+                    model=str(call.get("model", "")),
+                    cost=None if call.get("cost") is None else float(call["cost"]),
                 )
             )
         result.pending = [
@@ -257,6 +273,7 @@ def result_from_dict(data: Mapping[str, Any], key: bytes | str | None = None) ->
         result.output = data.get("output")  # its JSON form; a resume validates it again
         pause_id = data.get("pause_id")
         result.pause_id = None if pause_id is None else str(pause_id)
+        result.source = "unsigned" if key is None else "signed"
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise UserError(f"not a run's state: {type(exc).__name__}: {exc}") from exc
     _check_ids(result)

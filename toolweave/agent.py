@@ -69,8 +69,9 @@ class Agent:
             refusal). When it answers ``None``
             (nobody has decided yet), or with ``approve="pause"``, the run pauses
             once everything that does not wait on the call has run: see `resume`.
-        executor: Where tool calls run; a `LocalExecutor` by default. A given
-            `LocalExecutor` (or `RayExecutor`) takes `approve` as its approver.
+        executor: Where tool calls run; a `LocalExecutor` by default. With
+            `approve`, a `LocalExecutor` (or `RayExecutor`) that may be shared: it
+            asks this agent's `approve` for this agent's calls only.
         skip_join: When a plan succeeds entirely, answer with its last task's value
             instead of calling the joiner (for plans whose last step is the answer).
         examples: Few-shot plan examples for these tools.
@@ -180,15 +181,15 @@ class Agent:
         self.max_tokens = max_tokens
         self.time_limit = time_limit
         self.max_concurrency = max_concurrency
-        gate = None if approve is None else approval_gate(approve)
-        self.executor: Executor = executor or LocalExecutor(approve=gate)
-        if executor is not None and gate is not None:
-            if not isinstance(executor, LocalExecutor):  # approvals happen in the executor
-                raise UserError(
-                    f"approve= needs a LocalExecutor or a RayExecutor, not "
-                    f"{type(executor).__name__}: give your executor its own approver"
-                )
-            executor.set_approver(gate)
+        self.executor: Executor = executor or LocalExecutor()
+        if approve is not None and not isinstance(self.executor, LocalExecutor):
+            raise UserError(  # approvals happen in the executor
+                f"approve= needs a LocalExecutor or a RayExecutor, not "
+                f"{type(self.executor).__name__}: give your executor its own approver"
+            )
+        # the executor asks this agent's approver for the calls of this agent's runs
+        # (`RUN_APPROVER`): a shared executor, or another agent on it, never gets it
+        self.approval = None if approve is None else approval_gate(approve)
         self.skip_join = skip_join
         if retriever is not None and index_path is not None:
             raise UserError("index_path is for the retriever the agent builds; give yours a path")
@@ -203,6 +204,7 @@ class Agent:
             self.prices.require([m.name for m in self._models()], for_what="max_cost")
         self.telemetry = Telemetry.create(tracer_provider)
         self._resume_ledger = resume_ledger
+        self._own_ledger = resume_ledger is None  # made here on first use: closed here
 
     @property
     def resume_ledger(self) -> ResumeLedger:
@@ -250,13 +252,14 @@ class Agent:
         *,
         output_type: type[Any] | None = None,
         session: Session | None = None,
+        trust_unsigned: bool = False,
     ) -> RunResult:
         """Go on with a paused run, given decisions for its pending calls.
 
         Finished tasks are not run again. An approved call runs; a refused one fails
         (the joiner sees the refusal); a pending call left out of `approvals` waits
         again, and the run pauses again. `result` may come from `RunResult.from_json`
-        in another process (with ``key=``, if it was signed).
+        in another process, read with the key it was signed with.
 
         A decision is bound to the pending call it names, as `result.pending` shows
         it: the same tool with the same arguments. Before anything runs, each
@@ -270,16 +273,27 @@ class Agent:
                 ``False`` to refuse it.
             output_type: As given to `run`, if it was.
             session: As given to `run`, if it was.
+            trust_unsigned: Take a state read without a key (`RunResult.source`
+                ``unsigned``). Only for a state that never left your control: whoever
+                can edit it can change the calls shown for approval, add calls that
+                need none, or re-arm its pause under another id.
 
         Raises:
-            StateError: The state is malformed, does not rebuild the calls shown in
-                `result.pending`, or its pause was resumed already.
+            StateError: The state was read without a key (see `trust_unsigned`), is
+                malformed, does not rebuild the calls shown in `result.pending`, or
+                its pause was resumed already.
             UserError: An id is not one of its pending calls, or a decision not a bool.
             BudgetExceeded, PlanError, OutputError, ModelError: As for `run`.
         """
         output = OutputSpec(output_type) if output_type is not None else None
         run = Run(
-            self, result.request, None, output=output, session=session, resume=(result, approvals)
+            self,
+            result.request,
+            None,
+            output=output,
+            session=session,
+            resume=(result, approvals),
+            trust_unsigned=trust_unsigned,
         )
         async with self._sources_open():
             return await run.run()
@@ -516,6 +530,9 @@ class Agent:
         """
         if isinstance(self.executor, LocalExecutor):
             self.executor.close()
+        if self._resume_ledger is not None and self._own_ledger:
+            self._resume_ledger.close()
+            self._resume_ledger = None
         for model in self._owned:
             if isinstance(model, LocalModel):
                 model.close()

@@ -9,6 +9,7 @@ import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Protocol
 
@@ -39,6 +40,14 @@ class Executor(Protocol):
         ...
 
 
+RUN_APPROVER: ContextVar[Approver | None] = ContextVar("toolweave_run_approver", default=None)
+"""The approver of the agent whose run makes the current call (`Agent(approve=...)`).
+
+Set for the run's duration, so that an executor shared by several agents asks each
+call's own agent; where it is unset, the executor's own ``approve`` decides.
+"""
+
+
 def is_transient(exc: BaseException) -> bool:
     """The default test for errors worth a retry: timeouts and dropped connections."""
     return isinstance(exc, TimeoutError | ConnectionError)
@@ -57,8 +66,9 @@ class LocalExecutor:
         max_concurrency: How many calls may run at once through this executor.
         max_threads: Size of the worker thread pool for sync tools.
         default_timeout: Seconds per attempt for tools that set no timeout.
-        approve: Asked before every call of a destructive tool; without it,
-            destructive tools are refused.
+        approve: Asked before every call of a destructive tool, unless the call's
+            run has an approver of its own (an `Agent`'s, `RUN_APPROVER`); without
+            either, destructive tools are refused.
         transient: Which exceptions are worth a retry (for retryable tools).
         retry_wait: The tenacity wait strategy between attempts.
     """
@@ -110,19 +120,6 @@ class LocalExecutor:
         async with _maybe(limits.run), _maybe(limits.for_tool(tool)):
             return await self._call(tool, kwargs)
 
-    def set_approver(self, approve: Approver) -> None:
-        """Give an executor made without one its approver (an `Agent`'s ``approve``).
-
-        Raises:
-            UserError: It has an approver already: one of the two would be ignored.
-        """
-        if self._approve is not None:
-            raise UserError(
-                "this executor has an approver of its own: give `approve` to the Agent "
-                "or to the executor, not to both"
-            )
-        self._approve = approve
-
     def close(self) -> None:
         """Release the worker threads and processes (calls still on threads run on)."""
         if self._pool is not None:
@@ -153,14 +150,15 @@ class LocalExecutor:
         return limits
 
     async def _check_approval(self, tool: Tool, kwargs: Mapping[str, object]) -> None:
-        if self._approve is None:
+        approve = RUN_APPROVER.get() or self._approve
+        if approve is None:
             raise ToolError(
                 tool.name,
                 "refused: this tool is destructive and no approval callback is configured",
                 args=kwargs,
                 kind="refused",
             )
-        verdict = self._approve(tool, kwargs)
+        verdict = approve(tool, kwargs)
         if inspect.isawaitable(verdict):
             verdict = await verdict
         if verdict is None:

@@ -57,8 +57,8 @@ def inert_messages(messages: Iterable[M]) -> list[M]:
     out: list[M] = []
     for message in messages:
         content = message.get("content")
-        if isinstance(content, str) and inert(content) != content:
-            message = cast(M, {**message, "content": inert(content)})
+        if isinstance(content, str) and (safe := inert(content)) != content:
+            message = cast(M, {**message, "content": safe})
         out.append(message)
     return out
 

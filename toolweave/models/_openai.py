@@ -248,6 +248,10 @@ class OpenAIModel:
             raise ModelError(
                 f"{self.name}: {what} {self.base_url} after {attempts} attempt(s): {_short(detail)}"
             ) from exc
+        except Exception as exc:  # below the client: its transport, its event loop
+            raise ModelError(
+                f"{self.name}: {type(exc).__name__} talking to {self.base_url}: {_short(str(exc))}"
+            ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     def _retryable(self, exc: BaseException) -> bool:

@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
         "MCP tool sources need the `mcp` extra: pip install 'toolweave[mcp]'"
     ) from exc
 
+from toolweave._redact import register_credentials
 from toolweave.sources._convert import mcp_value, mcp_wrapped_schema
 from toolweave.sources._mcp_checks import (
     behaviour,
@@ -48,7 +49,6 @@ from toolweave.sources._mcp_link import Link, Opener
 from toolweave.sources._mcp_names import (
     command_name,
     identifier,
-    register_credentials,
     valid_names,
 )
 from toolweave.sources._mcp_stdio import stdio_transport

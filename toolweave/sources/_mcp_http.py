@@ -53,10 +53,16 @@ class _CappedTransport(httpx2.AsyncBaseTransport):
             return response  # the SDK caps each event: a stream may rightly run for hours
         stream = response.stream
         assert isinstance(stream, httpx2.AsyncByteStream)
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        capped = (
+            _CappedStream(stream, self._limit, response.headers.get("content-length"))
+            if encoding in ("", "identity")
+            else _Refused(stream, encoding)  # counted here, it would be inflated after
+        )
         return httpx2.Response(
             status_code=response.status_code,
             headers=response.headers,
-            stream=_CappedStream(stream, self._limit, response.headers.get("content-length")),
+            stream=capped,
             extensions=response.extensions,
         )
 
@@ -85,6 +91,24 @@ class _CappedStream(httpx2.AsyncByteStream):
                     f"the MCP server's answer is larger than {limit} (max_result_bytes)"
                 )
             yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Refused(httpx2.AsyncByteStream):
+    """A compressed answer, sent though none was asked for: its true size is unknown."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, encoding: str) -> None:
+        self._inner = inner
+        self._encoding = encoding
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        raise AnswerTooLarge(
+            f"the MCP server sent its answer compressed ({self._encoding}) though asked "
+            "not to: its size cannot be bounded before it is inflated, so it is refused"
+        )
+        yield b""  # pragma: no cover - makes this an async generator
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -10,12 +10,10 @@ credentials are registered as secrets, so that no sink shows them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import PurePath
 
-from toolweave._redact import register_secret
-
-__all__ = ["command_name", "identifier", "register_credentials", "valid_names"]
+__all__ = ["command_name", "identifier", "valid_names"]
 
 _NOT_WORD = re.compile(r"\W")
 _LAUNCHER = re.compile(
@@ -24,12 +22,6 @@ _LAUNCHER = re.compile(
 )
 _SUBCOMMANDS = frozenset({"run", "exec", "x", "dlx", "tool"})
 _TAKES_VALUE = frozenset({"-X", "-W", "-c", "--from", "--with", "--python", "-p", "--package"})
-_CREDENTIAL_HEADER = re.compile(
-    r"(proxy-)?authorization|cookie|.*(api[-_]?key|token|secret|password|auth|session).*",
-    re.IGNORECASE,
-)
-_SECRET_ENV = re.compile(r".*(key|token|secret|passw|credential|auth|cookie).*", re.IGNORECASE)
-_SCHEMES = frozenset({"bearer", "basic", "token", "bot", "apikey", "digest"})
 
 
 def identifier(text: str) -> str:
@@ -69,17 +61,3 @@ def valid_names(names: Sequence[str]) -> list[str]:
         seen.add(name)
         out.append(name)
     return out
-
-
-def register_credentials(headers: Mapping[str, str], env: Mapping[str, str]) -> None:
-    """Register as secrets the header and environment values whose names say credential.
-
-    For ``Authorization: Bearer xyz``, both the whole value and ``xyz`` are registered.
-    """
-    values = [v for k, v in headers.items() if _CREDENTIAL_HEADER.fullmatch(k)]
-    values += [v for k, v in env.items() if _SECRET_ENV.fullmatch(k)]
-    for value in values:
-        register_secret(value)
-        scheme, _, rest = value.strip().partition(" ")
-        if rest.strip() and scheme.lower() in _SCHEMES:
-            register_secret(rest.strip())

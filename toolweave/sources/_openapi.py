@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-from toolweave._redact import register_secret
+from toolweave._redact import register_credentials, register_secret
 from toolweave.errors import ToolError, UserError
 from toolweave.sources._openapi_http import Limits, cut, exchange, fetch
 from toolweave.sources._openapi_spec import Operation, operations
@@ -30,7 +29,6 @@ __all__ = ["OpenAPISource"]
 
 _FLAGS = frozenset({"read_only", "idempotent", "destructive"})
 # header names that carry credentials: their values are kept out of every sink
-_CREDENTIAL = re.compile(r"auth|key|token|secret|passw|cookie|session|signature", re.IGNORECASE)
 
 
 class OpenAPISource:
@@ -137,9 +135,7 @@ class OpenAPISource:
         if self._client is not None:
             return
         headers = dict(self._headers)
-        for name, value in headers.items():
-            if _CREDENTIAL.search(name):
-                _secret(value)
+        register_credentials(headers)  # every sink hides them
         token = os.environ.get(self._bearer_env) if self._bearer_env else None
         if token:
             register_secret(token)
@@ -271,11 +267,3 @@ def _base_url(document: Mapping[str, Any], spec_url: str | None) -> str:
             "(OpenAPISource(..., base_url=URL), or openapi:SPEC@URL in --tools)"
         )
     return url.rstrip("/") + "/"
-
-
-def _secret(value: str) -> None:
-    """Register a credential header's value, and its token alone (``Bearer <token>``)."""
-    register_secret(value)
-    scheme, _, token = value.partition(" ")
-    if token and scheme.isalpha():
-        register_secret(token.strip())
