@@ -187,11 +187,12 @@ async def _resume(text: str, key: bytes | None = None, *, trust: bool = False) -
     With `trust`, a state read without a key is taken (``trust_unsigned``): what the
     checks behind the signature do alone.
     """
+    agent = _agent()
     try:
         paused = RunResult.from_json(text, key=key)
         approvals = {p.id: True for p in paused.pending if isinstance(p.id, int)}
         async with asyncio.timeout(BOUND):
-            result = await _agent().resume(paused, approvals=approvals, trust_unsigned=trust)
+            result = await agent.resume(paused, approvals=approvals, trust_unsigned=trust)
         return result.status
     except StateError:
         return "refused (state)"
@@ -203,6 +204,8 @@ async def _resume(text: str, key: bytes | None = None, *, trust: bool = False) -
         return "failed" if exc.result is not None else f"NO RESULT {type(exc).__name__}"
     except Exception as exc:
         return f"CRASH {type(exc).__name__}: {exc}"
+    finally:
+        agent.close()
 
 
 async def campaign(inputs: int = 1000, *, seed: int = 0, replays: int = 50) -> Stats:
@@ -283,10 +286,11 @@ def report(stats: Stats) -> list[str]:
         f"{stats.signed_unchanged} edits that changed nothing); "
         f"{stats.replays} racing resumes of one pause ({stats.replays // 5} rounds of 5)",
         f"- racing resumes that ran: {stats.replay_runs} (one a round)",
-        "- defects found on the code before issue 29: an edit of the planned arguments, of "
-        "an earlier task's value or of the tool ran an unapproved destructive call; a task "
-        "repeated behind the pending one ran `wipe_disk`; a malformed state failed late "
-        "(`IndexError`); every racing resume ran the approved call",
+        "- defects found on the code before issue 29 (300 inputs, seed 0, adapted to its "
+        "API): 8 edits ran an unapproved destructive call (an earlier task's value, the "
+        "tool, a task repeated behind the pending one: `delete /etc/passwd`-like paths, "
+        "`wipe_disk`); in every round all 5 "
+        "racing resumes ran the approved calls again",
         f"- destructive calls outside what was approved, or run twice: "
         f"{len(stats.violations)} violation(s) left; {stats.seconds:.1f} s",
         "",

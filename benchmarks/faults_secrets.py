@@ -220,6 +220,7 @@ async def probe(name: str) -> tuple[list[str], list[str]]:
         chat = agent.session(store=Path(tmp) / "sessions.sqlite")
         result = await chat.run(f"please handle {carrier}")
         chat.store.close()
+        agent.close()  # its worker threads: the campaign counts those left behind
         dumps = _sinks(Path(tmp), result, exporter)
     read = [sink for sink, text in dumps.items() if text is not None]
     return read, [sink for sink in read if secret in (dumps[sink] or "")]
@@ -238,7 +239,11 @@ def _typical_result() -> RunResult:
     model = ScriptedModel(
         [f"Thought: six lookups.\n{plan}\njoin()\n<END_OF_PLAN>", f"{answer}\nAction: Finish(done)"]
     )
-    return Agent(model, [note]).run_sync("What are the populations of six countries?")
+    agent = Agent(model, [note])
+    try:
+        return agent.run_sync("What are the populations of six countries?")
+    finally:
+        agent.close()
 
 
 def redaction_cost(repeat: int = 300) -> tuple[float, str]:

@@ -100,7 +100,8 @@ async def _turns(path: str, session_id: str, name: str, turns: int, seed: int) -
         return "\n".join([*lines, "join()", "<END_OF_PLAN>"])
 
     model = FunctionModel(_alternating(respond))
-    chat = Agent(model, ToolRegistry([tag, echo])).session(session_id, store=path)
+    agent = Agent(model, ToolRegistry([tag, echo]))
+    chat = agent.session(session_id, store=path)
     for _ in range(turns):
         await asyncio.sleep(rng.random() * 0.002)
         expected.clear()
@@ -113,6 +114,7 @@ async def _turns(path: str, session_id: str, name: str, turns: int, seed: int) -
                     f"{name}: ${tid} took {got!r}, the prompt said {value!r}"
                 )
     chat.store.close()
+    agent.close()  # its worker threads: the campaign counts those left behind
     return found
 
 
