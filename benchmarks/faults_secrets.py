@@ -29,7 +29,7 @@ from toolweave.cli._runlog import RunLog
 from toolweave.models.testing import ScriptedModel
 
 try:
-    from toolweave._redact import redact_value, register_secret
+    from toolweave.redaction import redact_value, register_secret
 except ImportError:  # the code before one redaction mechanism: nothing to register with
     redact_value = None  # type: ignore[assignment]
 
@@ -249,7 +249,7 @@ def _typical_result() -> RunResult:
 def redaction_cost(repeat: int = 300) -> tuple[float, str]:
     """Microseconds to redact a typical RunResult dict (the median of `repeat`), in words."""
     if redact_value is None:
-        return 0.0, "no toolweave._redact: redaction cost not measured"
+        return 0.0, "no toolweave.redaction: redaction cost not measured"
     data = _typical_result().to_dict()
     times = []
     for _ in range(repeat):
@@ -266,7 +266,7 @@ def redaction_cost(repeat: int = 300) -> tuple[float, str]:
 
 def redactions_without_a_sink() -> int:
     """How often a run with no run log, session or tracer provider redacts (0 is right)."""
-    import toolweave._redact as redact
+    import toolweave.redaction as redact
 
     calls = 0
     real = redact._known_pattern

@@ -9,6 +9,9 @@ sleep for set latencies; every figure comes from one run's events. Two floors:
   than the last such finish plus ``T_join``. This one accounts for tasks whose line
   arrives late in the stream, which no scheduler can start earlier.
 
+The same over a real HTTP stream (`OpenAIModel` against a loopback server, one plan
+line a chunk): `latency_http.py`.
+
 Usage: python benchmarks/latency.py
 """
 

@@ -49,14 +49,15 @@ from toolweave.evals.retrieval import (
     retrieval_sets,
 )
 from toolweave.models import Model, resolve_model
-from toolweave.tools import Embedder, Retriever, Tool
-from toolweave.tools._embedders import EMBEDDERS, embedder_named
+from toolweave.retrieval import Embedder, Retriever
+from toolweave.retrieval._embedders import EMBEDDERS, embedder_named
+from toolweave.tools import Tool
 
 CACHE = Path(__file__).resolve().parents[1] / "evals" / "cache"
 
 
 def examples_for(set_name: str, tools: list[Tool], write: bool) -> dict[str, list[str]]:
-    from toolweave.tools._examples import ExampleWriter
+    from toolweave.retrieval._examples import ExampleWriter
 
     registry = REGISTRY_OF.get(set_name, set_name)
     cache = CACHE / f"examples-{registry}.json"
@@ -77,7 +78,7 @@ def examples_for(set_name: str, tools: list[Tool], write: bool) -> dict[str, lis
 
 def llm_parts(cases: list[RetrievalCase], model: Model) -> dict[str, list[str]]:
     """Each query split into its intents by `model` (timed, printed)."""
-    from toolweave.tools import decompose_with_model
+    from toolweave.retrieval import decompose_with_model
 
     async def split_all() -> dict[str, list[str]]:
         out, seconds = {}, []
@@ -136,7 +137,7 @@ def scale_run(n: int, embedder: Embedder) -> None:
         start = time.perf_counter()
         Retriever(tools, embedder=embedder, path=directory)
         reload = time.perf_counter() - start
-    hnsw_from = retriever._vectors.hnsw_threshold
+    hnsw_from = retriever.settings.hnsw_threshold
     print(
         f"scale: {n} tools, build {build:.1f}s (+{first:.1f}s HNSW graph on first query), "
         f"memory +{grown:.0f} MB, query p50 "
@@ -190,7 +191,7 @@ def main() -> None:
     weights = (args.bm25_weight, 1.0)
     reranker = None
     if args.rerank:
-        from toolweave.tools import ModelReranker
+        from toolweave.retrieval import ModelReranker
 
         reranker = ModelReranker(resolve_model(args.model))
     print(

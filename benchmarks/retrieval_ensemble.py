@@ -24,14 +24,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from toolweave.evals.retrieval import holdout, retrieval_sets, set_retriever
-from toolweave.tools import (
+from toolweave.retrieval import (
     Embedder,
     EnsembleEmbedder,
     MiniLMEmbedder,
     MPNetEmbedder,
     WordLlamaEmbedder,
 )
-from toolweave.tools._embedders import FloatArray
+from toolweave.retrieval._embedders import FloatArray
 
 SETS = ("toole-single", "toole-multi", "sealtools")
 

@@ -17,8 +17,8 @@ import asyncio
 from pathlib import Path
 
 from toolweave.evals.retrieval import Stages, cached_examples, evaluate, holdout, retrieval_sets
-from toolweave.tools import Retriever, WordLlamaEmbedder
-from toolweave.tools._examples import ExampleWriter
+from toolweave.retrieval import Retriever, WordLlamaEmbedder
+from toolweave.retrieval._examples import ExampleWriter
 
 CHAT_CACHE = Path(__file__).resolve().parents[1] / "evals" / "cache" / "examples-toole-chat.json"
 CHAT_PROMPT = """\

@@ -28,8 +28,9 @@ from toolweave.evals.retrieval import (
     set_retriever,
 )
 from toolweave.models import LocalModel, ModelSettings
-from toolweave.tools import Retriever
-from toolweave.tools._fusion import fuse
+from toolweave.retrieval import Retriever
+from toolweave.retrieval import _stages as stages
+from toolweave.retrieval._fusion import fuse
 
 SETS = ("toole-single", "toole-multi")
 HYDE_PROMPT = (
@@ -43,10 +44,15 @@ def recall5(case: RetrievalCase, found: list[str]) -> float:
 
 
 def prf(retriever: Retriever, cases: list[RetrievalCase], beta: float, m: int) -> float:
-    matrix = retriever._vectors.matrix
+    index = retriever._index
+    matrix = index.vectors.matrix
+    hybrid = stages.pipeline(
+        index, retriever.settings, k=5, use_families=False, use_diversity=False
+    )
     total = 0.0
     for case in cases:
-        pool, bm25, _, fused = retriever._score([case.query], "hybrid")
+        state = stages.run(hybrid, stages.Candidates.start(index, [case.query]))
+        pool, bm25, fused = state.pool, state.bm25, state.fused
         order = np.argsort(-fused[0], kind="stable")
         if beta > 0:
             vector = retriever.embedder.embed([case.query])[0]
@@ -60,7 +66,7 @@ def prf(retriever: Retriever, cases: list[RetrievalCase], beta: float, m: int) -
                 rrf_k=retriever.rrf_k,
             )
             order = np.argsort(-again[0], kind="stable")
-        total += recall5(case, [retriever._tool(int(pool[i])).name for i in order[:5]])
+        total += recall5(case, [index.tool(int(pool[i])).name for i in order[:5]])
     return 100 * total / len(cases)
 
 

@@ -30,8 +30,8 @@ from toolweave.evals.retrieval import (
     retrieval_sets,
     set_retriever,
 )
-from toolweave.tools import Embedder
-from toolweave.tools._embedders import EMBEDDERS, embedder_named
+from toolweave.retrieval import Embedder
+from toolweave.retrieval._embedders import EMBEDDERS, embedder_named
 
 SETS = ("toole-single", "toole-multi")
 

@@ -32,7 +32,8 @@ import numpy as np
 
 from toolweave.evals.retrieval import holdout, retrieval_sets, set_retriever
 from toolweave.models._weights import default_model_path
-from toolweave.tools import ScoredTool, Tool
+from toolweave.retrieval import ScoredTool
+from toolweave.tools import Tool
 
 JUDGE = (
     "<|im_start|>system\nYou judge whether a tool serves a user's request.<|im_end|>\n"

@@ -17,8 +17,8 @@
    questions and each tool's document (question -> tool; no query of the sets), its
    standardized logits added to the fused score with weight `w`.
 
-Both read the retriever's internals (`Retriever._score`), which is why they are
-experiments here and not stages.
+Both read the retriever's internals (its index and the hybrid stages' scores,
+`toolweave.retrieval._stages`), which is why they are experiments here and not stages.
 
 Usage: OPENBLAS_NUM_THREADS=2 .venv/bin/python benchmarks/retrieval_signals.py
        [--nomic /tmp/gpt4all] [--sets toole-single,toole-multi]
@@ -39,17 +39,19 @@ from pathlib import Path
 import numpy as np
 
 from toolweave.evals.retrieval import RetrievalCase, holdout, retrieval_sets, set_retriever
-from toolweave.tools import (
+from toolweave.retrieval import (
     Embedder,
     EnsembleEmbedder,
     MiniLMEmbedder,
     Retriever,
+    ScoredTool,
     WordLlamaEmbedder,
+    decompose,
+    tool_document,
 )
-from toolweave.tools._decompose import decompose
-from toolweave.tools._embedders import FloatArray
-from toolweave.tools._fusion import ScoredTool, merge, zscore
-from toolweave.tools._text import tool_document
+from toolweave.retrieval import _stages as stages
+from toolweave.retrieval._embedders import FloatArray
+from toolweave.retrieval._fusion import merge, zscore
 
 NOMIC_ENTRY = "gpt4all/resources/nomic-embed-text-v1.5.f16.gguf"
 NOMIC_SHA256 = "f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb"
@@ -144,16 +146,17 @@ def row(name: str, cases: list[RetrievalCase], label: str, search: Search) -> No
 def classifier(retriever: Retriever, lam: float, steps: int = 300) -> np.ndarray:
     """Softmax weights (one column a slot) trained on example questions and documents."""
     texts, labels = [], []
-    for name, slot in retriever._slot.items():
-        tool = retriever._tool(slot)
+    index = retriever._index
+    for name, slot in index.slots.items():
+        tool = index.tool(slot)
         for text in [*retriever.examples.get(name, ()), tool_document(tool)]:
             texts.append(text)
             labels.append(slot)
     x = retriever.embedder.embed(texts).astype(np.float64)
     y = np.array(labels)
-    onehot = np.zeros((len(y), retriever._vectors.size))
+    onehot = np.zeros((len(y), index.vectors.size))
     onehot[np.arange(len(y)), y] = 1
-    weights = 20.0 * retriever._vectors.matrix.T.astype(np.float64)  # start at the documents
+    weights = 20.0 * index.vectors.matrix.T.astype(np.float64)  # start at the documents
     first = np.zeros_like(weights)
     second = np.zeros_like(weights)
     for step in range(1, steps + 1):  # Adam on the cross-entropy plus L2
@@ -170,10 +173,16 @@ def classifier(retriever: Retriever, lam: float, steps: int = 300) -> np.ndarray
 
 
 def with_classifier(retriever: Retriever, weights: np.ndarray, w: float) -> Search:
+    index = retriever._index
+
     def search(query: str) -> list[ScoredTool]:
         intents = decompose(query)
         queries = [query] if len(intents) == 1 else [query, *intents]
-        pool, _, _, fused = retriever._score(queries, "hybrid")
+        hybrid = stages.pipeline(
+            index, retriever.settings, k=5, use_families=False, use_diversity=False
+        )
+        state = stages.run(hybrid, stages.Candidates.start(index, queries))
+        pool, fused = state.pool, state.fused
         vectors = retriever.embedder.embed(queries).astype(np.float64)
         rankings = []
         for at, text in enumerate(queries):
@@ -181,7 +190,7 @@ def with_classifier(retriever: Retriever, weights: np.ndarray, w: float) -> Sear
             order = np.argsort(-score, kind="stable")[:5]
             rankings.append(
                 [
-                    ScoredTool(retriever._tool(int(pool[i])), float(score[i]), 0.0, 0.0, text)
+                    ScoredTool(index.tool(int(pool[i])), float(score[i]), 0.0, 0.0, text)
                     for i in order
                 ]
             )

@@ -13,9 +13,17 @@ from pathlib import Path
 from toolweave import tool
 
 
+def _say_started(path: str) -> None:
+    """Write this worker's pid to `path`, whole or not at all (the test may be looking)."""
+    if path:
+        Path(f"{path}.part").write_text(str(os.getpid()))
+        os.replace(f"{path}.part", path)
+
+
 @tool(isolation="process", timeout=0.5)
-def hang_then_mark(marker: str, seconds: float = 3.0) -> str:
+def hang_then_mark(marker: str, seconds: float = 3.0, started: str = "") -> str:
     """Sleep, then write a marker file: it must never appear when the call is stopped."""
+    _say_started(started)
     time.sleep(seconds)
     Path(marker).write_text("finished anyway")
     return "done"
@@ -34,8 +42,9 @@ def divide(a: float, b: float) -> float:
 
 
 @tool(isolation="process")
-def sleep_then_mark(marker: str, seconds: float) -> str:
+def sleep_then_mark(marker: str, seconds: float, started: str = "") -> str:
     """As `hang_then_mark`, without a timeout: stopped only by a cancel."""
+    _say_started(started)
     time.sleep(seconds)
     Path(marker).write_text("finished anyway")
     return "done"

@@ -53,6 +53,7 @@ class OpenAIServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
     keep_alive: bool = False  # serve further requests on a connection, as real servers do
+    connections: int = 0  # how many the clients opened
     _server: asyncio.Server | None = None
     _handlers: dict[asyncio.Task[Any], asyncio.StreamWriter] = field(default_factory=dict)
 
@@ -77,6 +78,7 @@ class OpenAIServer:
         handler = asyncio.current_task()
         assert handler is not None
         self._handlers[handler] = writer
+        self.connections += 1
         try:
             while await self._answer(reader, writer) and self.keep_alive:
                 pass

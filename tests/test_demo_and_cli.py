@@ -12,7 +12,9 @@ from openai_server import OpenAIServer, Reply
 from rich.console import Console
 
 from toolweave import Agent, UserError, demo
-from toolweave.cli import live_run, load_tools, main
+from toolweave.cli import main
+from toolweave.cli._cmd_run import live_run
+from toolweave.cli._options import load_tools
 from toolweave.cli._render import parallelism
 from toolweave.models.testing import ScriptedModel
 
@@ -115,6 +117,7 @@ async def _cli(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
+@pytest.mark.slow  # the CLI, as processes
 async def test_cli_run_against_an_openai_compatible_server() -> None:
     replies = deque([Reply(PLAN), Reply("Action: Finish(146861000)")] * 2)
     async with OpenAIServer(replies) as server:
@@ -130,6 +133,7 @@ async def test_cli_run_against_an_openai_compatible_server() -> None:
         assert "calculator" in out
 
 
+@pytest.mark.slow  # the CLI, as processes
 async def test_cli_errors_are_messages_not_tracebacks() -> None:
     code, out = await _cli("run", "q", "--model", "nonsense")
     assert code == 2
@@ -157,6 +161,7 @@ async def test_cli_errors_are_messages_not_tracebacks() -> None:
     assert "Traceback" not in out
 
 
+@pytest.mark.slow  # the CLI, as processes
 async def test_cli_tools_search_with_each_embedder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,6 +191,7 @@ async def test_cli_tools_search_with_each_embedder(
     assert "invalid choice" in out
 
 
+@pytest.mark.slow  # the CLI, as processes
 async def test_cli_tools_learn_and_forget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOLWEAVE_CACHE", str(tmp_path))
     asked = ("tools", "search", "what's the headcount of Chile", "-k", "2")
@@ -217,6 +223,7 @@ def test_main_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
         main([])
 
 
+@pytest.mark.slow  # the CLI, as processes
 async def test_cli_eval_list_and_retrieval() -> None:
     code, out = await _cli("eval", "--list")
     assert code == 0
@@ -236,6 +243,7 @@ async def test_cli_eval_list_and_retrieval() -> None:
         assert out.count(stage) == 4, stage  # the ablation: one row per set and stage
 
 
+@pytest.mark.slow  # the CLI, as a process
 async def test_cli_eval_retrieval_learns_the_dev_part_for_a_last_row() -> None:
     code, out = await _cli("eval", "retrieval", "--limit", "20", "--learn")
     assert code == 0, out

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from toolweave.evals.countries import Gold, answer_ok, country_tools, numbers_in
+from toolweave.evals.cases import EvalCase, Gold
+from toolweave.evals.countries import answer_ok, country_tools, numbers_in
 from toolweave.evals.metrics import Call
 from toolweave.evals.report import report
 from toolweave.evals.runner import run_eval, score
 from toolweave.evals.strategies import run_strategy
-from toolweave.evals.suites import EvalCase, suites
+from toolweave.evals.suites import suites
 from toolweave.models.testing import FunctionModel, ScriptedModel
 
 pytest.importorskip("countryinfo")

@@ -9,12 +9,14 @@ from xml.etree import ElementTree
 import pytest
 
 from toolweave.errors import UserError
+from toolweave.evals.cases import EvalCase
 from toolweave.evals.metrics import Call
 from toolweave.evals.report import report
 from toolweave.evals.runner import run_eval, score
 from toolweave.evals.simulate import Simulation, simulate
-from toolweave.evals.strategies import Trace, run_strategy
-from toolweave.evals.suites import EvalCase, search_tools, suites
+from toolweave.evals.strategies import run_strategy
+from toolweave.evals.suites import search_tools, suites
+from toolweave.evals.trace import Trace
 from toolweave.models.testing import FunctionModel, ScriptedModel
 
 FAST = Simulation(latency=0.0)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from toolweave.evals.loops import parallel_fc, react, read_react_step
-from toolweave.evals.strategies import Trace
+from toolweave.evals.parallel_fc import parallel_fc
+from toolweave.evals.react import react, read_react_step
+from toolweave.evals.trace import Trace
 from toolweave.models import Message, ModelSettings
 from toolweave.models.testing import FunctionModel, ScriptedModel
 from toolweave.tools import ToolRegistry, tool

@@ -126,6 +126,7 @@ async def _cli(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
+@pytest.mark.slow  # the CLI, as processes
 async def test_cli_eval_records_and_replays_the_same_decisions(tmp_path: Path) -> None:
     pytest.importorskip("countryinfo")
     plan = '1. population(country="France")\n2. capital(country="France")\njoin()\n<END_OF_PLAN>'

@@ -9,13 +9,15 @@ import pytest
 
 from toolweave import TaskState, execute
 from toolweave.agent import ask_user_tool
+from toolweave.evals.cases import EvalCase, Missing
 from toolweave.evals.metrics import Call
 from toolweave.evals.registries import data_dir
 from toolweave.evals.report import report
 from toolweave.evals.runner import run_eval, score
 from toolweave.evals.simulate import Simulation, simulate
-from toolweave.evals.strategies import Trace, oracle_tasks
-from toolweave.evals.suites import EvalCase, Missing, suites
+from toolweave.evals.strategies import oracle_tasks
+from toolweave.evals.suites import suites
+from toolweave.evals.trace import Trace
 
 FAST = Simulation(latency=0.0)
 
@@ -116,6 +118,7 @@ async def test_gold_calls_are_valid_calls_of_their_tools(cases: dict[str, EvalCa
     assert invalid == []
 
 
+@pytest.mark.slow  # an eval over the suite: indexing its registry takes seconds
 async def test_oracles_through_the_runner(tmp_path: Path) -> None:
     strategies = ["oracle", "oracle-drop", "oracle-swap"]
     await run_eval("shortcutsbench", strategies, None, tmp_path, limit=12, seed=2, simulation=FAST)

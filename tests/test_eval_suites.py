@@ -11,6 +11,7 @@ from toolweave.evals.simulate import Simulation, simulate
 from toolweave.evals.suites import suites
 
 
+@pytest.mark.slow  # loads every suite whole
 def test_every_suite_loads_with_the_source_counts() -> None:
     counts = {name: len(suite.cases()) for name, suite in suites().items()}
     assert counts == {

@@ -238,13 +238,18 @@ async def test_timeouts() -> None:
     async def slow() -> None:
         await asyncio.sleep(30)
 
+    release = threading.Event()
+
     @tool(timeout=0.05)
     def slow_sync() -> None:
-        time.sleep(0.3)
+        release.wait(10)  # held past its timeout, let go once the plan is done
 
-    outcome = await asyncio.wait_for(
-        execute([PlanTask(1, "slow"), PlanTask(2, "slow_sync")], [slow, slow_sync]), 5
-    )
+    try:
+        outcome = await asyncio.wait_for(
+            execute([PlanTask(1, "slow"), PlanTask(2, "slow_sync")], [slow, slow_sync]), 5
+        )
+    finally:
+        release.set()
     for tid in (1, 2):
         error = outcome.results[tid].error
         assert error is not None

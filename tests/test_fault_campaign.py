@@ -12,6 +12,7 @@ import faults_text
 import pytest
 
 
+@pytest.mark.slow  # 150 random runs, process workers among them
 @pytest.mark.timeout(240)
 def test_random_dags_keep_every_invariant() -> None:
     stats = asyncio.run(faults_dag.campaign(150, max_tasks=120, concurrency=8))
@@ -36,6 +37,7 @@ def _no_children_within(seconds: float) -> bool:
     return multiprocessing.active_children() == []
 
 
+@pytest.mark.slow  # a campaign: 30 random runs
 @pytest.mark.timeout(240)
 def test_random_dags_alone_leave_no_asyncio_task() -> None:
     stats = asyncio.run(faults_dag.campaign(30, max_tasks=60, concurrency=1, seed=1))
@@ -46,14 +48,20 @@ def test_random_dags_alone_leave_no_asyncio_task() -> None:
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     ("name", "replies", "check"),
-    faults_endpoint.scenarios(),
-    ids=[name for name, _, _ in faults_endpoint.scenarios()],
+    [
+        # a stall is waited out past the model's timeout: seconds each
+        pytest.param(
+            *scenario, id=scenario[0], marks=pytest.mark.slow if "stall" in scenario[0] else ()
+        )
+        for scenario in faults_endpoint.scenarios()
+    ],
 )
 def test_endpoint_fault_is_survived(name: str, replies: list, check: object) -> None:
     outcome = asyncio.run(faults_endpoint.run_scenario(name, replies, check))  # type: ignore[arg-type]
     assert outcome.ok, outcome.detail
 
 
+@pytest.mark.slow  # a campaign: 40 hostile texts through whole runs
 @pytest.mark.timeout(240)
 def test_hostile_text_never_escapes() -> None:
     stats = faults_text.campaign(40)

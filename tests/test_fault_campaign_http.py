@@ -8,6 +8,7 @@ import faults_http
 import pytest
 
 
+@pytest.mark.slow  # the campaign's HTTP subset: about 5 s
 @pytest.mark.timeout(120)
 def test_hostile_http_services_never_escape_their_bounds() -> None:
     stats = asyncio.run(faults_http.campaign(paths=80, headers=50, queries=20))

@@ -11,6 +11,8 @@ pytest.importorskip("mcp")
 
 import faults_mcp
 
+pytestmark = pytest.mark.slow  # the whole campaign: about 25 s of server processes
+
 
 @pytest.mark.timeout(240)
 def test_hostile_mcp_servers_never_escape_their_bounds() -> None:

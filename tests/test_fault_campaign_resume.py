@@ -6,6 +6,7 @@ import faults_resume
 import pytest
 
 
+@pytest.mark.slow  # a campaign: 200 tampered states
 @pytest.mark.timeout(180)
 async def test_edited_and_replayed_states_run_only_what_was_approved_once() -> None:
     stats = await faults_resume.campaign(200, seed=1, replays=10)

@@ -9,6 +9,7 @@ import faults_state
 import pytest
 
 
+@pytest.mark.slow  # writer processes
 @pytest.mark.timeout(180)
 def test_concurrent_writers_keep_every_turn_and_each_id_once() -> None:
     stats = faults_state.Stats()
@@ -22,6 +23,7 @@ def test_concurrent_writers_keep_every_turn_and_each_id_once() -> None:
     assert [o.ok for o in stats.outcomes] == [True]
 
 
+@pytest.mark.slow  # a campaign: every secret shape through every sink
 @pytest.mark.timeout(120)
 def test_no_secret_reaches_any_sink() -> None:
     stats = faults_state.Stats()

@@ -25,6 +25,7 @@ def _toolweave(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # the console script, as a process
 def test_tools_from_a_module_in_the_working_directory(tmp_path: Path) -> None:
     (tmp_path / "mytools.py").write_text(
         textwrap.dedent(
@@ -50,6 +51,7 @@ def test_tools_from_a_module_in_the_working_directory(tmp_path: Path) -> None:
     assert "HELLO!" in run.stdout
 
 
+@pytest.mark.slow  # the console script, as a process
 def test_version(tmp_path: Path) -> None:
     run = _toolweave("--version", cwd=tmp_path)
     assert run.returncode == 0
@@ -72,6 +74,7 @@ def test_the_package_is_typed_and_licensed() -> None:
     assert "Apache License" in (root.parent / "LICENSE").read_text()
 
 
+@pytest.mark.slow  # mypy over the library: about 20 s
 @pytest.mark.timeout(300)
 def test_mypy_strict_sees_the_library_as_typed(tmp_path: Path) -> None:
     user = tmp_path / "app.py"
@@ -114,7 +117,7 @@ def test_mypy_strict_sees_the_library_as_typed(tmp_path: Path) -> None:
 
 
 def test_a_missing_extra_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolweave.tools._embedders import MiniLMEmbedder
+    from toolweave.retrieval import MiniLMEmbedder
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(UserError) as caught:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -122,6 +123,7 @@ def plans(draw: st.DrawFn, first_id: int | None = None) -> str:
     return "\n".join(lines) + end
 
 
+@pytest.mark.slow  # hypothesis: 100 plans through grammar and parser
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plans())
 def test_grammar_accepts_every_plan_the_parser_accepts(text: str) -> None:
@@ -131,6 +133,7 @@ def test_grammar_accepts_every_plan_the_parser_accepts(text: str) -> None:
     assert GRAMMAR.accepts(text), text
 
 
+@pytest.mark.slow  # hypothesis: 100 plans through grammar and parser
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(1, 4).flatmap(lambda first: st.tuples(st.just(first), plans(first))))
 def test_numbered_grammar_accepts_every_plan_the_parser_accepts_numbered_in_order(

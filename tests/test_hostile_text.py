@@ -11,12 +11,13 @@ import threading
 from collections import deque
 from pathlib import Path
 
+import pytest
 from hostile_tools import HOSTILE, TOOLS
 from openai_server import OpenAIServer, Reply
 from rich.console import Console
 
 from toolweave import Agent, tool
-from toolweave.cli import live_run
+from toolweave.cli._cmd_run import live_run
 from toolweave.cli._render import RunView
 from toolweave.cli._runlog import RunLog
 from toolweave.cli._safe import REDACTED, clean, one_line
@@ -51,6 +52,7 @@ async def test_live_table_shows_markup_and_escapes_as_plain_text() -> None:
     assert "the text was [/x] and red" in text
 
 
+@pytest.mark.slow  # the CLI, as a process
 async def test_cli_run_with_a_tool_returning_markup_exits_0(tmp_path: Path) -> None:
     tests_dir = str(Path(__file__).parent)
     replies = deque([Reply(PLAN), Reply(ANSWER)])

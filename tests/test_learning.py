@@ -16,7 +16,9 @@ from toolweave.cli._slash import run_command
 from toolweave.errors import ToolweaveError, UserError
 from toolweave.evals.retrieval import ablation, holdout, learning_log, retrieval_sets
 from toolweave.models.testing import ScriptedModel
-from toolweave.tools import Retriever, WordLlamaEmbedder
+from toolweave.retrieval import Retriever, WordLlamaEmbedder
+from toolweave.retrieval._journal import JOURNAL
+from toolweave.retrieval._learning import Learning, checked_log
 
 # A team's own words: "the night shift" is the engineer on call, which no tool says.
 TEAM_TOOLS = [
@@ -203,7 +205,9 @@ def test_the_ablation_never_learns_a_request_it_measures() -> None:
         ablation("toole-multi", cases, stages=[], learn=[*log, cases[0]])
 
 
-def on_call_agent(replies: list[str], *, tools: int = 30) -> tuple[Agent, list[str]]:
+def on_call_agent(
+    replies: list[str], *, tools: int = 30, index_path: Path | None = None
+) -> tuple[Agent, list[str]]:
     called: list[str] = []
 
     def make(name: str, description: str) -> Tool:
@@ -222,7 +226,10 @@ def on_call_agent(replies: list[str], *, tools: int = 30) -> tuple[Agent, list[s
     registry.add(make("page_oncall", "Page the engineer on call."))
     registry.add(make("broken_pager", "Page the engineer on call through the old pager."))
     model = ScriptedModel(replies)
-    return Agent(model, registry, top_k=4, decompose=False, ask_user=lambda q: "no"), called
+    agent = Agent(
+        model, registry, top_k=4, decompose=False, ask_user=lambda q: "no", index_path=index_path
+    )
+    return agent, called
 
 
 async def test_agent_learn_teaches_the_tools_that_served_a_finished_run() -> None:
@@ -269,9 +276,9 @@ async def test_agent_learn_refuses_an_unfinished_run_and_needs_a_retriever() -> 
 async def test_repl_learn_command_teaches_the_last_run() -> None:
     agent, _ = on_call_agent(['1. page_oncall(summary="x")\njoin()\n', "Action: Finish(done)"])
     console = Console(record=True, width=120)
-    repl = SimpleNamespace(console=console, session=SimpleNamespace(last=None), agent=agent)
+    repl = SimpleNamespace(console=console, state=SimpleNamespace(last=None), agent=agent)
     await run_command(repl, "/learn")  # type: ignore[arg-type]
-    repl.session.last = await agent.run(PAGED)
+    repl.state.last = await agent.run(PAGED)
     await run_command(repl, "/learn")  # type: ignore[arg-type]
     shown = console.export_text()
     assert "no run yet" in shown
@@ -282,12 +289,10 @@ async def test_repl_learn_command_teaches_the_last_run() -> None:
 
 async def test_an_agents_index_path_keeps_what_it_learned(tmp_path: Path) -> None:
     replies = ['1. page_oncall(summary="red build")\njoin()\n', "Action: Finish(done)"]
-    agent, _ = on_call_agent(replies)
-    agent.index_path = tmp_path / "index"
+    agent, _ = on_call_agent(replies, index_path=tmp_path / "index")
     assert agent.learn(await agent.run(PAGED)) == ["page_oncall"]
 
-    later, _ = on_call_agent([])  # another process, another day
-    later.index_path = tmp_path / "index"
+    later, _ = on_call_agent([], index_path=tmp_path / "index")  # another process, another day
     assert later.retriever is not None
     assert later.retriever.learned == {"page_oncall": [PAGED]}
     assert later.retriever.search(ASKED[1], 1)[0].tool.name == "page_oncall"
@@ -297,9 +302,50 @@ async def test_repl_tools_search_leaves_a_small_registrys_agent_without_a_retrie
     agent, _ = on_call_agent([], tools=2)
     console = Console(record=True, width=120)
     repl = SimpleNamespace(
-        console=console, session=None, agent=agent, tools=agent.tools, search_index=None
+        console=console, state=None, agent=agent, tools=agent.tools, search_index=None
     )
     await run_command(repl, "/tools page the engineer on call")  # type: ignore[arg-type]
     assert "page_oncall" in console.export_text()
     assert agent.retriever is None  # the planner is still offered every tool
     assert repl.search_index is not None
+
+
+def test_learning_apart_from_the_index_keeps_its_lessons_in_the_journal(tmp_path: Path) -> None:
+    indexed = {"page_oncall", "post_to_chat"}
+    page = TEAM_TOOLS[-1]
+    log = [(f"  {TAUGHT}\n", [page, "page_oncall"]), ("tell the channel", "post_to_chat")]
+    assert checked_log(log, indexed) == [
+        (TAUGHT, ["page_oncall"]),
+        ("tell the channel", ["post_to_chat"]),
+    ]
+    with pytest.raises(KeyError, match="no_such_tool"):
+        checked_log([(TAUGHT, ["page_oncall", "no_such_tool"])], indexed)
+    with pytest.raises(UserError, match="non-empty request"):
+        checked_log([(" ", "page_oncall")], indexed)
+
+    learning = Learning(tmp_path)
+    both = [("first", ["page_oncall", "post_to_chat"]), ("second", ["post_to_chat"])]
+    assert learning.teach(both, limit=1) == ["page_oncall", "post_to_chat"]
+    assert learning.learned == {"page_oncall": ["first"], "post_to_chat": ["second"]}
+    assert learning.teach([("second", ["post_to_chat"])], limit=1) == []  # known: no change
+    assert not (tmp_path / JOURNAL).exists()  # nothing kept until asked
+    learning.keep()
+    replayed = Learning(tmp_path)
+    replayed.load(limit=5)  # the journal holds the lessons; the limit applies on replay
+    assert replayed.learned == {"page_oncall": ["first"], "post_to_chat": ["first", "second"]}
+
+    assert learning.forget(("page_oncall",), indexed) == ["page_oncall"]
+    with pytest.raises(KeyError, match="no_such_tool"):
+        learning.forget(("no_such_tool",), indexed)
+    learning.keep()
+    replayed.load(limit=5)
+    assert replayed.learned == {"post_to_chat": ["first", "second"]}
+    learning.copy_to(tmp_path / "elsewhere")
+    moved = Learning(tmp_path / "elsewhere")
+    moved.load(limit=5)
+    assert moved.learned == learning.learned == {"post_to_chat": ["second"]}
+
+    alone = Learning(None)  # no index directory: nothing to keep
+    assert alone.teach([("first", ["page_oncall"])], limit=3) == ["page_oncall"]
+    alone.keep()
+    assert alone.learned == {"page_oncall": ["first"]}

@@ -21,9 +21,9 @@ import mcp_hostile
 from mcp_fixtures import mcp_http_url, serve_http
 
 from toolweave import Agent, TaskState, ToolError, UserError
-from toolweave._redact import REDACTED, redact_text
 from toolweave.executor import LocalExecutor
 from toolweave.models.testing import ScriptedModel
+from toolweave.redaction import REDACTED, redact_text
 from toolweave.sources import MCPSource
 
 HOSTILE = Path(mcp_hostile.__file__)
@@ -56,6 +56,7 @@ def pid(echoed: object) -> str:
 # -- the deadline ------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # stdio server processes
 async def test_every_call_has_a_deadline_by_default_and_it_is_settable() -> None:
     async with hostile("ok") as source, hostile("ok", call_timeout=2.5) as quick:
         assert {t.name: t.timeout for t in source.tools} == {"echo": 60.0, "poke": 60.0}
@@ -64,6 +65,7 @@ async def test_every_call_has_a_deadline_by_default_and_it_is_settable() -> None
         assert {t.timeout for t in remote.tools} == {60.0}
 
 
+@pytest.mark.slow  # a stdio server process
 async def test_a_hung_call_fails_as_a_timeout_and_the_connection_serves_on() -> None:
     plan = '1. poke()\n2. echo(text="still here")\njoin()\n<END_OF_PLAN>'
     source = hostile("hang_call", call_timeout=0.3, retries=0)
@@ -81,6 +83,7 @@ async def test_a_hung_call_fails_as_a_timeout_and_the_connection_serves_on() -> 
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.slow  # a stdio server process
 async def test_connect_timeout_is_passed_through_both_constructors() -> None:
     started = time.monotonic()
     with pytest.raises(UserError, match=r"did not answer within 0\.5s"):
@@ -94,6 +97,7 @@ async def test_connect_timeout_is_passed_through_both_constructors() -> None:
 # -- the size cap ------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a stdio server process
 @pytest.mark.parametrize("scenario", ["huge", "huge_tail"])
 async def test_a_stdio_result_over_the_cap_fails_fast_and_the_connection_serves_on(
     scenario: str,
@@ -110,6 +114,7 @@ async def test_a_stdio_result_over_the_cap_fails_fast_and_the_connection_serves_
         assert pid(await call(source, "echo", text="after")) == before  # not reconnected
 
 
+@pytest.mark.slow  # stdio server processes
 async def test_a_huge_line_of_no_response_drops_the_connection_with_a_clear_error() -> None:
     async with asyncio.timeout(20), hostile("huge_garbage", 20 * MiB, retries=0) as source:
         before = pid(await call(source, "echo", text="before"))
@@ -119,6 +124,7 @@ async def test_a_huge_line_of_no_response_drops_the_connection_with_a_clear_erro
         assert pid(await call(source, "echo", text="after")) != before  # a new server
 
 
+@pytest.mark.slow  # a stdio server process
 async def test_a_large_result_under_the_cap_comes_back_in_linear_time() -> None:
     size = 48 * MiB  # the SDK's reader took over a minute for this (it joined buffers)
     async with hostile("huge", size, max_result_bytes=64 * MiB) as source:
@@ -159,6 +165,7 @@ async def test_an_answer_as_a_server_sent_event_follows_the_same_cap(size: int, 
         assert str(await call(source, "echo", text="after")).startswith("echo: after")
 
 
+@pytest.mark.slow  # a stdio server process
 async def test_a_response_that_is_no_json_fails_its_call_at_once() -> None:
     async with hostile("malformed", call_timeout=10) as source:
         started = time.monotonic()
@@ -169,6 +176,7 @@ async def test_a_response_that_is_no_json_fails_its_call_at_once() -> None:
         assert str(await call(source, "echo", text="after")).startswith("echo: after")
 
 
+@pytest.mark.slow  # a stdio server process
 async def test_noise_on_stdout_neither_breaks_nor_slows_the_connection() -> None:
     # 5,000 junk lines before each answer: the SDK parsed and logged each (5 s here)
     started = time.monotonic()

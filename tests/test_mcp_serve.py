@@ -32,6 +32,7 @@ ANSWER = "Action: Finish(value-of-value-of-a+value-of-b)"
 TESTS = Path(__file__).parent
 
 
+@pytest.mark.slow  # `toolweave mcp serve`, as a process
 async def test_serve_over_stdio_answers_with_a_trace(tmp_path: Path) -> None:
     progress: list[tuple[float, float | None, str | None]] = []
 

@@ -29,6 +29,8 @@ from openai_server import OpenAIServer, Reply
 
 from toolweave.sources import MCPSource
 
+pytestmark = pytest.mark.slow  # each test starts `toolweave mcp serve` as a process
+
 TESTS = Path(__file__).parent
 PLAN = '1. lookup(key="a")\njoin()\n<END_OF_PLAN>'
 ANSWER = "Action: Finish(value-of-a)"

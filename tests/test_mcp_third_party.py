@@ -24,6 +24,8 @@ from toolweave import Agent, TaskState, UserError
 from toolweave.models.testing import ScriptedModel
 from toolweave.sources import MCPSource
 
+pytestmark = pytest.mark.slow  # real third-party servers, each a process
+
 ROOT = Path(__file__).resolve().parent.parent
 MEMORY_SERVER = ROOT / ".venv" / "npm" / "node_modules" / ".bin" / "mcp-server-memory"
 FINISH = "Thought: done.\nAction: Finish({})"

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from toolweave import UserError
-from toolweave.tools import MPNetEmbedder, Retriever, Tool, _mpnet_files, tool_document
-from toolweave.tools._mpnet import relative_buckets
-from toolweave.tools._mpnet_files import read_safetensors
+from toolweave.retrieval import MPNetEmbedder, Retriever, _mpnet_files, tool_document
+from toolweave.retrieval._mpnet import relative_buckets
+from toolweave.retrieval._mpnet_files import read_safetensors
+from toolweave.tools import Tool
 
 SPECIAL = ["<s>", "<pad>", "</s>", "[UNK]"]  # MPNet's ids 0 to 3
 WORDS = [*SPECIAL, "weather", "rain", "forecast", "city", "stock", "price", "share", "buy", "sell"]

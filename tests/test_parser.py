@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import string
 
+import pytest
 from helpers import make_registry
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -275,6 +276,7 @@ BIG_PLAN = (
 )
 
 
+@pytest.mark.slow  # hypothesis: 300 plans, each split many ways
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_any_chunking_gives_the_same_items(data: st.DataObject) -> None:

@@ -102,6 +102,7 @@ async def test_pause_waits_for_everything_independent(call_log: Path) -> None:
     assert [c.role for c in result.calls] == ["planner"]  # no joiner while paused
 
 
+@pytest.mark.slow  # a new Python process
 def test_resume_in_a_new_process(call_log: Path, tmp_path: Path) -> None:
     result = asyncio.run(_paused())[0]
     state = tmp_path / "paused.json"

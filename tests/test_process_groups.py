@@ -22,7 +22,10 @@ from isolated_tools import pid, spawn_and_return, spawn_then_hang, spawn_then_sl
 from toolweave import Agent, LocalExecutor, ToolError
 from toolweave.models.testing import ScriptedModel
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds"),
+    pytest.mark.slow,  # worker processes and their grandchildren
+]
 
 BOUND = 5.0  # seconds: a grandchild still running after a stop plus this is left behind
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import process_ends, started_pid
 
 ray = pytest.importorskip("ray")
 
@@ -59,8 +60,9 @@ def divide(a: float, b: float) -> float:
 
 @tool(read_only=True, timeout=0.5)
 def slow_write(path: str) -> str:
-    """Write 'started', sleep 1 s, then write 'finished'."""
-    Path(path, "started").touch()
+    """Write 'started' (this worker's pid, whole), sleep 1 s, then write 'finished'."""
+    Path(path, "started.part").write_text(str(os.getpid()))
+    Path(path, "started.part").rename(Path(path, "started"))
     time.sleep(1.0)
     Path(path, "finished").touch()
     return "finished"
@@ -183,7 +185,7 @@ async def test_a_timed_out_call_is_stopped_and_never_finishes(tmp_path: Path) ->
     assert info.value.message == "timed out after 0.5s"
     assert time.perf_counter() - started < 1.0
     assert (tmp_path / "started").exists()  # it was running when it timed out
-    await asyncio.sleep(1.2)  # past the moment it would have finished
+    assert await process_ends(int((tmp_path / "started").read_text()))  # it cannot finish
     assert not (tmp_path / "finished").exists()
 
 
@@ -274,11 +276,10 @@ async def test_cancelling_a_run_cancels_its_remote_calls(tmp_path: Path) -> None
     slow = dataclasses.replace(slow_write, timeout=None)
     async with asyncio.TaskGroup() as group:
         call = group.create_task(RayExecutor().run(slow, {"path": str(tmp_path)}))
-        while not (tmp_path / "started").exists():  # noqa: ASYNC110 (another process)
-            await asyncio.sleep(0.05)
+        worker = await started_pid(tmp_path / "started")
         call.cancel()
     assert call.cancelled()
-    await asyncio.sleep(1.2)
+    assert await process_ends(worker)  # its worker is gone: it cannot finish
     assert not (tmp_path / "finished").exists()
 
 

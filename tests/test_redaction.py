@@ -1,4 +1,4 @@
-"""Secrets kept out of every sink: one mechanism (toolweave._redact), issue 29 item 10."""
+"""Secrets kept out of every sink: one mechanism (toolweave.redaction), issue 29 item 10."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from toolweave import Agent, RunResult, ToolRegistry, tool
-from toolweave._redact import REDACTED, redact_text, redact_value, register_secret
 from toolweave.cli._runlog import RunLog
 from toolweave.models.testing import ScriptedModel
+from toolweave.redaction import REDACTED, redact_text, redact_value, register_secret
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
@@ -292,6 +292,7 @@ def test_a_whole_run_result_survives_redaction(monkeypatch: pytest.MonkeyPatch) 
     ("piece", "tail"),
     [("a.", "://x"), ("eyJ-", ""), ("=", "://x"), ("a:", "@"), ('"key": "', ""), ("x:", "\n")],
 )
+@pytest.mark.slow  # 1 MB inputs: about 10 s in all
 def test_hostile_text_is_redacted_in_linear_time(piece: str, tail: str) -> None:
     """A long run that a pattern could start matching at every character (found by review:
     1 MB of ``a.a.a.`` before ``://`` took about 13 minutes)."""
@@ -306,7 +307,7 @@ def test_hostile_text_is_redacted_in_linear_time(piece: str, tail: str) -> None:
 def test_sources_register_credentials_by_the_sinks_rules() -> None:
     """Found by review: a looser rule in the MCP source hid AUTHOR_NAME and KEYBOARD_LAYOUT
     values from every sink."""
-    from toolweave._redact import register_credentials
+    from toolweave.redaction import register_credentials
 
     register_credentials(
         {"Authorization": "Bearer tok-3f9a1c2e77", "X-Request-Source": "nightly-batch"},

@@ -10,7 +10,6 @@ import pytest
 import typing_extensions
 
 from toolweave import Agent, TaskState, Tool, ToolRegistry, tool
-from toolweave._state import decode_arg, encode_arg
 from toolweave.models.testing import ScriptedModel
 from toolweave.plan import (
     FieldError,
@@ -18,6 +17,8 @@ from toolweave.plan import (
     PlanTask,
     Ref,
     Template,
+    decode_arg,
+    encode_arg,
     parse_plan,
     plan_grammar,
 )

@@ -9,12 +9,12 @@ import enum
 import os
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pydantic
 import pytest
+from helpers import process_ends, started_pid
 from isolated_tools import divide, hang_then_mark, pid, sleep_then_mark, squares
 
 from toolweave import (
@@ -169,36 +169,41 @@ def test_a_run_in_flight_reads_running_not_finished() -> None:
 # -- sync tools that can really be stopped ----------------------------------------------
 
 
+@pytest.mark.slow  # process-pool workers
 async def test_timed_out_process_tool_is_killed(tmp_path: Path) -> None:
-    marker = tmp_path / "marker"
+    marker, started = tmp_path / "marker", tmp_path / "started"
     executor = LocalExecutor()
     try:
+        await executor.run(pid, {})  # a worker is up: the call starts at once
+        args = {"marker": str(marker), "seconds": 1.5, "started": str(started)}
         with pytest.raises(ToolError) as caught:
-            await executor.run(hang_then_mark, {"marker": str(marker), "seconds": 1.5})
+            await executor.run(hang_then_mark, args)
         assert caught.value.kind == "timeout"
-        await asyncio.sleep(1.8)  # past the time it would have finished
+        assert started.exists()  # it was running when it timed out
+        assert await process_ends(int(started.read_text()))  # killed: it cannot finish
         assert not marker.exists()
     finally:
         executor.close()
 
 
+@pytest.mark.slow  # process-pool workers
 async def test_cancelled_process_tool_is_killed(tmp_path: Path) -> None:
-    marker = tmp_path / "marker"
+    marker, started = tmp_path / "marker", tmp_path / "started"
     executor = LocalExecutor()
     try:
-        call = asyncio.create_task(
-            executor.run(sleep_then_mark, {"marker": str(marker), "seconds": 1.0})
-        )
-        await asyncio.sleep(0.3)
+        args = {"marker": str(marker), "seconds": 1.0, "started": str(started)}
+        call = asyncio.create_task(executor.run(sleep_then_mark, args))
+        worker = await started_pid(started)  # cancelled while it runs
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-        await asyncio.sleep(1.2)
+        assert await process_ends(worker)  # killed: it cannot finish
         assert not marker.exists()
     finally:
         executor.close()
 
 
+@pytest.mark.slow  # process-pool workers
 async def test_process_tool_results_errors_and_reuse() -> None:
     executor = LocalExecutor()
     try:
@@ -300,6 +305,7 @@ def test_typed_results_reach_the_joiner_as_their_data() -> None:
     assert f'$2 = area(name="Oslo") -> {expected}' in joiner_prompt
 
 
+@pytest.mark.slow  # process-pool workers
 async def test_a_generator_tool_in_a_worker_process() -> None:
     executor = LocalExecutor()
     try:
@@ -327,12 +333,12 @@ def test_process_isolation_needs_a_module_level_sync_function() -> None:
 
 def test_thread_tool_timeout_abandons_the_call() -> None:
     # the documented limit of the thread default: the call is abandoned, not stopped
-    finished = threading.Event()
+    release, finished = threading.Event(), threading.Event()
 
     @tool(timeout=0.05)
     def sleepy() -> str:
-        """Sleep past the timeout."""
-        time.sleep(0.3)
+        """Run past the timeout, until the test lets go."""
+        release.wait(10)
         finished.set()
         return "late"
 
@@ -340,8 +346,11 @@ def test_thread_tool_timeout_abandons_the_call() -> None:
     try:
         with pytest.raises(ToolError, match="timed out"):
             asyncio.run(executor.run(sleepy, {}))
+        assert not finished.is_set()  # still running when its call timed out
+        release.set()
         assert finished.wait(2)  # it ran on to its end
     finally:
+        release.set()
         executor.close()
 
 
@@ -366,7 +375,7 @@ def test_large_vector_index_without_hnswlib_searches_exactly(
 ) -> None:
     import numpy as np
 
-    from toolweave.tools import _vectors
+    from toolweave.retrieval import _vectors
 
     monkeypatch.setattr(_vectors, "hnswlib_module", lambda: None)
     rng = np.random.default_rng(0)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections import deque
 from pathlib import Path
@@ -96,6 +97,7 @@ async def test_run_log_round_trip(tmp_path: Path) -> None:
     assert RunLog(tmp_path / "runs.sqlite").recent()[0].run_id == result.run_id  # persisted
 
 
+@pytest.mark.slow  # the REPL, as a process in a pseudo-terminal
 @pytest.mark.timeout(120)
 def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
     replies = deque(
@@ -235,6 +237,7 @@ def test_repl_end_to_end_in_a_pseudo_terminal(tmp_path: Path) -> None:
     assert (tmp_path / "history").read_text().count("look up a and b") == 1
 
 
+@pytest.mark.slow  # the CLI, as processes
 async def test_log_command_lists_and_shows_runs(tmp_path: Path) -> None:
     import asyncio
 
@@ -269,3 +272,42 @@ async def test_log_command_lists_and_shows_runs(tmp_path: Path) -> None:
     # found by probing: `log show` read "show" as a run id, `log --svg F` listed runs
     for args in (("show",), ("--svg", str(tmp_path / "t.svg"))):
         assert "needs a run id" in await cli(*args, code=2)
+
+
+async def test_slash_commands_are_one_table_that_help_lists_and_the_dispatcher_runs() -> None:
+    from types import SimpleNamespace
+
+    from toolweave.cli._repl_state import ReplState
+    from toolweave.cli._slash import COMMANDS, run_command
+
+    assert list(COMMANDS) == [
+        "/help",
+        "/tools",
+        "/plan",
+        "/trace",
+        "/usage",
+        "/new",
+        "/model",
+        "/history",
+        "/save",
+        "/learn",
+        "/clear",
+        "/exit",
+    ]
+    console = Console(record=True, width=200, markup=False)  # as the CLI's
+    state = ReplState(requests=["first question", "second question"])
+    repl = SimpleNamespace(console=console, state=state)
+    assert await run_command(repl, "/help") is True  # type: ignore[arg-type]
+    shown = console.export_text()
+    for name, command in COMMANDS.items():
+        assert re.search(rf"^ *{name} +{re.escape(command.help)} *$", shown, re.M), name
+    assert "/quit" not in shown  # an alias, not listed
+    assert await run_command(repl, "/history") is True  # type: ignore[arg-type]
+    assert await run_command(repl, "/plan") is True  # type: ignore[arg-type]
+    assert await run_command(repl, "/nope now") is True  # type: ignore[arg-type]
+    shown = console.export_text()
+    assert "  1  first question\n  2  second question" in shown
+    assert "no run yet" in shown
+    assert "unknown command /nope; /help lists them" in shown
+    assert await run_command(repl, "/exit") is False  # type: ignore[arg-type]
+    assert await run_command(repl, "/quit") is False  # type: ignore[arg-type]

@@ -261,6 +261,7 @@ def test_resumes_racing_in_threads_run_the_call_once() -> None:
     assert ran == ["delete /data/old.log"]
 
 
+@pytest.mark.slow  # resumes in processes
 def test_resumes_racing_in_processes_run_the_call_once(tmp_path: Path) -> None:
     paused = asyncio.run(_paused())
     state = tmp_path / "paused.json"

@@ -19,19 +19,22 @@ from toolweave.evals.retrieval import (
 )
 from toolweave.models import ModelSettings
 from toolweave.models.testing import FunctionModel
-from toolweave.tools import (
+from toolweave.retrieval import (
     HashingEmbedder,
     ModelReranker,
     Retriever,
     WordLlamaEmbedder,
     by_prefix,
     by_suffix,
+    decompose,
     family_of,
     tool_document,
 )
-from toolweave.tools._families import sibling_support
-from toolweave.tools._mmr import diversify, near_copies
-from toolweave.tools._rerank import numbers_grammar
+from toolweave.retrieval import _stages as stages
+from toolweave.retrieval._families import sibling_support
+from toolweave.retrieval._mmr import diversify, near_copies
+from toolweave.retrieval._rerank import numbers_grammar
+from toolweave.retrieval._stages import MODES, Candidates, hits, pipeline, run
 
 
 def api(name: str, description: str, **params: str) -> Tool:
@@ -297,6 +300,7 @@ def test_holdout_parts_are_disjoint_and_cover_the_set() -> None:
         holdout(cases, "train")
 
 
+@pytest.mark.slow  # indexing ToolE's registry takes seconds
 def test_a_sets_retriever_indexes_its_registry_with_the_cached_questions() -> None:
     retriever = set_retriever("toole-multi")  # asks ToolE's registry, whose cache exists
     assert len(retriever) == len(retrieval_sets()["toole-multi"].registry())
@@ -331,3 +335,70 @@ async def test_the_second_stage_asks_for_numbers_only_with_the_request_last() ->
     plain = ModelReranker(FunctionModel(judge), grammar=False)
     await plain.rerank("exchange rates", first)
     assert asked[-1][1] is None
+
+
+def test_the_stages_fed_a_candidate_state_rank_as_the_facade() -> None:
+    retriever = Retriever(
+        rapid_registry(), embedder=WordLlamaEmbedder(), families=by_suffix("_for_")
+    )
+    index, settings = retriever._index, retriever.settings
+    several = "Tell me a random joke. Then show the latest news headlines"
+    assert len(decompose(several)) == 2
+    for query in (REQUEST, "exchange rates and currency conversion", several):
+        intents = decompose(query)
+        queries = [query] if len(intents) == 1 else [query, *intents]
+        for mode in MODES:
+            ranking = pipeline(index, settings, k=4, mode=mode)
+            state = run(ranking, Candidates.start(index, queries))
+            assert hits(index, state, 4) == retriever.search(query, 4, mode=mode), (query, mode)
+
+    # composed by hand: a stage left out is a stage switched off
+    start = Candidates.start(index, [REQUEST])
+    recall = [stages.lexical(settings.candidates), stages.dense(index, settings.candidates)]
+    plain = run([*recall, stages.fusion(index, "hybrid", settings)], start)
+    assert hits(index, plain, 3) == retriever.search(
+        REQUEST, 3, split=False, families=False, diversify=False
+    )
+    lifted = stages.families(index, settings.family_weight)(plain)
+    assert hits(index, lifted, 2) == retriever.search(REQUEST, 2, split=False, diversify=False)
+    assert {h.tool.name for h in hits(index, lifted, 2)} == {"account_for_nitro", "rates_for_nitro"}
+    spread = stages.diversify(index, 3, penalty=settings.diversity, threshold=0.85)(plain)
+    assert hits(index, spread, 3) == retriever.search(REQUEST, 3, split=False, families=False)
+    assert sum(h.tool.name.startswith("rates_for_") for h in hits(index, spread, 3)) == 1
+    assert not plain.orders  # each stage made a new state; the one it took is unchanged
+    assert len(spread.orders) == 1
+
+    # the recall stages widen the pool; only `fusion` scores it
+    assert len(start.pool) == 0
+    assert set(run(recall, start).pool.tolist()) == set(plain.pool.tolist())
+    with pytest.raises(ValueError, match="run `fusion` after the recall stages"):
+        stages.families(index, 0.5)(stages.lexical(10)(start))
+    lexical_only = run([recall[0], stages.fusion(index, "hybrid", settings)], start)
+    assert len(lexical_only.pool) < len(plain.pool)
+    with pytest.raises(ValueError, match="run `fusion`"):
+        hits(index, recall[1](lexical_only), 3)  # widened after fusion: scores out of date
+
+
+def test_a_lexical_recall_that_finds_nothing_ranks_nothing() -> None:
+    retriever = Retriever(rapid_registry(), embedder=HashingEmbedder())
+    index, settings = retriever._index, retriever.settings
+    ranking = pipeline(index, settings, k=3, mode="bm25")
+    state = run(ranking, Candidates.start(index, ["zzzz qqqq"]))
+    assert len(state.pool) == 0
+    assert hits(index, state, 3) == retriever.search("zzzz qqqq", 3, mode="bm25") == []
+
+
+def test_many_queries_fall_back_to_exact_search_without_hnswlib(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over the HNSW threshold without the ``scale`` extra, both searches stay exact."""
+    from toolweave.retrieval import _vectors
+
+    monkeypatch.setattr(_vectors, "hnswlib_module", lambda: None)  # as if not installed
+    index = _vectors.VectorIndex(4, hnsw_threshold=2)
+    vectors = np.eye(4, dtype=np.float32)[:3]
+    index.add(0, vectors)
+    queries = np.asarray([[0.9, 0.1, 0.0, 0.0], [0.0, 0.2, 0.8, 0.0]], np.float32)
+    many = index.search_many(queries, 2)
+    assert [list(slots) for slots in many] == [list(index.search(q, 2)[0]) for q in queries]
+    assert [int(slots[0]) for slots in many] == [0, 2]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -10,17 +11,20 @@ from toolweave import Agent, Tool, ToolRegistry
 from toolweave.errors import UserError
 from toolweave.events import Event, ToolsRetrieved
 from toolweave.models.testing import FunctionModel, ScriptedModel
-from toolweave.tools import (
+from toolweave.retrieval import (
     EnsembleEmbedder,
     HashingEmbedder,
     Retriever,
+    RetrieverSettings,
     WordLlamaEmbedder,
     decompose,
     split_name,
     tool_document,
 )
-from toolweave.tools._bm25 import BM25Index
-from toolweave.tools._text import tokenize
+from toolweave.retrieval._bm25 import BM25Index
+from toolweave.retrieval._index import ToolIndex
+from toolweave.retrieval._persistence import load_index, save_index
+from toolweave.retrieval._text import tokenize
 
 
 def described(name: str, description: str, **params: str) -> Tool:
@@ -270,22 +274,22 @@ def test_add_and_remove_without_rebuild() -> None:
     assert len(retriever) == 4
 
 
-@pytest.mark.parametrize(
-    ("setting", "message"),
-    [
-        ({"fusion": "max"}, "fusion must be 'zscore' or 'rrf', not 'max'"),
-        ({"candidates": 0}, "candidates must be at least 1, not 0"),
-        ({"rerank_depth": 0}, "rerank_depth must be at least 1"),
-        ({"rrf_k": -1}, "rrf_k must be 0 or more"),
-        ({"weights": (-1.0, 1.0)}, "weights must be two numbers, 0 or more, not both 0"),
-        ({"weights": (0.0, 0.0)}, "not both 0"),
-        ({"weights": (1.0, float("nan"))}, "weights must be two numbers"),
-        ({"max_learned": -1}, "max_learned must be 0 or more"),
-        ({"family_weight": -0.5}, "family_weight must be 0 or more"),
-        ({"diversity": -1.0}, "diversity must be 0 or more"),
-        ({"duplicate_similarity": 1.5}, "duplicate_similarity must be above 0 and at most 1"),
-    ],
-)
+REFUSED_SETTINGS = [
+    ({"fusion": "max"}, "fusion must be 'zscore' or 'rrf', not 'max'"),
+    ({"candidates": 0}, "candidates must be at least 1, not 0"),
+    ({"rerank_depth": 0}, "rerank_depth must be at least 1"),
+    ({"rrf_k": -1}, "rrf_k must be 0 or more"),
+    ({"weights": (-1.0, 1.0)}, "weights must be two numbers, 0 or more, not both 0"),
+    ({"weights": (0.0, 0.0)}, "not both 0"),
+    ({"weights": (1.0, float("nan"))}, "weights must be two numbers"),
+    ({"max_learned": -1}, "max_learned must be 0 or more"),
+    ({"family_weight": -0.5}, "family_weight must be 0 or more"),
+    ({"diversity": -1.0}, "diversity must be 0 or more"),
+    ({"duplicate_similarity": 1.5}, "duplicate_similarity must be above 0 and at most 1"),
+]
+
+
+@pytest.mark.parametrize(("setting", "message"), REFUSED_SETTINGS)
 def test_settings_that_would_rank_nothing_or_be_ignored_are_refused(
     setting: dict[str, object], message: str
 ) -> None:
@@ -293,6 +297,53 @@ def test_settings_that_would_rank_nothing_or_be_ignored_are_refused(
     # candidates ranked nothing, and numpy warned)
     with pytest.raises(UserError, match=message):
         Retriever(TOOLS, embedder=HashingEmbedder(), **setting)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        *REFUSED_SETTINGS,
+        ({"hnsw_threshold": -1}, "hnsw_threshold must be 0 or more"),
+        ({"weights": (1.0,)}, "weights must be two numbers"),
+        ({"weights": "ab"}, "weights must be two numbers"),
+        ({"weights": (1.0, "x")}, "weights must be two numbers"),
+        ({"duplicate_similarity": 0.0}, "duplicate_similarity must be above 0"),
+    ],
+)
+def test_the_settings_object_refuses_the_same_values_and_so_do_its_attributes(
+    setting: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UserError, match=message) as refused:
+        RetrieverSettings(**setting)  # type: ignore[arg-type]
+    assert str(refused.value).startswith(f"Retriever: {next(iter(setting))} must be ")
+    retriever = Retriever(TOOLS, embedder=HashingEmbedder())
+    before = retriever.settings
+    ((name, value),) = setting.items()
+    with pytest.raises(UserError, match=message):
+        setattr(retriever, name, value)  # an attribute write is checked too
+    assert retriever.settings is before  # and a refused one changes nothing
+
+
+def test_settings_are_one_frozen_value_given_whole_or_by_keyword() -> None:
+    settings = RetrieverSettings(weights=[1, 2], candidates=7, diversity=0.0)  # type: ignore[arg-type]
+    assert settings.weights == (1.0, 2.0)  # kept as a tuple of floats
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.candidates = 3  # type: ignore[misc]
+    whole = Retriever(TOOLS, embedder=HashingEmbedder(), settings=settings)
+    assert whole.settings is settings
+    assert (whole.candidates, whole.weights, whole.diversity) == (7, (1.0, 2.0), 0.0)
+    keyword = Retriever(TOOLS, embedder=HashingEmbedder(), settings=settings, candidates=3)
+    assert keyword.settings == dataclasses.replace(settings, candidates=3)  # keywords win
+    assert Retriever(TOOLS, embedder=HashingEmbedder()).settings == RetrieverSettings()
+    keyword.weights = (0.0, 1.0)
+    assert keyword.settings.weights == (0.0, 1.0)
+    assert keyword.settings.candidates == 3  # the other settings stay
+    assert [h.tool.name for h in keyword.search("airline flights to Rome", 3)] == [
+        h.tool.name for h in keyword.search("airline flights to Rome", 3, mode="dense")
+    ]  # the BM25 side weighs nothing now
+    keyword.settings = dataclasses.replace(keyword.settings, hnsw_threshold=5)
+    assert keyword.settings.hnsw_threshold == 5
+    assert len(keyword.search("airline flights to Rome", 3, mode="dense")) == 3
 
 
 def test_mistakes_in_use_are_named(tmp_path: Path) -> None:
@@ -402,7 +453,7 @@ async def test_model_decomposition_splits_the_query_before_retrieval() -> None:
 
 def test_reporting_embedder_embeds_in_slices_and_keeps_the_index_name(tmp_path: Path) -> None:
     """The command line's index builds say how far they got, and write the same index."""
-    from toolweave.tools._embedders import ReportingEmbedder
+    from toolweave.retrieval._embedders import ReportingEmbedder
 
     inner = HashingEmbedder()
     reports: list[tuple[int, int]] = []
@@ -426,3 +477,26 @@ def test_reporting_embedder_embeds_in_slices_and_keeps_the_index_name(tmp_path: 
     again = Retriever(tools, embedder=Counting(), path=tmp_path)
     assert embedded == []  # the index written through the wrapper is the inner one's
     assert again.search("does thing 7", 1)[0].tool.name == "tool_7"
+
+
+def test_an_index_saved_and_loaded_apart_from_the_retriever(tmp_path: Path) -> None:
+    examples = {"book_hotel": ["where can I sleep in Rome?"]}
+    retriever = Retriever(TOOLS, embedder=HashingEmbedder(), examples=examples)
+    retriever.remove("play_music")  # a removed tool's slot is not written
+    save_index(retriever._index, retriever.examples, tmp_path)
+    index = ToolIndex(HashingEmbedder(), hnsw_threshold=50_000)
+    loaded: dict[str, list[str]] = {"book_hotel": ["given wins"]}
+    assert load_index(index, tmp_path, loaded) is False
+    assert loaded == {"book_hotel": ["given wins"]}  # the questions given win over the saved
+    assert [name for name, _ in index.live()] == [t.name for t in TOOLS if t.name != "play_music"]
+    assert index.docs == [retriever.document(t.name) for t in retriever.tools]
+    assert "where can I sleep in Rome?" in retriever.document("book_hotel")
+    np.testing.assert_array_equal(
+        index.vectors.matrix, retriever._index.vectors.matrix[: len(TOOLS) - 1]
+    )
+    fresh: dict[str, list[str]] = {}
+    assert load_index(ToolIndex(HashingEmbedder(), hnsw_threshold=10), tmp_path, fresh) is False
+    assert fresh == examples  # an index's saved questions come back with it
+    other = ToolIndex(HashingEmbedder(dim=64), hnsw_threshold=50_000)
+    assert load_index(other, tmp_path, {}) is True  # another embedder's index: rebuild
+    assert len(other) == 0

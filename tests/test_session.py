@@ -274,6 +274,7 @@ def test_two_threads_writing_one_conversation(tmp_path: Path) -> None:
     _check_follow_up(*asyncio.run(_follow_up(path, session_id)))
 
 
+@pytest.mark.slow  # writer processes
 @pytest.mark.timeout(120)
 def test_two_processes_writing_one_conversation(tmp_path: Path) -> None:
     path = tmp_path / "chat.sqlite"

@@ -26,12 +26,12 @@ from toolweave.cli._render import RunView
 from toolweave.events import Event, TaskProgress, report_progress
 from toolweave.executor import LocalExecutor
 from toolweave.models.testing import ScriptedModel
-from toolweave.sources import MCPSource
+from toolweave.sources import MCPSource, registry_from_specs
 
 FINISH = "Thought: done.\nAction: Finish({})"
 
 
-@pytest.fixture(params=["stdio", "http"])
+@pytest.fixture(params=[pytest.param("stdio", marks=pytest.mark.slow), "http"])  # a process
 async def source(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MCPSource]:
     if request.param == "stdio":
         with (tmp_path / "server.log").open("w") as log:
@@ -180,6 +180,7 @@ async def test_a_list_change_refreshes_the_registry(source: MCPSource) -> None:
         assert await tools["extra"].fn() == "extra!"
 
 
+@pytest.mark.slow  # stdio server processes
 async def test_the_connection_is_reopened_once_after_a_drop(tmp_path: Path) -> None:
     with (tmp_path / "server.log").open("w") as log:
         async with ToolRegistry([stdio_source(log)]) as tools:
@@ -201,6 +202,7 @@ async def test_runs_open_the_sources_they_need() -> None:
     assert [r.tasks[1].value for r in results] == [27.0, 27.0]
 
 
+@pytest.mark.slow  # a stdio server process
 def test_run_sync_connects_for_the_call(tmp_path: Path) -> None:
     plan = '1. temperature(city="Oslo")\njoin()\n<END_OF_PLAN>'
     with (tmp_path / "server.log").open("w") as log:
@@ -259,9 +261,10 @@ join()
 <END_OF_PLAN>"""
 
 
+@pytest.mark.slow  # a stdio server process
 async def test_tools_strings_mix_sources_in_python() -> None:
     with serve_pets() as (url, _):
-        registry = ToolRegistry.from_specs(
+        registry = registry_from_specs(
             f"mcp:stdio:{sys.executable} {SERVER}",
             f"openapi:{url}/openapi.json",
             "repl_tools:TOOLS",
@@ -278,6 +281,7 @@ async def test_tools_strings_mix_sources_in_python() -> None:
     assert registry.names == ["lookup", "slow", "delete_file"]  # closed with the agent
 
 
+@pytest.mark.slow  # the CLI and a stdio server, as processes
 async def test_cli_tools_strings_mix_sources() -> None:
     replies = deque([Reply(PLAN_OVER_THREE_SOURCES), Reply("Action: Finish(done)")])
     with serve_pets() as (url, store):

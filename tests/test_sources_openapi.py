@@ -11,7 +11,7 @@ from openapi_service import DELAY, SPEC, TOKEN, PetStore, serve
 
 from toolweave import Agent, TaskState, Tool, ToolError, ToolRegistry, UserError
 from toolweave.models.testing import ScriptedModel
-from toolweave.sources import OpenAPISource
+from toolweave.sources import OpenAPISource, registry_from_specs
 
 FINISH = "Thought: done.\nAction: Finish({})"
 
@@ -202,9 +202,9 @@ async def test_a_tools_string_gives_a_spec_file_its_service_address(
     spec = tmp_path / "pets.json"
     spec.write_text(json.dumps(SPEC))
     with pytest.raises(UserError, match=r"openapi:SPEC@URL"):
-        async with ToolRegistry.from_specs(f"openapi:{spec}"):
+        async with registry_from_specs(f"openapi:{spec}"):
             pass
-    async with ToolRegistry.from_specs(f"openapi:{spec}@{url}/api") as tools:
+    async with registry_from_specs(f"openapi:{spec}@{url}/api") as tools:
         assert await tools["listPets"].fn(species="dog", limit=1) == [
             {"id": 2, "name": "Rex", "species": "dog", "age": 7}
         ]

@@ -17,8 +17,8 @@ import pytest
 from hostile_http import TOKEN, Hostile, serve
 
 from toolweave import Agent, LocalExecutor, TaskState, ToolError, ToolRegistry, UserError
-from toolweave._redact import REDACTED, redact_text
 from toolweave.models.testing import ScriptedModel
+from toolweave.redaction import REDACTED, redact_text
 from toolweave.sources import OpenAPISource
 
 MiB = 1024 * 1024

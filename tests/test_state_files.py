@@ -13,9 +13,9 @@ import pytest
 from toolweave import Agent, SessionStore, ToolRegistry, tool
 from toolweave.cli._runlog import RunLog, state_dir
 from toolweave.models.testing import ScriptedModel
+from toolweave.retrieval._journal import append_lessons, rewrite_journal
+from toolweave.retrieval._store import Entry, write_index
 from toolweave.session import default_path
-from toolweave.tools._journal import append_lessons, rewrite_journal
-from toolweave.tools._store import Entry, write_index
 
 
 def _mode(path: Path) -> int:

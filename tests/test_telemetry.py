@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from toolweave import Agent, ToolRegistry, ToolweaveError, tool
-from toolweave._redact import REDACTED, register_secret
 from toolweave.models.testing import ScriptedModel
+from toolweave.redaction import REDACTED, register_secret
 
 POPULATION = {"France": 68, "Italy": 59}
 
@@ -148,7 +148,8 @@ async def test_no_spans_without_a_provider_and_none_without_opentelemetry(
 ) -> None:
     agent = Agent(ScriptedModel([]), TOOLS)
     assert agent.telemetry is not None
-    assert agent.telemetry.recorder(agent) is None  # the API's default provider: nothing made
+    # the API's default provider: nothing made
+    assert agent.telemetry.recorder("scripted", "scripted") is None
     monkeypatch.setitem(sys.modules, "opentelemetry", None)  # as if it were not installed
     bare = Agent(
         ScriptedModel(['1. population(country="Italy")\njoin()\n', "Action: Finish(59)"]), TOOLS
@@ -157,6 +158,7 @@ async def test_no_spans_without_a_provider_and_none_without_opentelemetry(
     assert (await bare.run("Italy?")).answer == "59"
 
 
+@pytest.mark.slow  # the CLI, as a process
 async def test_trace_console_prints_the_spans(tmp_path: Path) -> None:
     plan = '1. capital(country="France")\njoin()\n<END_OF_PLAN>'
     async with OpenAIServer(deque([Reply(plan), Reply("Action: Finish(Paris)")])) as server:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
+
 from toolweave import Agent, RunResult, ToolRegistry, tool
 from toolweave.cli._runlog import RunLog
 from toolweave.cli._timeline import timeline_svg
@@ -67,6 +69,7 @@ async def test_the_timeline_has_a_bar_per_task_and_a_link_per_dependency() -> No
     assert len(links) == 3  # 1 -> 4, 2 -> 4, 3 -> 5
 
 
+@pytest.mark.slow  # the CLI, as a process
 async def test_log_show_svg(tmp_path: Path) -> None:
     result = await _run()
     RunLog(tmp_path / "runs.sqlite").add(result, "scripted")

@@ -137,6 +137,7 @@ async def _cli(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode() + err.decode()
 
 
+@pytest.mark.slow  # the CLI and a stdio server, as processes
 async def test_cli_eval_of_a_cases_file_over_a_tools_source(tmp_path: Path) -> None:
     cases = write_cases(tmp_path / "mine.jsonl", CASES)
     out = tmp_path / "out"

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import pytest
 
 from toolweave import demo, execute
+from toolweave.errors import UserError
 from toolweave.evals.countries import countries_cases, country_tools
-from toolweave.evals.loops import pfc_examples, react_examples, read_react_step
+from toolweave.evals.parallel_fc import pfc_examples
+from toolweave.evals.react import react_examples, read_react_step
 from toolweave.evals.strategies import run_strategy
 from toolweave.models import Message, ModelSettings
 from toolweave.models.testing import FunctionModel
@@ -80,7 +82,7 @@ def test_parallel_examples_call_together_what_does_not_wait() -> None:
 
 
 def test_a_call_cannot_refer_to_a_later_one() -> None:
-    with pytest.raises(ValueError, match="later call"):
+    with pytest.raises(UserError, match="later call"):
         WorkedExample("q", "t", (ExampleCall("f", {"x": "$2"}, 1), ExampleCall("g", {}, 2)), "a")
 
 

@@ -1,13 +1,13 @@
 """toolweave: compile a request into a graph of tool calls and run it in parallel.
 
-The public API is the names below; submodules (`toolweave.plan`, `toolweave.fetcher`,
-`toolweave.executor`, `toolweave.tools`, `toolweave.errors`, `toolweave.events`,
-`toolweave.session`, `toolweave.cost`, `toolweave.telemetry`) hold
-the rest, each with its own `__all__`.
+The public API is the names below; public submodules hold the rest, each with its own
+`__all__`. From the ground up: `errors`, `redaction`, `storage`; `plan`, `models`,
+`tools`; `executor`, `retrieval`, `events`; `fetcher`, `sources`; `planner`, `result`;
+`cost`, `session`; `telemetry` (and the private run loop, `_run`); `agent`; `cli`,
+`evals`. A module imports only from the layers below it (`tests/test_layers.py`).
 """
 
-from toolweave._result import ModelCall, PendingCall, PlanRecord, RunResult
-from toolweave._resume import ResumeLedger
+from toolweave._run import Limits, ResumeLedger
 from toolweave.agent import Agent
 from toolweave.cost import Price, PriceTable
 from toolweave.errors import (
@@ -24,15 +24,16 @@ from toolweave.errors import (
 from toolweave.executor import LocalExecutor
 from toolweave.fetcher import PlanOutcome, Scheduler, TaskState, execute
 from toolweave.plan import PlanParser, PlanTask, Ref
+from toolweave.result import ModelCall, PendingCall, PlanRecord, RunResult
 from toolweave.session import Session, SessionStore
 from toolweave.tools import Tool, ToolRegistry, tool
-
-__version__ = "0.1.0"
+from toolweave.version import __version__
 
 __all__ = [
     "Agent",
     "ApprovalPending",
     "BudgetExceeded",
+    "Limits",
     "LocalExecutor",
     "ModelCall",
     "ModelError",

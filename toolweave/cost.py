@@ -23,8 +23,7 @@ from toolweave.errors import BudgetExceeded, UserError
 from toolweave.models import Usage
 
 if TYPE_CHECKING:
-    from toolweave._result import RunResult
-    from toolweave.agent import Agent
+    from toolweave.result import RunResult
 
 __all__ = ["FREE", "PRICES", "Price", "PriceTable", "cached_tokens", "check_cost", "price_calls"]
 
@@ -151,24 +150,37 @@ def _bare(model: str) -> str:
     return name.partition("@")[0]
 
 
-def check_cost(result: RunResult, agent: Agent) -> None:
-    """Price the run's calls so far; raise if they cost more than the agent allows.
+def check_cost(
+    result: RunResult, limit: float | None, prices: PriceTable, models: Mapping[str, str]
+) -> None:
+    """Price the run's calls so far; raise if they cost more than `limit`.
+
+    Args:
+        result: The run.
+        limit: The most it may cost, if anything.
+        prices: The prices to price its calls with.
+        models: The model name per role (``planner``, ``joiner``, ``decomposer``).
 
     Raises:
-        BudgetExceeded: Over `agent.max_cost`.
+        BudgetExceeded: Over `limit`.
     """
-    limit = agent.max_cost
     if limit is None:
         return
-    price_calls(result, agent)
+    price_calls(result, prices, models)
     if result.cost > limit:
         raise BudgetExceeded(f"the run cost {result.cost:.6f}, over its limit of {limit:g}")
 
 
-def price_calls(result: RunResult, agent: Agent) -> None:
-    """Name and price every model call of `result` that has not been priced yet."""
+def price_calls(result: RunResult, prices: PriceTable, models: Mapping[str, str]) -> None:
+    """Name and price every model call of `result` that has not been priced yet.
+
+    Args:
+        result: The run.
+        prices: The prices.
+        models: The model name per role (``planner``, ``joiner``, ``decomposer``).
+    """
     for call in result.calls:
         if call.model:
             continue
-        call.model = agent.model_of(call.role).name
-        call.cost = agent.prices.cost(call.model, call.usage)
+        call.model = models[call.role]
+        call.cost = prices.cost(call.model, call.usage)

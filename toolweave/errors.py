@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from toolweave._result import RunResult
+    from toolweave.result import RunResult
 
 __all__ = [
     "ApprovalPending",

@@ -12,26 +12,28 @@ import contextvars
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from toolweave.errors import PlanError, ToolError
 from toolweave.models import Usage
 from toolweave.plan import PlanTask
 
 if TYPE_CHECKING:
-    from toolweave._result import RunResult
     from toolweave.planner import Decision
-    from toolweave.tools import ScoredTool
+    from toolweave.result import RunResult
+    from toolweave.retrieval import ScoredTool
 
 __all__ = [
     "ApprovalRequested",
     "Event",
+    "EventQueue",
     "EventSink",
     "JoinDecided",
     "PlanFinished",
     "PlanRejectedLine",
     "ProgressReporter",
     "Replanned",
+    "RunEvents",
     "RunFinished",
     "RunStarted",
     "TaskEvent",
@@ -283,3 +285,32 @@ def report_progress(
 
 def _ignore(progress: float, total: float | None = None, message: str | None = None) -> None:
     """Progress outside a task goes nowhere."""
+
+
+EventQueue: TypeAlias = asyncio.Queue[Event | BaseException | None]
+"""A run's events, then the error that ended it (if one did), then `None`."""
+
+
+class RunEvents:
+    """The events of a run in flight, as `Agent.stream` hands them out.
+
+    Attributes:
+        result: The run's result, filled in as the run goes; final once the
+            ``async with`` block has exited, however it exited (cancelled included).
+    """
+
+    def __init__(self, queue: EventQueue, result: RunResult) -> None:
+        self._queue = queue
+        self.result = result
+
+    def __aiter__(self) -> RunEvents:
+        return self
+
+    async def __anext__(self) -> Event:
+        item = await self._queue.get()
+        if item is None:
+            self._queue.put_nowait(None)  # stay exhausted
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item

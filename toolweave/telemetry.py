@@ -19,7 +19,7 @@ either while no tracer provider is set (the API's default does nothing).
 
 Spans are a sink like the run log: every text that goes into one (the retrieval
 query, a failed call's status, its exception's message and stack trace, the run's
-error) is redacted by `toolweave._redact` first.
+error) is redacted by `toolweave.redaction` first.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
-from toolweave._redact import redact_text
 from toolweave.cost import cached_tokens
 from toolweave.errors import UserError
 from toolweave.events import (
@@ -45,12 +44,12 @@ from toolweave.events import (
     ToolsRetrieved,
 )
 from toolweave.models import Usage
+from toolweave.redaction import redact_text
+from toolweave.version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer, TracerProvider
-
-    from toolweave.agent import Agent
 
 __all__ = ["SpanRecorder", "Telemetry", "console_provider"]
 
@@ -68,17 +67,20 @@ class Telemetry:
             return None
         return cls(provider)
 
-    def recorder(self, agent: Agent) -> SpanRecorder | None:
-        """A span maker for one run; `None` while no tracer provider is set."""
+    def recorder(self, planner_model: str, joiner_model: str) -> SpanRecorder | None:
+        """A span maker for one run; `None` while no tracer provider is set.
+
+        Args:
+            planner_model: The name of the model that writes the plans.
+            joiner_model: The name of the model that joins.
+        """
         from opentelemetry import trace
 
         provider = self.provider or trace.get_tracer_provider()
         if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
             return None
-        from toolweave import __version__
-
         tracer = provider.get_tracer("toolweave", __version__)
-        return SpanRecorder(tracer, agent.model_of("planner").name, agent.model_of("joiner").name)
+        return SpanRecorder(tracer, planner_model, joiner_model)
 
 
 class SpanRecorder:

@@ -1,6 +1,6 @@
-"""Issue 10's table from one baseline run: accuracy, speed, tokens, replans, rejected lines.
+"""The tables of one evaluation run: accuracy, speed, tokens, replans, rejected lines.
 
-    python evals/reports/summarize.py evals/reports/baseline4/countries [more runs ...]
+    python evals/reports/summarize.py evals/reports/reference/countries [more runs ...]
 
 Each run directory holds `results.jsonl` (measured), `record/calls.jsonl` (every model
 call; committed gzipped, as `calls.jsonl.gz`) and, where the replay ran,

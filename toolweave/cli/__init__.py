@@ -1,4 +1,17 @@
-"""The ``toolweave`` command: ``run`` a request, ``demo`` the agent on the local model."""
+"""The ``toolweave`` command: `main` and its parser tree; each command in its own module.
+
+- ``run``, ``demo``: `_cmd_run` (the live view: `_render`).
+- ``tools``: `_cmd_tools`; ``log``: `_cmd_log` (the run log `_runlog`, `_timeline`).
+- ``repl``: `_cmd_repl`, which starts `_repl`; its slash commands are `_slash`, and
+  what it remembers between runs `_repl_state`.
+- ``eval``: `_cmd_eval`; ``mcp serve``: `_cmd_mcp`, which starts `_mcp_serve`
+  (`_mcp_guard` checks its HTTP requests).
+- `_options` reads what options name (``--tools``, ``--registry``, ``--trace-console``);
+  `_safe` keeps model and tool text harmless on a terminal; `_trace` writes events as JSON.
+
+The top layer, with `toolweave.evals`: it may import every layer below it (the agent
+included) and the evaluation harness; nothing in toolweave imports it.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +20,21 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
-from rich.live import Live
 from rich.text import Text
 
 from toolweave import __version__
-from toolweave._result import RunResult
-from toolweave.agent import Agent
-from toolweave.cli._commands import (
-    index_dir,
-    load_registry,
-    load_tools,
-    log_command,
-    tools_forget,
-    tools_learn,
-    tools_list,
-    tools_search,
-)
-from toolweave.cli._eval import eval_command
-from toolweave.cli._render import RunView, print_result
+from toolweave.cli._cmd_eval import eval_command
+from toolweave.cli._cmd_log import log_command
+from toolweave.cli._cmd_mcp import mcp_command
+from toolweave.cli._cmd_repl import repl_command
+from toolweave.cli._cmd_run import demo_command, run_command
+from toolweave.cli._cmd_tools import tools_forget, tools_learn, tools_list, tools_search
 from toolweave.cli._safe import clean
-from toolweave.errors import ToolweaveError, UserError
-from toolweave.events import RunFinished
-from toolweave.models import LocalModel, resolve_model
-from toolweave.tools._embedders import EMBEDDERS
-
-if TYPE_CHECKING:
-    from opentelemetry.trace import TracerProvider
+from toolweave.errors import UserError
+from toolweave.retrieval._embedders import EMBEDDERS
 
 __all__ = ["main"]
 
@@ -86,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("request", help="the question or task, in quotes")
     _agent_options(run)
     run.add_argument("--json", action="store_true", help="print the whole run as JSON")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=run_command)
 
     tools = commands.add_parser("tools", help="list, search or teach a tool registry's index")
     tool_commands = tools.add_subparsers(required=True, metavar="ACTION")
@@ -151,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     repl.add_argument("--registry", help="a registry instead of --tools (see: tools search)")
     repl.add_argument("--vi", action="store_true", help="Vi key bindings")
     repl.add_argument("--resume", metavar="ID", help="continue a stored conversation")
-    repl.set_defaults(handler=_repl)
+    repl.set_defaults(handler=repl_command)
 
     log = commands.add_parser("log", help="list past runs, or show one: log [show] ID")
     log.add_argument("run_id", nargs="?", help="a run id (or a unique prefix)")
@@ -294,12 +293,12 @@ def _parser() -> argparse.ArgumentParser:
         help="let the agent run destructive tools, each call still put to the MCP client "
         "where it can be asked (default: refused)",
     )
-    serve.set_defaults(handler=_mcp_serve)
+    serve.set_defaults(handler=mcp_command)
 
     demo = commands.add_parser("demo", help="the agent on the local model, with demo tools")
     _agent_options(demo, tools=False)
     demo.add_argument("--question", action="append", help="ask this instead (repeatable)")
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=demo_command)
     return parser
 
 
@@ -338,157 +337,6 @@ def _agent_options(parser: argparse.ArgumentParser, *, tools: bool = True) -> No
         action="store_true",
         help="print the runs' OpenTelemetry spans (needs opentelemetry-sdk)",
     )
-
-
-def _tracing(args: argparse.Namespace) -> TracerProvider | None:
-    if not args.trace_console:
-        return None
-    from toolweave.telemetry import console_provider
-
-    return console_provider()
-
-
-async def _repl(args: argparse.Namespace, console: Console) -> int:
-    from toolweave import demo
-    from toolweave.cli._repl import Repl
-
-    if args.registry:
-        tools, examples = load_registry(args.registry), None
-    elif args.tools:
-        tools, examples = load_tools(args.tools), None
-    else:
-        tools, examples = demo.TOOLS, demo.EXAMPLES
-    spec = args.registry or " ".join(args.tools or ()) or "toolweave.demo:TOOLS"
-    repl = Repl(
-        console,
-        args.model,
-        tools,
-        examples=examples,
-        index_path=index_dir(spec, "wordllama"),  # the one `tools search` and `learn` use
-        vi=args.vi,
-        resume=args.resume,
-        tracer_provider=_tracing(args),
-    )
-    async with tools:  # sources (MCP servers, OpenAPI specs) connect for the session
-        return await repl.run()
-
-
-async def _mcp_serve(args: argparse.Namespace, console: Console) -> int:
-    try:
-        from toolweave.cli._mcp_serve import serve_command
-    except ImportError as exc:
-        message = f"mcp serve needs the `mcp` extra: pip install 'toolweave[mcp]' ({exc})"
-        raise UserError(message) from exc
-
-    return await serve_command(args, console)
-
-
-async def _prepare(agent: Agent, console: Console) -> None:
-    if isinstance(agent.model, LocalModel):
-        with console.status("loading the local model (the first run also assembles its weights)"):
-            await agent.model.load()
-        with console.status("caching the prompts' stable prefixes"):
-            await agent.warm_up()
-
-
-async def _run(args: argparse.Namespace, console: Console) -> int:
-    from toolweave import demo
-
-    if not args.request.strip():
-        raise UserError('the request is empty: toolweave run "QUESTION"')
-    tools = load_tools(args.tools) if args.tools else demo.TOOLS
-    model = resolve_model(args.model)
-    agent = Agent(
-        model,
-        tools,
-        max_replans=args.max_replans,
-        time_limit=args.time_limit,
-        examples=None if args.tools else demo.EXAMPLES,
-        tracer_provider=_tracing(args),
-    )
-    async with agent:  # sources connect; the agent is closed at the end
-        return await _answer(args, agent, model.name, console)
-
-
-async def _answer(args: argparse.Namespace, agent: Agent, model: str, console: Console) -> int:
-    if args.json:
-        try:
-            result = await agent.run(args.request)
-        except ToolweaveError as exc:
-            if exc.result is None:
-                raise
-            result = exc.result
-        print(result.to_json(indent=2))
-        return 0 if result.status == "finished" else 1
-    await _prepare(agent, console)
-    shown = await live_run(agent, args.request, console)
-    if shown is not None:
-        from toolweave.cli._runlog import RunLog
-
-        RunLog().add(shown, model)
-    return 0 if shown is not None and shown.status == "finished" else 1
-
-
-async def _demo(args: argparse.Namespace, console: Console) -> int:
-    from toolweave import demo
-
-    model = resolve_model(args.model)
-    questions = args.question or demo.QUESTIONS
-    agent = Agent(
-        model,
-        demo.TOOLS,
-        max_replans=args.max_replans,
-        time_limit=args.time_limit,
-        examples=demo.EXAMPLES,
-        tracer_provider=_tracing(args),
-    )
-    console.rule("toolweave demo")
-    console.print(
-        f"model: {model.name} · tools: {', '.join(demo.TOOLS.names)}\n"
-        f"Country lookups answer from the countryinfo dataset after {demo.LATENCY:g} s of "
-        "simulated network latency; independent calls run in parallel."
-    )
-    await _prepare(agent, console)
-    failures = 0
-    try:
-        for question in questions:
-            console.print()
-            console.rule(Text(question, "bold"))
-            result = await live_run(agent, question, console)
-            failures += result is None or result.status != "finished"
-    finally:
-        agent.close()
-    return 1 if failures else 0
-
-
-async def live_run(agent: Agent, request: str, console: Console) -> RunResult | None:
-    """Run `request` with a live task table, then print the answer or the error."""
-    view = RunView(max_rows=_live_rows(console))
-    result: RunResult | None = None
-    error: ToolweaveError | None = None
-    with Live(view, console=console, refresh_per_second=8) as live:
-        try:
-            async with agent.stream(request) as events:
-                async for event in events:
-                    view.handle(event)
-                    if isinstance(event, RunFinished):  # Live redraws 8 times a second
-                        result = event.result
-                        view.status = ""
-                        live.refresh()
-        except ToolweaveError as exc:
-            error = exc
-    if not console.is_terminal:
-        console.line()  # a non-terminal Live leaves its last line open
-    if error is not None:
-        console.print(Text(f"{type(error).__name__}: {clean(error)}", "red"))
-    if result is not None and result.answer is not None:
-        print_result(console, result)
-    return result
-
-
-def _live_rows(console: Console) -> int:
-    """How many task rows fit under the live view's notes and status."""
-    return max(8, console.size.height - 6)
 
 
 if __name__ == "__main__":  # pragma: no cover

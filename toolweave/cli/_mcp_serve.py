@@ -27,7 +27,6 @@ from pydantic import BaseModel, Field
 from rich.console import Console
 from starlette.types import ASGIApp
 
-from toolweave._redact import register_secret
 from toolweave.agent import Agent
 from toolweave.cli._mcp_guard import BearerAuth, bind, is_loopback, security_settings, url_host
 from toolweave.errors import ToolError, ToolweaveError
@@ -35,6 +34,7 @@ from toolweave.events import Event, PlanFinished, TaskFailed, TaskPlanned, TaskS
 from toolweave.fetcher import TaskState
 from toolweave.models import resolve_model
 from toolweave.plan import render_text
+from toolweave.redaction import register_secret
 from toolweave.tools import Tool
 
 __all__ = ["Answer", "TraceEntry", "ask_client", "build_server", "refuse", "serve_command"]
@@ -228,7 +228,7 @@ def _outcome(state: TaskState, value: object, error: object, reason: str | None)
 async def serve_command(args: argparse.Namespace, console: Console) -> int:
     """``toolweave mcp serve``: serve until the client leaves (stdio) or Ctrl-C (http)."""
     from toolweave import demo
-    from toolweave.cli._commands import load_tools
+    from toolweave.cli._options import load_tools
 
     tools = load_tools(args.tools) if args.tools else demo.TOOLS
     agent = Agent(

@@ -11,7 +11,6 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from toolweave._result import RunResult
 from toolweave.cli._safe import clean, one_line
 from toolweave.events import (
     ApprovalRequested,
@@ -32,6 +31,7 @@ from toolweave.events import (
 from toolweave.fetcher import TaskState
 from toolweave.plan import PlanTask
 from toolweave.planner import Finish
+from toolweave.result import RunResult
 
 __all__ = ["RunView", "parallelism", "summary_line"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,38 +22,26 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from toolweave._files import private_file
-from toolweave._result import RunResult
 from toolweave.agent import Agent, RunEvents
 from toolweave.cli._render import RunView, print_result
+from toolweave.cli._repl_state import ReplState
 from toolweave.cli._runlog import RunLog, state_dir
 from toolweave.cli._safe import clean, one_line, redact_text
+from toolweave.cli._slash import COMMANDS, run_command
 from toolweave.errors import ToolweaveError
 from toolweave.events import Event, RunFinished
 from toolweave.models import LocalModel, Model, resolve_model
 from toolweave.plan import format_call
+from toolweave.result import RunResult
+from toolweave.retrieval import Retriever
 from toolweave.session import Session as Conversation
-from toolweave.tools import Retriever, Tool, ToolRegistry
+from toolweave.storage import private_file
+from toolweave.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
-__all__ = ["COMMANDS", "Repl", "Session"]
-
-COMMANDS = {
-    "/help": "this list",
-    "/tools": "/tools [query]: the tools, or the retriever's best matches with scores",
-    "/plan": "the last run's plan (its DAG, with states and times); /plan --svg FILE: a timeline",
-    "/trace": "the last run's events, as JSON",
-    "/usage": "tokens and cost per model call in the last run, and the session's totals",
-    "/new": "start a new conversation (follow-ups see the earlier turns until then)",
-    "/model": "/model [name]: show the model, or switch (local, openai:<model>[@url])",
-    "/history": "the requests of this session",
-    "/save": "/save FILE: the last run as an eval case (JSON)",
-    "/learn": "teach the retriever that the last run's tools served its request",
-    "/clear": "clear the screen",
-    "/exit": "leave (Ctrl-D works too)",
-}
+__all__ = ["Repl", "history_file"]
 
 
 class _Completer(Completer):
@@ -73,20 +60,9 @@ class _Completer(Completer):
                 if name.startswith(word):
                     yield Completion(name, start_position=-len(word))
         elif text.startswith("/") and " " not in text:
-            for command, help_text in COMMANDS.items():
-                if command.startswith(text):
-                    yield Completion(command, start_position=-len(text), display_meta=help_text)
-
-
-@dataclass
-class Session:
-    """What the REPL remembers between runs."""
-
-    requests: list[str] = field(default_factory=list)
-    last: RunResult | None = None
-    last_view: RunView | None = None
-    last_events: list[Event] = field(default_factory=list)
-    results: list[RunResult] = field(default_factory=list)
+            for name, command in COMMANDS.items():
+                if name.startswith(text):
+                    yield Completion(name, start_position=-len(text), display_meta=command.help)
 
 
 class Repl:
@@ -124,7 +100,7 @@ class Repl:
         self.index_path = index_path
         self.search_index: Retriever | None = None  # /tools' own, when the agent has none
         self.log = log or RunLog()
-        self.session = Session()
+        self.state = ReplState()  # what the slash commands read; the conversation is `chat`
         self.live: Live | None = None
         self._asking = asyncio.Lock()
         self.prompt: PromptSession[str] = PromptSession(
@@ -138,7 +114,7 @@ class Repl:
         self.agent = self._agent(resolve_model(model))
         self.chat: Conversation = self.agent.session(resume)
         if resume is not None:
-            self.session.requests.extend(turn.request for turn in self.chat.turns)
+            self.state.requests.extend(turn.request for turn in self.chat.turns)
 
     def _agent(self, model: Model, retriever: Retriever | None = None) -> Agent:
         return Agent(
@@ -155,7 +131,7 @@ class Repl:
     def new_conversation(self) -> None:
         """Start over: the next request sees no earlier turn."""
         self.chat = self.agent.session(store=self.chat.store)
-        self.session = Session()
+        self.state = ReplState()
 
     async def run(self) -> int:
         """Prompt, run, repeat; returns the exit code."""
@@ -191,12 +167,10 @@ class Repl:
             if not text:
                 continue
             if text.startswith("/"):
-                from toolweave.cli._slash import run_command
-
                 if not await run_command(self, text):
                     break
                 continue
-            self.session.requests.append(text)
+            self.state.requests.append(text)
             await self.ask(text)
         self.agent.close()
         self.console.print(Text(f"conversation: toolweave repl --resume {self.chat.id}", "dim"))
@@ -219,7 +193,7 @@ class Repl:
         events: list[Event] = []
         result: RunResult | None = None
         error: ToolweaveError | None = None
-        self.session.last_view, self.session.last_events = view, events
+        self.state.last_view, self.state.last_events = view, events
         cancelled = False
         run: RunEvents | None = None
         with Live(view, console=self.console, refresh_per_second=8) as live:
@@ -250,8 +224,8 @@ class Repl:
         if result is not None:
             if result.answer is not None and not cancelled:
                 print_result(self.console, result)
-            self.session.last = result
-            self.session.results.append(result)
+            self.state.last = result
+            self.state.results.append(result)
             self.log.add(result, self.agent.model.name)
         return result
 
@@ -281,7 +255,7 @@ class Repl:
         """Use another model from now on."""
         model = resolve_model(name)
         self.agent.close()
-        self.agent = self._agent(model, self.agent._retriever)  # what it learned, kept
+        self.agent = self._agent(model, self.agent.retriever)  # what it learned, kept
 
 
 class _RedactedHistory(FileHistory):

@@ -1,7 +1,7 @@
 """The run log: every REPL and CLI run, kept in SQLite under the user's state directory.
 
-The database is private (0600 in a 0700 directory, see `toolweave._files`) and what it
-keeps is redacted by `toolweave._redact`, the mechanism every sink shares.
+The database is private (0600 in a 0700 directory, see `toolweave.storage`) and what it
+keeps is redacted by `toolweave.redaction`, the mechanism every sink shares.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolweave._files import private_file, state_dir
-from toolweave._redact import redact_text, redact_value
-from toolweave._result import RunResult
+from toolweave.redaction import redact_text, redact_value
+from toolweave.result import RunResult
+from toolweave.storage import private_file, state_dir
 
 __all__ = ["LoggedRun", "RunLog", "state_dir"]
 
@@ -59,7 +59,7 @@ class LoggedRun:
 class RunLog:
     """Append runs, list them, read one back.
 
-    What is stored is redacted by default (`toolweave._redact`): registered secrets and
+    What is stored is redacted by default (`toolweave.redaction`): registered secrets and
     secret environment variables' values, the values of arguments and result fields
     whose names say they are credentials (``api_key``, ``token``, ``password``, ``pw``,
     ``key``, ...), and strings shaped like API keys, bearer tokens or URL passwords

@@ -5,7 +5,7 @@
   restyle the screen), and long text is cut with an ellipsis. Rich markup is not a
   concern here: the CLI's console has markup off, and styled parts are `Text` objects.
 - `redact` and `redact_text` keep secrets out of the run log and the REPL history. They
-  are `toolweave._redact`'s `redact_value` and `redact_text`: the one mechanism every
+  are `toolweave.redaction`'s `redact_value` and `redact_text`: the one mechanism every
   sink uses (docs/redaction.md says what it hides).
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from toolweave._redact import REDACTED, redact_text
-from toolweave._redact import redact_value as redact
+from toolweave.redaction import REDACTED, redact_text
+from toolweave.redaction import redact_value as redact
 
 __all__ = ["REDACTED", "clean", "one_line", "redact", "redact_text"]
 

@@ -17,14 +17,14 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from toolweave import demo
+from toolweave.evals.cases import EvalCase, Gold
 from toolweave.evals.metrics import Call
-from toolweave.evals.suites import EvalCase
 from toolweave.tools import ToolRegistry
 
-__all__ = ["COUNTRIES", "Gold", "answer_ok", "countries_cases", "country_tools", "lookups_made"]
+__all__ = ["COUNTRIES", "answer_ok", "countries_cases", "country_tools", "lookups_made"]
 
 COUNTRIES = (
     "Argentina", "Australia", "Austria", "Belgium", "Brazil", "Canada", "Chile",
@@ -64,30 +64,6 @@ def _lookup(field: str, latency: float) -> Callable[..., Any]:
 
 def _fact(country: str, field: str) -> Any:
     return _FIELDS[field](demo._country(country)[field])
-
-
-@dataclass(frozen=True, slots=True)
-class Gold:
-    """A gold answer and how to check a reply against it.
-
-    Attributes:
-        kind: ``number`` (a value, checked with a relative tolerance), ``entity`` (one
-            of `options`, which must be the first option the reply names) or
-            ``entities`` (every value must be named).
-        value: The number, the entity or the entities.
-        options: The entities a comparison chose among.
-    """
-
-    kind: Literal["number", "entity", "entities"]
-    value: float | str | tuple[str, ...]
-    options: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        if isinstance(self.value, tuple):
-            return ", ".join(self.value)
-        if isinstance(self.value, float):
-            return f"{self.value:,.6g}" if abs(self.value) < 1e6 else f"{self.value:,.0f}"
-        return self.value
 
 
 # -- the checker --------------------------------------------------------------------

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from toolweave.errors import PlanError
-from toolweave.evals._steps import Trace, complete, first_json, opening, run_calls
+from toolweave.evals._loop_calls import complete, first_json, opening, run_calls
+from toolweave.evals.trace import Trace
 from toolweave.models import Model
 from toolweave.plan import PlanParser, PlanTask, format_call
 from toolweave.planner import WorkedExample, render_value

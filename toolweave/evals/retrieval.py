@@ -24,10 +24,9 @@ from toolweave.evals.registries import (
     load_toole,
     safe_name,
 )
-from toolweave.tools import Embedder, Retriever, Tool, ToolRegistry
-from toolweave.tools._examples import ExampleWriter
-from toolweave.tools._rerank import Reranker
-from toolweave.tools._retriever import Mode
+from toolweave.retrieval import Embedder, Mode, Reranker, Retriever
+from toolweave.retrieval._examples import ExampleWriter
+from toolweave.tools import Tool, ToolRegistry
 
 __all__ = [
     "ABLATION",

@@ -20,6 +20,7 @@ from typing import Any
 from toolweave.agent import ask_user_tool
 from toolweave.cost import PriceTable
 from toolweave.errors import UserError
+from toolweave.evals.cases import EvalCase, Suite
 from toolweave.evals.countries import answer_ok, lookups_made
 from toolweave.evals.metrics import (
     api_scores,
@@ -29,10 +30,12 @@ from toolweave.evals.metrics import (
 )
 from toolweave.evals.report import read_rows
 from toolweave.evals.simulate import Simulation, simulate
-from toolweave.evals.strategies import Trace, run_strategy
-from toolweave.evals.suites import EvalCase, Suite, seeded_sample, suites
+from toolweave.evals.strategies import run_strategy
+from toolweave.evals.suites import seeded_sample, suites
+from toolweave.evals.trace import Trace
 from toolweave.models import Model
-from toolweave.tools import Retriever, ToolRegistry
+from toolweave.retrieval import Retriever
+from toolweave.tools import ToolRegistry
 
 __all__ = [
     "PreparedSuite",

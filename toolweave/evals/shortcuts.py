@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
+from toolweave.evals.cases import EvalCase, Missing
 from toolweave.evals.metrics import Call, values_equal
 from toolweave.evals.registries import _read, load_shortcutsbench, safe_name
 from toolweave.tools import ToolRegistry
-
-if TYPE_CHECKING:
-    from toolweave.evals.suites import EvalCase
 
 __all__ = ["shortcutsbench_cases"]
 
@@ -87,8 +84,6 @@ def _spoken(value: object) -> str:
 
 def shortcutsbench_cases() -> list[EvalCase]:
     """The suite's cases, in the order of the source file."""
-    from toolweave.evals.suites import EvalCase, Missing  # suites imports this module
-
     registry = load_shortcutsbench()
     types: dict[str, dict[str, str]] = _read("shortcutsbench/all_api2paraname2paratype.json")
     texts: dict[str, dict[str, str]] = _read("shortcutsbench/generated_success_categories.json")

@@ -18,17 +18,11 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 
 from toolweave.agent import Agent
 from toolweave.errors import ModelError, ToolweaveError
-from toolweave.evals.loops import (
-    PFC_EXAMPLES,
-    REACT_EXAMPLES,
-    Trace,
-    parallel_fc,
-    pfc_examples,
-    react,
-    react_examples,
-)
+from toolweave.evals.cases import EvalCase, Missing
 from toolweave.evals.metrics import Call, _number, _truth
-from toolweave.evals.suites import EvalCase, Missing
+from toolweave.evals.parallel_fc import PFC_EXAMPLES, parallel_fc, pfc_examples
+from toolweave.evals.react import REACT_EXAMPLES, react, react_examples
+from toolweave.evals.trace import Trace
 from toolweave.fetcher import TaskResult
 from toolweave.models import Model
 from toolweave.models.testing import FunctionModel
@@ -36,7 +30,7 @@ from toolweave.plan import Arg, PlanItem, PlanTask, Ref, Template
 from toolweave.planner import EarlierPlan, PlanDraft, plan_examples
 from toolweave.tools import Tool, ToolRegistry
 
-__all__ = ["STRATEGIES", "Trace", "oracle_tasks", "placeholder_args", "run_strategy"]
+__all__ = ["STRATEGIES", "oracle_tasks", "placeholder_args", "run_strategy"]
 
 
 async def _llmcompiler(case: EvalCase, model: Model, tools: ToolRegistry, trace: Trace) -> None:

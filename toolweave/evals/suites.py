@@ -18,107 +18,18 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 from toolweave.errors import UserError
+from toolweave.evals.cases import EvalCase, Suite
 from toolweave.evals.metrics import Call
 from toolweave.evals.registries import _read, load_autotools, load_shortcutsbench, safe_name
 from toolweave.evals.shortcuts import shortcutsbench_cases
 from toolweave.evals.workflow import parse_workflow
-from toolweave.planner import WorkedExample
 from toolweave.tools import Tool, ToolRegistry
 
-if TYPE_CHECKING:
-    from toolweave.evals.countries import Gold
-
-__all__ = ["EvalCase", "Missing", "Suite", "seeded_sample", "suites"]
-
-
-@dataclass(frozen=True, slots=True)
-class EvalCase:
-    """One task of a suite.
-
-    Attributes:
-        suite: The suite's name.
-        id: Unique within the suite.
-        query: The user's request.
-        calls: The gold plan (tool names as in the suite's registry), if known.
-        ordered: Whether the gold plan's dependencies are known (else only its calls).
-        answer: The gold answer, where the set has one.
-        answer_checkable: Whether the tools can produce it: not for LLMCompiler's sets,
-            whose search is simulated offline (their gold answers only feed the oracle).
-        fanout: How many independent lookups the request needs (structure checks).
-        fanout_tool: The tool those lookups call (``None``: any tool).
-        tools: The tools offered for this case (a domain's), or all of the suite's.
-        gold_partial: The gold calls are only some of those the task needs: selection
-            is scored on recall, not precision.
-        offer_gold: The gold tools are offered with the retriever's matches.
-        ask_tool: The ``ask_user`` tool is offered, and its use scored.
-        missing: A value that the query lacks; the simulated user gives it when asked.
-        gold: The answer with its checker, where the tools are real (``countries``).
-        examples: Solved questions for this case's tools, shown to every strategy in
-            its own format (else each strategy's generic examples).
-    """
-
-    suite: str
-    id: str
-    query: str
-    calls: tuple[Call, ...] = ()
-    ordered: bool = False
-    answer: str | None = None
-    answer_checkable: bool = False
-    fanout: int | None = None
-    fanout_tool: str | None = "search"
-    tools: tuple[str, ...] | None = None
-    gold_partial: bool = False
-    offer_gold: bool = False
-    ask_tool: bool = False
-    missing: Missing | None = None
-    gold: Gold | None = None
-    examples: tuple[WorkedExample, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Missing:
-    """A gold argument that the query leaves out.
-
-    Attributes:
-        call: The gold call's id.
-        parameter: The argument's name.
-        answer: The value as the user says it when asked.
-    """
-
-    call: int
-    parameter: str
-    answer: str
-
-
-@dataclass(frozen=True, slots=True)
-class Suite:
-    """A named set of cases and the registry their tools come from.
-
-    The built-in suites' tools are descriptions, simulated in an evaluation; a suite
-    of your own cases (`toolweave.evals.usercases`) has real tools (`simulated` false).
-
-    Attributes:
-        name: The suite's name.
-        description: One line about it.
-        registry: Its tools' descriptions (simulated in evaluation, unless `live`).
-        cases: Its cases.
-        tags: Labels for lists.
-        live: For a suite whose tools really run: its tools, given the seconds each
-            lookup waits; they are used as they are instead of simulated.
-    """
-
-    name: str
-    description: str
-    registry: Callable[[], ToolRegistry]
-    cases: Callable[[], list[EvalCase]]
-    tags: tuple[str, ...] = field(default=())
-    simulated: bool = True
-    live: Callable[[float], ToolRegistry] | None = None
+__all__ = ["search_tools", "seeded_sample", "suites"]
 
 
 T = TypeVar("T")

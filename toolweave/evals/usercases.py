@@ -31,8 +31,8 @@ from typing import Any
 import pydantic
 
 from toolweave.errors import UserError
+from toolweave.evals.cases import EvalCase, Suite
 from toolweave.evals.metrics import Call
-from toolweave.evals.suites import EvalCase, Suite
 from toolweave.tools import ToolRegistry
 
 __all__ = ["load_cases", "user_suite"]

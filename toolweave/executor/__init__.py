@@ -2,6 +2,8 @@
 
 `RayExecutor` and `RayOptions` (the ``ray`` extra) are imported on first use, so that
 ``import toolweave`` never imports Ray.
+
+Layer: imports `tools` and `errors` only (the fetcher, above, drives it).
 """
 
 from __future__ import annotations

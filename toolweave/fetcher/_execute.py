@@ -28,8 +28,8 @@ from toolweave.events import (
     task_scope,
 )
 from toolweave.executor import Executor, LocalExecutor
-from toolweave.fetcher._fit import fit_refs
 from toolweave.fetcher._memo import CallMemo
+from toolweave.fetcher._ref_coercion import fit_refs
 from toolweave.fetcher._scheduler import Scheduler, TaskResult, TaskState
 from toolweave.plan import FieldError, PlanItem, PlanTask
 from toolweave.tools import Tool, ToolRegistry

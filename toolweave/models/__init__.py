@@ -8,6 +8,8 @@
 
 Model strings: ``"local"``, ``"local:/path/to/model.gguf"``, ``"openai:<model>"``,
 ``"openai:<model>@<base_url>"`` (e.g. ``openai:qwen@http://127.0.0.1:8000/v1``).
+
+Layer: imports `redaction` and `errors` only: plans, tools and runs are above it.
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ class ModelSettings:
         seed: For endpoints that support reproducible sampling.
         grammar: A GBNF grammar the completion must follow, where the model can
             constrain its decoding (the local model; an `OpenAIModel` made with
-            ``grammar=``); other models ignore it.
+            ``grammar=``); other models ignore it. A model that says so with a
+            false ``takes_grammar`` attribute is sent none: writing a plan's
+            grammar takes milliseconds (3 to 7 for two tools), before the request.
     """
 
     stop: tuple[str, ...] = ()

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import tenacity
 
-from toolweave._redact import register_secret
 from toolweave.errors import ModelError, UserError
 from toolweave.models._base import (
     Message,
@@ -27,6 +26,8 @@ from toolweave.models._base import (
     no_chunks,
 )
 from toolweave.models._inert import inert_json, inert_messages
+from toolweave.models._sse import DONE, SSEDecoder, api_error, drain, read_chunk
+from toolweave.redaction import register_secret
 
 if TYPE_CHECKING:
     import openai
@@ -142,9 +143,13 @@ class OpenAIModel:
         from openai import _streaming
         from openai.types import chat
 
-        _ = _streaming.AsyncStream
-        chat.ChatCompletionChunk.model_validate(_SAMPLE_CHUNK)
+        _ = _streaming.AsyncStream  # a stream's chunks are read by `_sse`, not as models
         chat.ChatCompletion.model_validate(_SAMPLE_COMPLETION)
+
+    @property
+    def takes_grammar(self) -> bool:
+        """Whether requests carry `ModelSettings.grammar` (made with ``grammar=``)."""
+        return self.grammar is not None
 
     @property
     def name(self) -> str:
@@ -269,30 +274,48 @@ class OpenAIModel:
     async def _chunks(
         self, stream: Any, response: ModelStream, limit: int | None
     ) -> AsyncGenerator[str, None]:
-        finished = False
+        """The text deltas of an open stream, read off its HTTP response.
+
+        The events are decoded here rather than by the client's `AsyncStream`, which
+        builds a pydantic model of every chunk (see `_sse`); errors read the same.
+        """
+        http = stream.response
+        pieces = http.aiter_bytes()
+        decoder = SSEDecoder()
+        finished = done = False
         received = 0
         try:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    response.usage = _usage(chunk.usage)
-                for choice in chunk.choices:
-                    if choice.finish_reason is not None:
-                        finished = True
-                    if delta := choice.delta.content:
+            async for piece in pieces:
+                for data in decoder.feed(piece):
+                    if data.startswith(DONE):
+                        done = True
+                        break
+                    fields = read_chunk(data, http.request)
+                    if fields.usage is not None:
+                        response.usage = fields.usage
+                    finished = finished or fields.finished
+                    if delta := fields.text:
                         received += len(delta)
                         if limit is not None and received > limit:
                             raise _Runaway(received)
                         yield delta
+                if done:
+                    if http.http_version == "HTTP/1.1":  # HTTP/2 keeps its connection anyway
+                        await drain(pieces)
+                    break
         except _Runaway:
             raise ModelError(
                 f"{self.name}: the endpoint kept streaming past max_tokens ({received} "
                 "characters); stopped reading"
             ) from None
         except Exception as exc:  # the connection broke mid-stream: httpx, openai, json
+            error = api_error(exc, http.request)  # named as the client's stream names it
             raise ModelError(
                 f"{self.name}: the stream broke after {received} characters: "
-                f"{type(exc).__name__}: {_short(str(exc))}"
-            ) from exc
+                f"{type(error).__name__}: {_short(str(error))}"
+            ) from error
+        finally:
+            await pieces.aclose()
         if not finished:
             raise ModelError(f"{self.name}: the stream ended before the model finished")
         if response.usage.completion_tokens == 0:  # the server did not report usage
@@ -309,19 +332,6 @@ def _usage(usage: Any) -> Usage:
     return Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, cached)
 
 
-_SAMPLE_CHUNK = {
-    "id": "x",
-    "object": "chat.completion.chunk",
-    "created": 0,
-    "model": "x",
-    "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}],
-    "usage": {
-        "prompt_tokens": 1,
-        "completion_tokens": 1,
-        "total_tokens": 2,
-        "prompt_tokens_details": {"cached_tokens": 0},
-    },
-}
 _SAMPLE_COMPLETION = {
     "id": "x",
     "object": "chat.completion",

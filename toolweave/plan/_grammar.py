@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypeAlias
 
+from toolweave.errors import UserError
 from toolweave.plan._parser import END_OF_PLAN
 from toolweave.plan._rules import (
     Alt,
@@ -45,7 +46,7 @@ from toolweave.plan._rules import (
 )
 
 if TYPE_CHECKING:
-    from toolweave.tools import Tool
+    from toolweave.plan._tool_like import ToolLike
 
 __all__ = ["Grammar", "plan_grammar"]
 
@@ -169,7 +170,7 @@ def _string_states(quote: str, name: str, ref_id: Node | None) -> dict[str, Node
 
 
 def plan_grammar(
-    tools: Iterable[Tool],
+    tools: Iterable[ToolLike],
     *,
     first_id: int | None = None,
     known_ids: Iterable[int] | None = None,
@@ -187,13 +188,13 @@ def plan_grammar(
     Without `first_id`, any numbering and any ref is allowed.
 
     Raises:
-        ValueError: `tools` is empty, or `first_id` is below 1.
+        UserError: `tools` is empty, or `first_id` is below 1.
     """
     tools = list(tools)
     if not tools:
-        raise ValueError("a plan grammar needs at least one tool")
+        raise UserError("a plan grammar needs at least one tool")
     if first_id is not None and first_id < 1:
-        raise ValueError("first_id must be 1 or more")
+        raise UserError("first_id must be 1 or more")
     signatures = tuple(
         (t.name, tuple(t.parameter_names), frozenset(t.required_names)) for t in tools
     )

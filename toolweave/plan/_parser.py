@@ -28,7 +28,7 @@ from toolweave.plan._ir import Arg, PlanTask, format_call
 from toolweave.plan._values import CLOSE, OPEN, argument_name, expression, read_value
 
 if TYPE_CHECKING:
-    from toolweave.tools import Tool
+    from toolweave.plan._tool_like import ToolLike
 
 __all__ = ["END_OF_PLAN", "PlanItem", "PlanParser", "parse_plan"]
 
@@ -80,14 +80,14 @@ class PlanParser:
 
     def __init__(
         self,
-        tools: Iterable[Tool] | Mapping[str, Tool] | None = None,
+        tools: Iterable[ToolLike] | Mapping[str, ToolLike] | None = None,
         *,
         known_ids: Iterable[int] = (),
         unavailable: Mapping[int, str] | None = None,
         max_repeats: int | None = 3,
     ) -> None:
         if tools is None:
-            self._tools: dict[str, Tool] | None = None
+            self._tools: dict[str, ToolLike] | None = None
         elif isinstance(tools, Mapping):
             self._tools = dict(tools)
         else:
@@ -258,7 +258,7 @@ class PlanParser:
 
 
 def parse_plan(
-    text: str, tools: Iterable[Tool] | Mapping[str, Tool] | None = None
+    text: str, tools: Iterable[ToolLike] | Mapping[str, ToolLike] | None = None
 ) -> list[PlanItem]:
     """Parse a whole plan text at once (see `PlanParser`)."""
     parser = PlanParser(tools)
@@ -266,7 +266,7 @@ def parse_plan(
 
 
 def _bind(
-    name: str, tool: Tool | None, positional: list[Arg], keywords: dict[str, Arg]
+    name: str, tool: ToolLike | None, positional: list[Arg], keywords: dict[str, Arg]
 ) -> dict[str, Arg]:
     if tool is None:
         if positional:

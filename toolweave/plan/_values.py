@@ -34,6 +34,9 @@ _JSON_NAMES: dict[str, Arg] = {"true": True, "false": False, "null": None}
 _MAX_INT_BITS = 3_400
 
 _RESULT_ARROW = re.compile(r"\)\s*->")
+# What `_swap_refs` may change: a ref (``$``) or an argument named like a keyword
+# (``from=``). Most lines have neither, and go to `ast` as they are.
+_SWAPPABLE = re.compile(r"\$|(?:" + "|".join(keyword.kwlist) + r")\s*=")
 
 
 def expression(call: str) -> ast.expr:
@@ -59,6 +62,13 @@ def expression(call: str) -> ast.expr:
 
 def _swap_refs(call: str) -> str:
     """Replace refs by placeholders: names outside string literals, sentinels inside."""
+    if _SWAPPABLE.search(call) is None:
+        return call  # nothing to swap: `_swap_each` would copy it a character at a time
+    return _swap_each(call)
+
+
+def _swap_each(call: str) -> str:
+    """`_swap_refs`, the long way: a scan of the whole call."""
     out: list[str] = []
     i, n = 0, len(call)
     while i < n:

@@ -1,4 +1,8 @@
-"""The planner (writes plans, parsed while they stream) and the joiner (answers or replans)."""
+"""The planner (writes plans, parsed while they stream) and the joiner (answers or replans).
+
+Also their prompts and worked examples. Layer: imports `fetcher` (the task records a
+joiner reads), `tools`, `models`, `plan` and `errors`; nothing above.
+"""
 
 from toolweave.planner._examples import ExampleCall, WorkedExample, plan_examples
 from toolweave.planner._joiner import (

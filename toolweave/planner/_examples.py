@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from toolweave.errors import UserError
 from toolweave.plan import END_OF_PLAN
 
 __all__ = ["ExampleCall", "WorkedExample", "plan_examples"]
@@ -51,6 +52,9 @@ class WorkedExample:
         thought: Why the calls are what they are (one line).
         calls: The calls, in order; call N is ``calls[N - 1]``.
         answer: The final answer, one sentence.
+
+    Raises:
+        UserError: A call refers to itself or to a later call.
     """
 
     question: str
@@ -64,7 +68,7 @@ class WorkedExample:
         for index, call in enumerate(self.calls, 1):
             refs = {int(n) for value in call.args.values() for n in _refs(value)}
             if any(not 1 <= ref < index for ref in refs):
-                raise ValueError(f"call {index} of {self.question!r} refers to a later call")
+                raise UserError(f"call {index} of {self.question!r} refers to a later call")
             deps.append(frozenset(refs))
         object.__setattr__(self, "deps", tuple(deps))
 

@@ -45,7 +45,8 @@ def finish_grammar(*, thought: bool = True, replan: bool = False) -> str:
     `thought=False` leaves the Thought line out; `replan=True` allows ``Replan(...)``
     too (the grammar while a replan is left: it bounds the thought and makes the reply
     end with an Action line; in baseline6, 4 of 36 suite runs failed on a joiner reply
-    with none, two of them a sentence repeated to the 512-token limit).
+    with none, two of them a sentence repeated to the 512-token limit; with it, all four
+    answer: evals/reports/ablations/joiner-grammar/).
 
     A converged plan's last value is the answer: a thought about it adds only tokens.
     (Forcing that value into the answer was tried and dropped: where the model's text

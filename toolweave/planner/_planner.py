@@ -170,7 +170,9 @@ class Planner:
         )
         parser = PlanParser(tools, known_ids=known, unavailable=unavailable)
         settings = self.settings.capped(max_tokens)
-        if self.grammar and tools:  # numbered from first_id; refs to tasks with values
+        # numbered from first_id; refs to tasks with values; not written for a model
+        # that would drop it (see `ModelSettings.grammar`)
+        if self.grammar and tools and getattr(self.model, "takes_grammar", True):
             usable = [i for i in known if i not in (unavailable or {})]
             grammar = plan_grammar(tools, first_id=first_id, known_ids=usable)
             settings = replace(settings, grammar=grammar.gbnf())

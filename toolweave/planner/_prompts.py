@@ -126,7 +126,7 @@ Thought: <what went wrong>
 Action: Replan(<what the next plan must do differently>)"""
 """After the results, where the model will read it last. (In the planner's system
 prompt instead, read once from the prefix cache, it cost answers: 23 of 30 countries
-cases right against 28, in evals/reports/baseline9/ablation/answer-rules/: the plans
+cases right against 28, in evals/reports/ablations/answer-rules/: the plans
 changed, and the joiner lost the question in four of them.)"""
 
 _FINISH_ASK = (
@@ -140,7 +140,7 @@ CONVERGED_ASK = (
 """What the continued joiner reads after a converged plan, in place of the results.
 
 ``{id}`` and ``{value}`` name the last call and its value. On the 30 countries cases
-(evals/reports/baseline7/ablation/), with this turn of about 50 tokens the local model
+(evals/reports/ablations/converged-ask/), with this turn of about 50 tokens the local model
 answered 28 right, against 29 and 30 in two runs shown the results, which cost about
 2 s and 100 tokens more a case."""
 

@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
         "MCP tool sources need the `mcp` extra: pip install 'toolweave[mcp]'"
     ) from exc
 
-from toolweave._redact import register_credentials
+from toolweave.redaction import register_credentials
 from toolweave.sources._convert import mcp_value, mcp_wrapped_schema
 from toolweave.sources._mcp_checks import (
     behaviour,

@@ -19,8 +19,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-from toolweave._redact import register_credentials, register_secret
 from toolweave.errors import ToolError, UserError
+from toolweave.redaction import register_credentials, register_secret
 from toolweave.sources._openapi_http import Limits, cut, exchange, fetch
 from toolweave.sources._openapi_spec import Operation, operations
 from toolweave.tools import Tool

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolweave.errors import UserError
-from toolweave.tools._wire import identifier
+from toolweave.tools._param_names import identifier
 
 __all__ = ["Argument", "Operation", "operations"]
 

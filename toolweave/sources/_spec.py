@@ -20,7 +20,7 @@ from toolweave.errors import UserError
 from toolweave.tools import Tool, ToolRegistry
 from toolweave.tools._registry import ToolSource
 
-__all__ = ["OPENAPI_TOKEN_ENV", "parse_spec"]
+__all__ = ["OPENAPI_TOKEN_ENV", "parse_spec", "registry_from_specs"]
 
 OPENAPI_TOKEN_ENV = "TOOLWEAVE_OPENAPI_TOKEN"
 """The environment variable whose value an ``openapi:`` source sends as a bearer token."""
@@ -49,6 +49,33 @@ def parse_spec(spec: str) -> list[Tool | ToolSource]:
             return [OpenAPISource(where, base_url=base_url, bearer_env=OPENAPI_TOKEN_ENV)]
         return [OpenAPISource(rest, bearer_env=OPENAPI_TOKEN_ENV)]
     return list(_imported(spec))
+
+
+def registry_from_specs(*specs: str) -> ToolRegistry:
+    """A registry from the command line's ``--tools`` strings, mixed as wanted.
+
+    ``mcp:stdio:COMMAND`` (an MCP server started as a subprocess), ``mcp:URL`` (an
+    MCP server over streamable HTTP), ``openapi:PATH_OR_URL`` (one tool per
+    operation of an OpenAPI 3 spec; ``openapi:PATH_OR_URL@SERVICE_URL`` for a spec
+    that does not say where its service runs) and ``MODULE:ATTRIBUTE`` (a list of
+    tools or a registry). Sources join when the registry (or the agent) is opened
+    with ``async with``.
+
+    Example:
+        ```python
+        tools = registry_from_specs("mcp:stdio:python server.py", "myapp:TOOLS")
+        async with Agent("local", tools=tools) as agent:
+            result = await agent.run("...")
+        ```
+    """
+    registry = ToolRegistry()
+    for spec in specs:
+        for item in parse_spec(spec):
+            if isinstance(item, Tool):
+                registry.add(item)
+            else:
+                registry.add_source(item)
+    return registry
 
 
 def _imported(spec: str) -> list[Tool | ToolSource]:

@@ -1,49 +1,23 @@
-"""Tools: `@tool`, `Tool`, the `ToolRegistry` that holds them and their sources, the `Retriever`."""
+"""Tool definitions: `@tool`, `Tool`, the `ToolRegistry` of tools and sources, ``ask_user``.
 
-from toolweave.tools._decompose import Decomposition, decompose, decompose_with_model
+Finding the right tools among thousands is `toolweave.retrieval`'s job, one layer up.
+This package may import `toolweave.errors` only (and the standard library, pydantic,
+jsonschema): plans, models, the retriever, sources and the run loop all build on it.
+"""
+
+from toolweave.tools._ask_user import AskUser, ask_user_tool
 from toolweave.tools._decorator import tool
-from toolweave.tools._embedders import (
-    Embedder,
-    EnsembleEmbedder,
-    HashingEmbedder,
-    MiniLMEmbedder,
-    WordLlamaEmbedder,
-    default_embedder,
-)
-from toolweave.tools._families import FamilyOf, by_prefix, by_suffix, family_of
-from toolweave.tools._mpnet import MPNetEmbedder
 from toolweave.tools._registry import ToolRegistry, ToolSource
-from toolweave.tools._rerank import ModelReranker, Reranker
-from toolweave.tools._retriever import Retriever, ScoredTool
 from toolweave.tools._schema import JsonSchema
-from toolweave.tools._text import split_name, tool_document
 from toolweave.tools._tool import Tool, ToolFunction
 
 __all__ = [
-    "Decomposition",
-    "Embedder",
-    "EnsembleEmbedder",
-    "FamilyOf",
-    "HashingEmbedder",
+    "AskUser",
     "JsonSchema",
-    "MPNetEmbedder",
-    "MiniLMEmbedder",
-    "ModelReranker",
-    "Reranker",
-    "Retriever",
-    "ScoredTool",
     "Tool",
     "ToolFunction",
     "ToolRegistry",
     "ToolSource",
-    "WordLlamaEmbedder",
-    "by_prefix",
-    "by_suffix",
-    "decompose",
-    "decompose_with_model",
-    "default_embedder",
-    "family_of",
-    "split_name",
+    "ask_user_tool",
     "tool",
-    "tool_document",
 ]

@@ -90,35 +90,6 @@ class ToolRegistry:
                     f"got {item!r}"
                 )
 
-    @classmethod
-    def from_specs(cls, *specs: str) -> ToolRegistry:
-        """A registry from the command line's ``--tools`` strings, mixed as wanted.
-
-        ``mcp:stdio:COMMAND`` (an MCP server started as a subprocess), ``mcp:URL`` (an
-        MCP server over streamable HTTP), ``openapi:PATH_OR_URL`` (one tool per
-        operation of an OpenAPI 3 spec; ``openapi:PATH_OR_URL@SERVICE_URL`` for a spec
-        that does not say where its service runs) and ``MODULE:ATTRIBUTE`` (a list of tools or a
-        registry). Sources join when the registry (or the agent) is opened with
-        ``async with``.
-
-        Example:
-            ```python
-            tools = ToolRegistry.from_specs("mcp:stdio:python server.py", "myapp:TOOLS")
-            async with Agent("local", tools=tools) as agent:
-                result = await agent.run("...")
-            ```
-        """
-        from toolweave.sources import parse_spec  # sources build on tools: import late
-
-        registry = cls()
-        for spec in specs:
-            for item in parse_spec(spec):
-                if isinstance(item, Tool):
-                    registry.add(item)
-                else:
-                    registry.add_source(item)
-        return registry
-
     def add(self, tool: Tool, *, replace: bool = False) -> Tool:
         """Add a tool; a name already taken is an error unless `replace` is true."""
         if not isinstance(tool, Tool):

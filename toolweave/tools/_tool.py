@@ -17,6 +17,7 @@ import pydantic
 from toolweave.errors import ToolError, UserError
 from toolweave.tools._collect import collecting
 from toolweave.tools._fields import annotation_text, declared_fields, fields_text, schema_fields
+from toolweave.tools._param_names import plan_names, with_wire_names
 from toolweave.tools._schema import (
     JsonSchema,
     lenient_types,
@@ -24,7 +25,6 @@ from toolweave.tools._schema import (
     takes_null,
     type_text,
 )
-from toolweave.tools._wire import plan_names, with_wire_names
 
 __all__ = ["Isolation", "Tool", "ToolFunction"]
 
