@@ -7,7 +7,7 @@ Usage:
         [--concurrency 16] [--resume-inputs 1000] [--sections dag,endpoint,...]
         [--report benchmarks/reports/faults.md]
 
-The fast subset runs in CI as tests/test_fault_campaign.py; this script runs the whole
+The fast subset runs in CI as tests/faults/test_fault_campaign.py; this script runs the whole
 campaign and writes its figures to a Markdown report.
 """
 

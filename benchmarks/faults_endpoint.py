@@ -1,6 +1,6 @@
 """Fault campaign, part 2: a misbehaving OpenAI-protocol endpoint, on loopback.
 
-Each scenario scripts the test server (tests/openai_server.py) to fail one way, runs the
+Each scenario scripts the test server (tests/support/openai_server.py) to fail one way, runs the
 agent against it through `OpenAIModel`, and checks the outcome: the call is retried
 within its budget and the run answers, or it ends in a clear `ModelError` within its
 bound; tasks dispatched before a stream broke finish and are kept.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import tenacity
-from openai_server import OpenAIServer, Reply
+from support.openai_server import OpenAIServer, Reply
 
 from toolweave import Agent, ModelError, RunResult, TaskState, tool
 from toolweave.models import OpenAIModel

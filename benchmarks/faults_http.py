@@ -1,6 +1,6 @@
 """Fault campaign, part 4: hostile HTTP services behind an OpenAPI spec, on loopback.
 
-The service (tests/hostile_http.py) drips, stalls before its headers, floods (a huge
+The service (tests/support/hostile_http.py) drips, stalls before its headers, floods (a huge
 body, an endless chunked one, a gzip bomb, huge headers), lies (a wrong content type,
 invalid JSON), redirects (in a loop, to another origin), fails (a 500 storm, a reset
 mid-body); the tools' arguments carry path traversal attempts and line breaks, fixed
@@ -33,8 +33,8 @@ from urllib.parse import unquote
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # hostile_http
 
 import tenacity
-from hostile_http import SPEC, TOKEN, Hostile, serve
 from probes import Outcome, table
+from support.hostile_http import SPEC, TOKEN, Hostile, serve
 
 from toolweave import Agent, LocalExecutor, ToolError, ToolRegistry, UserError
 from toolweave.models.testing import ScriptedModel

@@ -1,6 +1,6 @@
 """Fault campaign: hostile MCP servers, over stdio and streamable HTTP.
 
-Each probe starts the scripted hostile server (tests/mcp_hostile.py) misbehaving one
+Each probe starts the scripted hostile server (tests/support/mcp_hostile.py) misbehaving one
 way: hanging in ``tools/call`` or ``initialize``, drip-feeding, answering tens of MB,
 malformed JSON-RPC, another request's id, closing or crashing mid-call, advertising no
 capabilities, hostile text in results, hostile tool lists; plus the reference time
@@ -27,8 +27,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the servers
 
-import mcp_hostile
-import mcp_server
 from faults_mcp_checks import (
     Check,
     Outcome,
@@ -44,9 +42,10 @@ from faults_mcp_checks import (
     tokyo,
     value,
 )
-from mcp_fixtures import serve_http
-from mcp_hostile import HOSTILE_TEXT, MiB
 from probes import table
+from support import mcp_hostile, mcp_server
+from support.mcp_fixtures import serve_http
+from support.mcp_hostile import HOSTILE_TEXT, MiB
 
 from toolweave import Agent, ToolError, ToolweaveError
 from toolweave.executor import LocalExecutor
@@ -303,7 +302,7 @@ def report(stats: Stats) -> list[str]:
     lines = [
         "## Hostile MCP servers",
         "",
-        f"A scripted hostile MCP server (tests/mcp_hostile.py) over stdio and streamable "
+        f"A scripted hostile MCP server (tests/support/mcp_hostile.py) over stdio and streamable "
         f"HTTP, and the reference time server; sources with call_timeout={DEADLINE:g}s "
         "where a probe waits on a deadline, the default 16 MiB max_result_bytes, an agent "
         f"with time_limit={BACKSTOP:g}s. Each probe must end within {BOUND:g}s with a "

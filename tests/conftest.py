@@ -4,7 +4,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from helpers import make_registry
+from support.helpers import make_registry
 
 from toolweave import ToolRegistry, UserError
 from toolweave.models import LocalModel

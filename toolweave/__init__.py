@@ -4,7 +4,7 @@ The public API is the names below; public submodules hold the rest, each with it
 `__all__`. From the ground up: `errors`, `redaction`, `storage`; `plan`, `models`,
 `tools`; `executor`, `retrieval`, `events`; `fetcher`, `sources`; `planner`, `result`;
 `cost`, `session`; `telemetry` (and the private run loop, `_run`); `agent`; `cli`,
-`evals`. A module imports only from the layers below it (`tests/test_layers.py`).
+`evals`. A module imports only from the layers below it (`tests/package/test_layers.py`).
 """
 
 from toolweave._run import Limits, ResumeLedger
