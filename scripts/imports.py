@@ -10,6 +10,7 @@ Usage:
     python scripts/imports.py --cycles   the import circles between modules (none but
                                          through the documented typing-only imports)
     python scripts/imports.py --dot      the component graph in Graphviz's DOT
+    python scripts/imports.py --mermaid  the same as a Mermaid chart (docs/layers.md holds it)
 """
 
 from __future__ import annotations
@@ -211,6 +212,25 @@ def dot(found: dict[str, Path] | None = None) -> str:
     return "\n".join(lines)
 
 
+def mermaid(found: dict[str, Path] | None = None) -> str:
+    """The component graph as a Mermaid flowchart, layers as rows from the ground up."""
+    found = modules() if found is None else found
+    pairs: dict[tuple[str, str], bool] = {}
+    for imp in imports(found):
+        key = (component(imp.source), component(imp.target))
+        if key[0] != key[1]:
+            pairs[key] = pairs.get(key, True) and imp.typing_only
+    lines = ["flowchart BT"]
+    for number, rank in enumerate(LAYERS):
+        lines.append(f"  subgraph layer{number}[ ]")
+        lines.extend(f"    {c.strip('_')}[{c}]" for c in rank)
+        lines.append("  end")
+    for (source, target), typing_only in sorted(pairs.items()):
+        arrow = "-.->" if typing_only else "-->"
+        lines.append(f"  {source.strip('_')} {arrow} {target.strip('_')}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", action="store_true", help="print the import circles")
@@ -218,9 +238,13 @@ def main() -> int:
         "--documented", action="store_true", help="with --cycles: count TYPING_ONLY imports"
     )
     parser.add_argument("--dot", action="store_true", help="print the graph in DOT")
+    parser.add_argument("--mermaid", action="store_true", help="print the graph in Mermaid")
     args = parser.parse_args()
     if args.dot:
         print(dot())
+        return 0
+    if args.mermaid:
+        print(mermaid())
         return 0
     if args.cycles:
         for circle in cycles(documented=args.documented):

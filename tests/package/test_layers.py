@@ -126,3 +126,11 @@ def test_every_subpackage_says_what_it_holds_and_may_import() -> None:
         assert "import" in doc.lower() or "floor" in doc.lower() or "layer" in doc.lower(), (
             f"{init.parent.name}'s docstring does not say what it may import"
         )
+
+
+def test_the_drawing_in_the_docs_is_current(contract: ModuleType) -> None:
+    page = (ROOT / "docs/layers.md").read_text()
+    drawing = page.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert drawing.strip() == contract.mermaid().strip(), (
+        "docs/layers.md is out of date: python scripts/imports.py --mermaid"
+    )
