@@ -344,7 +344,7 @@ class Agent(Configured):
         the planner when a retriever varies its tools).
         """
         # with retrieval the planner's tool list varies (a planner of one's own: unread)
-        await self.models.warm_up(lambda: None if self.retriever else list(self.tools))
+        await self.models.warm_up(lambda: list(self.tools) if self.retriever is None else None)
 
     def model_of(self, role: str) -> Model:
         """The model of a role's calls: a given planner's or joiner's own, or the agent's."""

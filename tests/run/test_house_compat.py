@@ -347,3 +347,19 @@ async def test_a_sources_tools_reach_the_run_and_the_joiner_once_open() -> None:
     assert stream.result.tasks[1].value == "Paris"
     assert [t.name for t in agent.joiner.tools] == ["population", "capital"]
     assert "The capital city of a country." in model.calls[0][0]["content"]  # offered to the plan
+
+
+async def test_warm_up_sends_no_planner_prefix_with_a_retriever_even_an_empty_one() -> None:
+    from toolweave.retrieval import Retriever
+
+    model = ScriptedModel(["x"])
+    agent = Agent(model, TOOLS, retriever=Retriever([]))  # no tools indexed: len() is 0
+    await agent.warm_up()
+    assert model.calls == []  # with a retriever the planner's tool list varies
+    agent.close()
+
+    warm = ScriptedModel(["x"])
+    plain = Agent(warm, TOOLS)
+    await plain.warm_up()
+    assert len(warm.calls) == 1  # the planner's stable prefix, once
+    plain.close()
