@@ -10,7 +10,7 @@ import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
 from toolweave.errors import UserError
 
@@ -148,40 +148,36 @@ class RunConfig:
         return limits
 
 
-class LimitField(Generic[T]):
-    """An attribute of an agent that reads, and sets, one field of its `Limits`."""
+class _Field(Generic[T]):
+    """An attribute of an agent read from one of its values: `_of` names which."""
+
+    _of = "config"
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
 
     @overload
-    def __get__(self, obj: None, owner: type | None = None) -> LimitField[T]: ...
+    def __get__(self, obj: None, owner: type | None = None) -> Self: ...
     @overload
     def __get__(self, obj: Configured, owner: type | None = None) -> T: ...
-    def __get__(self, obj: Configured | None, owner: type | None = None) -> LimitField[T] | T:
+    def __get__(self, obj: Configured | None, owner: type | None = None) -> Self | T:
         if obj is None:
             return self
-        return cast(T, getattr(obj.limits, self._name))
+        return cast(T, getattr(getattr(obj, self._of), self._name))
+
+
+class LimitField(_Field[T]):
+    """An attribute of an agent that reads, and sets, one field of its `Limits`."""
+
+    _of = "limits"
 
     def __set__(self, obj: Configured, value: T) -> None:
         changes: dict[str, Any] = {self._name: value}
         obj.limits = dataclasses.replace(obj.limits, **changes)
 
 
-class ConfigField(Generic[T]):
+class ConfigField(_Field[T]):
     """A read-only attribute of an agent: a part of its `RunConfig`, fixed when it is made."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> ConfigField[T]: ...
-    @overload
-    def __get__(self, obj: Configured, owner: type | None = None) -> T: ...
-    def __get__(self, obj: Configured | None, owner: type | None = None) -> ConfigField[T] | T:
-        if obj is None:
-            return self
-        return cast(T, getattr(obj.config, self._name))
 
     def __set__(self, obj: Configured, value: T) -> None:
         raise AttributeError(
