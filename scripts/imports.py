@@ -194,14 +194,20 @@ def cycles(found: dict[str, Path] | None = None, *, documented: bool = False) ->
     return sorted(circles)
 
 
-def dot(found: dict[str, Path] | None = None) -> str:
-    """The component graph (an edge per importing pair; dashed: typing only)."""
+def component_edges(found: dict[str, Path] | None = None) -> dict[tuple[str, str], bool]:
+    """Each pair of components where one imports the other: whether only for typing."""
     found = modules() if found is None else found
     pairs: dict[tuple[str, str], bool] = {}
     for imp in imports(found):
         key = (component(imp.source), component(imp.target))
         if key[0] != key[1]:
             pairs[key] = pairs.get(key, True) and imp.typing_only
+    return pairs
+
+
+def dot(found: dict[str, Path] | None = None) -> str:
+    """The component graph (an edge per importing pair; dashed: typing only)."""
+    pairs = component_edges(found)
     lines = ["digraph toolweave {", "  rankdir=BT;", "  node [shape=box];"]
     for rank in LAYERS:
         lines.append("  { rank=same; " + " ".join(f'"{c}";' for c in rank) + " }")
@@ -214,12 +220,7 @@ def dot(found: dict[str, Path] | None = None) -> str:
 
 def mermaid(found: dict[str, Path] | None = None) -> str:
     """The component graph as a Mermaid flowchart, layers as rows from the ground up."""
-    found = modules() if found is None else found
-    pairs: dict[tuple[str, str], bool] = {}
-    for imp in imports(found):
-        key = (component(imp.source), component(imp.target))
-        if key[0] != key[1]:
-            pairs[key] = pairs.get(key, True) and imp.typing_only
+    pairs = component_edges(found)
     lines = ["flowchart BT"]
     for number, rank in enumerate(LAYERS):
         lines.append(f"  subgraph layer{number}[ ]")
